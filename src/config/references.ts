@@ -1,0 +1,110 @@
+/**
+ * References let a config name where a value lives instead of holding it:
+ * `${env:NAME}`, `${file:/path}` (contents, trimmed) and `${store:PATH#KEY}` (a key of a
+ * record in the configured store). They are resolved at each run and never written back.
+ * A reference may stand alone or inside a longer string; `$${` writes a literal `${`.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ConfigIssue } from '../errors.js';
+
+const REFERENCE = /\$\$\{|\$\{(env|file|store):([^}]*)\}/g;
+const WHOLE_REFERENCE = /^\$\{(env|file|store):([^}]+)\}$/;
+
+/** True when `value` is exactly one reference. */
+export function isWholeReference(value: string): boolean {
+  return WHOLE_REFERENCE.test(value);
+}
+
+/** True when `value` contains at least one reference. */
+export function hasReference(value: string): boolean {
+  return [...value.matchAll(REFERENCE)].some((match) => match[1] !== undefined);
+}
+
+/** Reads `${store:PATH#KEY}`; returns undefined when the record or key does not exist. */
+export type StoreLookup = (path: string, key: string) => Promise<string | undefined>;
+
+/** Where references come from; injectable for tests. */
+export interface ReferenceSources {
+  readonly env: NodeJS.ProcessEnv;
+  /**
+   * Reads `${store:…}` references. `'defer'` leaves them in place (checked later, once
+   * the store exists); absent, they are an error (the store's own settings).
+   */
+  readonly store?: StoreLookup | 'defer';
+}
+
+async function resolveOne(kind: string, target: string, sources: ReferenceSources): Promise<string> {
+  switch (kind) {
+    case 'env': {
+      const value = sources.env[target];
+      if (value === undefined || value === '') throw new Error(`environment variable ${target} is not set`);
+      return value;
+    }
+    case 'file': {
+      try {
+        return (await readFile(target, 'utf8')).trim();
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'error';
+        throw new Error(`cannot read file ${target} (${code})`);
+      }
+    }
+    case 'store': {
+      if (sources.store === undefined) throw new Error('${store:…} references cannot be used to configure the store itself');
+      if (sources.store === 'defer') return `\${store:${target}}`;
+      const hash = target.lastIndexOf('#');
+      if (hash <= 0 || hash === target.length - 1) throw new Error(`store reference "${target}" must be PATH#KEY`);
+      const path = target.slice(0, hash);
+      const key = target.slice(hash + 1);
+      const value = await sources.store(path, key);
+      if (value === undefined) throw new Error(`store record ${path} has no key ${key}`);
+      return value;
+    }
+    default:
+      throw new Error(`unknown reference kind ${kind}`);
+  }
+}
+
+async function resolveString(value: string, sources: ReferenceSources): Promise<string> {
+  let out = '';
+  let last = 0;
+  for (const match of value.matchAll(REFERENCE)) {
+    out += value.slice(last, match.index);
+    out += match[1] === undefined ? '${' : await resolveOne(match[1], match[2] ?? '', sources);
+    last = match.index + match[0].length;
+  }
+  return out + value.slice(last);
+}
+
+/**
+ * Returns a copy of `value` with every reference in every string replaced, or the list
+ * of references that failed, each with its field path. Secrets never enter messages.
+ */
+export async function resolveReferences<T>(
+  value: T,
+  sources: ReferenceSources,
+  basePath: readonly (string | number)[] = [],
+): Promise<{ value: T; issues: ConfigIssue[]; deferred: string[] }> {
+  const issues: ConfigIssue[] = [];
+  const deferred: string[] = [];
+  async function walk(node: unknown, path: readonly (string | number)[]): Promise<unknown> {
+    if (typeof node === 'string') {
+      if (sources.store === 'defer' && /\$\{store:/.test(node)) deferred.push(path.join('.'));
+      try {
+        return await resolveString(node, sources);
+      } catch (error) {
+        issues.push({ path: path.join('.'), message: (error as Error).message });
+        return node;
+      }
+    }
+    if (Array.isArray(node)) return Promise.all(node.map((item, index) => walk(item, [...path, index])));
+    if (node !== null && typeof node === 'object') {
+      const entries = await Promise.all(
+        Object.entries(node).map(async ([key, child]) => [key, await walk(child, [...path, key])] as const),
+      );
+      return Object.fromEntries(entries);
+    }
+    return node;
+  }
+  const resolved = (await walk(value, basePath)) as T;
+  return { value: resolved, issues, deferred };
+}

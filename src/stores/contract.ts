@@ -1,0 +1,48 @@
+/**
+ * The contract every store backend implements. Stores know nothing of tokens: they keep
+ * JSON objects at slash-separated paths, each with an opaque version, and write only
+ * when the caller's expected version still holds (compare-and-set). The engine's lease
+ * is built on that one primitive.
+ */
+
+/** A record as read from a store. */
+export interface StoredRecord {
+  /** The JSON object that was written. */
+  readonly value: Record<string, unknown>;
+  /** Opaque version; pass it back to {@link SecretStore.write} to update this record. */
+  readonly version: string;
+}
+
+/** What a backend can do, declared instead of discovered by a throwing method. */
+export interface StoreCapabilities {
+  /** Writes honour `expectedVersion` atomically, also across processes. */
+  readonly compareAndSet: boolean;
+  /** Writes keep earlier versions that an operator can roll back to. */
+  readonly history: boolean;
+}
+
+/** A backend that keeps records. */
+export interface SecretStore {
+  /** The backend kind, as named in configuration (`file`, `vault`, `aws`). */
+  readonly kind: string;
+  readonly capabilities: StoreCapabilities;
+  /** Reads a record, or `undefined` when none exists at `path`. */
+  read(path: string): Promise<StoredRecord | undefined>;
+  /**
+   * Writes `value` at `path` if the record's current version is `expectedVersion`
+   * (`null`: only if no record exists) and returns the new version.
+   * @throws {ConflictError} when the record changed since it was read.
+   */
+  write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string>;
+  /** Lists the record paths directly or indirectly under `prefix`. */
+  list(prefix: string): Promise<string[]>;
+  /** Releases connections or timers; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Checks a record path: relative, slash-separated segments of `[A-Za-z0-9._-]`, no `..`. */
+export function assertRecordPath(path: string): void {
+  const segments = path.split('/');
+  const valid = segments.every((segment) => /^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(segment));
+  if (!valid) throw new TypeError(`invalid record path "${path}"`);
+}

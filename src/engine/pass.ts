@@ -1,0 +1,45 @@
+/**
+ * A pass: every selected provider rotated concurrently under a cap. One provider's
+ * failure never stops the others.
+ */
+import { rotate, type Outcome, type RotationEnv, type RotationTarget } from './rotate.js';
+
+/** The result of a pass. */
+export interface PassSummary {
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly outcomes: readonly Outcome[];
+  /** True when every provider was left with a valid token and none failed. */
+  readonly ok: boolean;
+  readonly counts: Readonly<Record<Outcome['status'], number>>;
+}
+
+/** Runs `task` over `items` with at most `limit` at once, keeping input order in the result. */
+export async function mapWithLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  return results;
+}
+
+/** Rotates every target once. */
+export async function runPass(targets: readonly RotationTarget[], env: RotationEnv, concurrency: number): Promise<PassSummary> {
+  const now = env.now ?? Date.now;
+  const started = now();
+  const outcomes = await mapWithLimit(targets, concurrency, (target) => rotate(target, env));
+  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: 0 };
+  for (const outcome of outcomes) counts[outcome.status]++;
+  return {
+    startedAt: new Date(started).toISOString(),
+    durationMs: now() - started,
+    outcomes,
+    ok: outcomes.every((outcome) => outcome.ok),
+    counts,
+  };
+}

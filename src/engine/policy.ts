@@ -1,0 +1,118 @@
+/**
+ * When to rotate: pure arithmetic over the stored state, the policy and the schedule.
+ *
+ * A token is due when its remaining lifetime falls under a threshold:
+ *
+ *   threshold = min(L, max(fraction × L, margin + gap) + jitter × L)
+ *
+ * where L is the token's real lifetime (from `expires_in`), `gap` the longest time
+ * between two scheduled passes, `margin` the minimum margin and `jitter` a fixed
+ * per-provider fraction so providers with equal lifetimes do not all fire together.
+ * Renewing at `margin + gap` before expiry means the token is renewed at the last pass
+ * that still leaves `margin` to spare, however the passes fall.
+ */
+import { createHash } from 'node:crypto';
+import { createTask } from 'node-cron';
+import type { PolicyConfig, ProviderPolicyConfig } from '../config/schema.js';
+import type { Method, StateRecord } from './records.js';
+
+/** The policy settings that apply to one provider: the defaults with its overrides. */
+export type EffectivePolicy = Omit<PolicyConfig, 'schedule' | 'timezone' | 'concurrency'>;
+
+/** Merges a provider's overrides onto the global policy. */
+export function effectivePolicy(global: PolicyConfig, overrides: ProviderPolicyConfig | undefined): EffectivePolicy {
+  const { schedule: _s, timezone: _t, concurrency: _c, ...base } = global;
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides ?? {})) if (value !== undefined) merged[key] = value;
+  return merged as EffectivePolicy;
+}
+
+/**
+ * The longest interval, in seconds, between two consecutive runs of a cron schedule,
+ * measured over its next `samples` runs.
+ */
+export function scheduleGapSeconds(schedule: string, timezone?: string, samples = 400, from = new Date()): number {
+  const task = createTask(schedule, () => undefined, timezone === undefined ? {} : { timezone });
+  try {
+    const runs = nextRuns(task.getNextRuns(samples), from);
+    let gap = 0;
+    for (let i = 1; i < runs.length; i++) gap = Math.max(gap, (runs[i]! - runs[i - 1]!) / 1000);
+    return gap;
+  } finally {
+    void task.destroy();
+  }
+}
+
+function nextRuns(dates: Date[], from: Date): number[] {
+  return dates.map((d) => d.getTime()).filter((t) => t >= from.getTime() - 1000);
+}
+
+/** A deterministic number in [0, 1) for a provider name. */
+export function jitterUnit(provider: string): number {
+  return createHash('sha256').update(provider).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** Seconds before expiry at which a token of `lifetime` seconds becomes due. */
+export function renewThreshold(lifetime: number, policy: EffectivePolicy, gap: number, provider: string): number {
+  const base = Math.max(policy.renew_before_fraction * lifetime, policy.min_margin_seconds + gap);
+  return Math.min(lifetime, base + jitterUnit(provider) * policy.jitter_fraction * lifetime);
+}
+
+/**
+ * Whether a schedule can keep tokens of `lifetime` seconds valid: a token renewed at one
+ * pass must still have the minimum margin left at the next.
+ */
+export function feasibility(
+  lifetime: number,
+  policy: EffectivePolicy,
+  gap: number,
+): { ok: true } | { ok: false; reason: string } {
+  if (policy.min_margin_seconds + gap >= lifetime) {
+    return {
+      ok: false,
+      reason:
+        `passes up to ${gap} s apart plus a ${policy.min_margin_seconds} s margin cannot keep a ` +
+        `${lifetime} s token fresh; schedule passes at least every ${Math.max(1, lifetime - policy.min_margin_seconds - 1)} s`,
+    };
+  }
+  return { ok: true };
+}
+
+/** What a pass should do about one provider. */
+export type Decision =
+  | { readonly action: 'missing' }
+  | { readonly action: 'due' | 'fresh'; readonly remaining: number; readonly threshold: number; readonly lifetime: number };
+
+/** Decides from the state whether the provider's token is missing, due or fresh. */
+export function decide(now: number, state: StateRecord, policy: EffectivePolicy, gap: number): Decision {
+  const token = state.token;
+  if (token === undefined) return { action: 'missing' };
+  const expiresAt = Date.parse(token.expires_at);
+  const lifetime = Math.max(1, (expiresAt - Date.parse(token.issued_at)) / 1000);
+  const remaining = (expiresAt - now) / 1000;
+  const threshold = renewThreshold(lifetime, policy, gap, state.provider);
+  return { action: remaining <= threshold ? 'due' : 'fresh', remaining, threshold, lifetime };
+}
+
+/**
+ * Refresh only while the refresh token has comfortably more life than the next gap
+ * between passes; otherwise (none, near expiry, or possibly spent) re-authenticate.
+ */
+export function chooseMethod(
+  now: number,
+  state: StateRecord,
+  options: { canRefresh: boolean; prefer: 'refresh' | 'reauthenticate'; policy: EffectivePolicy; gap: number },
+): Method {
+  if (!options.canRefresh || options.prefer === 'reauthenticate' || state.refresh_token === undefined) return 'obtain';
+  if (state.refresh_expires_at !== undefined) {
+    const left = (Date.parse(state.refresh_expires_at) - now) / 1000;
+    if (left <= options.policy.min_margin_seconds + options.gap) return 'obtain';
+  }
+  return 'refresh';
+}
+
+/** Seconds to wait after the n-th consecutive permanent failure (n ≥ 1). */
+export function backoffSeconds(consecutive: number, policy: EffectivePolicy): number {
+  const exponent = Math.min(Math.max(consecutive - 1, 0), 30);
+  return Math.min(policy.backoff_max_seconds, policy.backoff_base_seconds * 2 ** exponent);
+}

@@ -1,0 +1,76 @@
+/**
+ * The two records kept per provider. Both layouts are a public interface, documented in
+ * the README: consumers read the public record; only the rotator reads the state.
+ */
+import { z } from 'zod';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** What consumers read: the current access token. Path: `tokens/<provider>`. */
+export const publicRecordSchema = z.object({
+  provider: z.string(),
+  access_token: z.string().min(1),
+  token_type: z.string().min(1),
+  issued_at: isoTime,
+  expires_at: isoTime,
+  /** Increases by one with every new token; consumers can tell a rotation happened. */
+  generation: z.number().int().positive(),
+});
+export type PublicRecord = z.infer<typeof publicRecordSchema>;
+
+/** How a token was got. */
+export const methodSchema = z.enum(['obtain', 'refresh']);
+export type Method = z.infer<typeof methodSchema>;
+
+/** A runner's claim on a provider, taken by compare-and-set on the state record. */
+export const leaseSchema = z.object({
+  holder: z.string(),
+  acquired_at: isoTime,
+  expires_at: isoTime,
+  /** What the holder is about to do; an abandoned `refresh` means the refresh token may be spent. */
+  intent: methodSchema,
+});
+export type Lease = z.infer<typeof leaseSchema>;
+
+export const failureSchema = z.object({
+  at: isoTime,
+  class: z.enum(['retryable', 'reauthenticate', 'permanent']),
+  code: z.string(),
+  message: z.string(),
+});
+
+/** The rotator's private state. Path: `state/<provider>`. Holds the refresh token. */
+export const stateRecordSchema = z.object({
+  schema: z.literal(1),
+  provider: z.string(),
+  /** Generation of `token`; the public record is behind when its generation is lower. */
+  generation: z.number().int().nonnegative(),
+  /** The latest token, kept so a crash between the two writes can be repaired. */
+  token: z
+    .object({ access_token: z.string().min(1), token_type: z.string(), issued_at: isoTime, expires_at: isoTime })
+    .optional(),
+  refresh_token: z.string().min(1).optional(),
+  refresh_expires_at: isoTime.optional(),
+  method: methodSchema.optional(),
+  lease: leaseSchema.optional(),
+  failures: z.object({
+    consecutive: z.number().int().nonnegative(),
+    last: failureSchema.optional(),
+    /** Permanent failures back off until this time. */
+    next_attempt_at: isoTime.optional(),
+  }),
+  last_success_at: isoTime.optional(),
+  last_attempt_at: isoTime.optional(),
+});
+export type StateRecord = z.infer<typeof stateRecordSchema>;
+
+/** Record paths, relative to the store's root. */
+export const recordPaths = {
+  public: (provider: string) => `tokens/${provider}`,
+  state: (provider: string) => `state/${provider}`,
+} as const;
+
+/** A state record for a provider never rotated. */
+export function emptyState(provider: string): StateRecord {
+  return { schema: 1, provider, generation: 0, failures: { consecutive: 0 } };
+}

@@ -1,0 +1,265 @@
+/**
+ * The `token-rotator` command line. Exit codes: 0 every provider fresh or rotated,
+ * 1 a provider failed (or, for `get`, no token), 2 a config or usage error — reported
+ * before any store or provider is touched.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from '../config/load.js';
+import { configJsonSchema } from '../config/schema.js';
+import { ConfigError, describeError, RotatorError } from '../errors.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createTokenReader } from '../reader.js';
+import { createRotator } from '../rotator.js';
+import { runDaemon } from './daemon.js';
+import { formatStatus, formatSummary } from './format.js';
+
+/** Exit codes of the CLI. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+class UsageError extends Error {}
+
+const common = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  'log-level': { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: ParseArgsConfig['options'];
+  readonly positionals?: number;
+  run(context: Context): Promise<number>;
+}
+
+interface Context {
+  readonly values: Record<string, string | boolean | undefined>;
+  readonly positionals: string[];
+  readonly io: CliIO;
+  config(): Promise<LoadedConfig>;
+  logger(loaded?: LoadedConfig): Logger;
+}
+
+/** Where the CLI reads and writes; injectable for tests. */
+export interface CliIO {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const CONFIG_HELP = `  -c, --config PATH   config file (default: $TOKEN_ROTATOR_CONFIG or ${DEFAULT_CONFIG_PATH})
+      --log-level L   fatal|error|warn|info|debug|trace|silent (default: the config's log_level)
+  -h, --help          this help`;
+
+const commands: Record<string, Command> = {
+  run: {
+    summary: 'run one pass: rotate every provider that is missing or due',
+    usage: `token-rotator run [--provider NAME]... [--force] [--dry-run] [--json]
+
+Rotates every provider whose token is missing or due, then exits:
+0 when every provider is fresh or rotated, 1 when any failed, 2 on a config error.
+
+  -p, --provider NAME only this provider (repeatable)
+      --force         rotate even fresh tokens and ignore back-off
+      --dry-run       decide and report, call nothing, write nothing
+      --json          print the pass summary as JSON`,
+    options: {
+      provider: { type: 'string', short: 'p', multiple: true },
+      force: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    async run(ctx) {
+      const loaded = await ctx.config();
+      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      try {
+        const providers = ctx.values['provider'] as unknown as string[] | undefined;
+        const summary = await rotator.pass({
+          ...(providers ? { providers } : {}),
+          force: ctx.values['force'] === true,
+          dryRun: ctx.values['dry-run'] === true,
+        });
+        ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+        return summary.ok ? EXIT.ok : EXIT.failed;
+      } finally {
+        await rotator.close();
+      }
+    },
+  },
+  daemon: {
+    summary: 'run passes on the config schedule until SIGTERM or SIGINT',
+    usage: `token-rotator daemon [--provider NAME]...
+
+Runs a pass at start and then on policy.schedule (node-cron, no overlap). On SIGTERM or
+SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
+
+  -p, --provider NAME only this provider (repeatable)`,
+    options: { provider: { type: 'string', short: 'p', multiple: true } },
+    async run(ctx) {
+      const loaded = await ctx.config();
+      const logger = ctx.logger(loaded);
+      const rotator = createRotator(loaded, { logger });
+      await rotator.check();
+      const providers = ctx.values['provider'] as unknown as string[] | undefined;
+      try {
+        await runDaemon({
+          rotator,
+          logger,
+          schedule: loaded.policy.schedule,
+          timezone: loaded.policy.timezone,
+          ...(providers ? { providers } : {}),
+        });
+      } finally {
+        await rotator.close();
+      }
+      return EXIT.ok;
+    },
+  },
+  status: {
+    summary: 'show each provider: time to expiry, last method, last error',
+    usage: `token-rotator status [--json]
+
+Reads the store only. Exits 1 when a provider has no valid token.
+
+      --json          print the rows as JSON`,
+    options: { json: { type: 'boolean' } },
+    async run(ctx) {
+      const loaded = await ctx.config();
+      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      try {
+        const rows = await rotator.status();
+        ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatus(rows)}\n`);
+        return rows.every((row) => (row.secondsToExpiry ?? 0) > 0) ? EXIT.ok : EXIT.failed;
+      } finally {
+        await rotator.close();
+      }
+    },
+  },
+  validate: {
+    summary: 'check the config, its references and the schedule, then exit',
+    usage: `token-rotator validate
+
+Parses the config, resolves every reference (reading \${store:…} ones from the store),
+builds every provider and checks that policy.schedule can keep each token fresh.
+Exits 0 when all is well, 2 naming each problem otherwise. Calls no provider.`,
+    options: {},
+    async run(ctx) {
+      const loaded = await ctx.config();
+      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      try {
+        const config = await rotator.check();
+        ctx.io.stdout.write(
+          `${loaded.path}: valid (${Object.keys(config.providers).length} providers, store ${loaded.store.kind}, passes at most ${rotator.gapSeconds} s apart)\n`,
+        );
+        return EXIT.ok;
+      } finally {
+        await rotator.close();
+      }
+    },
+  },
+  get: {
+    summary: 'print the current access token of a provider (for scripts)',
+    usage: `token-rotator get PROVIDER
+
+Prints the provider's current access token and a newline on stdout. Exits 1 when there
+is no valid token.`,
+    options: {},
+    positionals: 1,
+    async run(ctx) {
+      const name = ctx.positionals[0];
+      if (name === undefined) throw new UsageError('get needs a PROVIDER');
+      const loaded = await ctx.config();
+      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      try {
+        const token = await createTokenReader({ store: rotator.store, refreshMarginSeconds: 0 }).get(name);
+        ctx.io.stdout.write(`${token.accessToken}\n`);
+        return EXIT.ok;
+      } finally {
+        await rotator.close();
+      }
+    },
+  },
+  schema: {
+    summary: 'print the JSON Schema of the config file',
+    usage: `token-rotator schema
+
+Prints the JSON Schema of the config, for editors (yaml-language-server, VS Code).`,
+    options: {},
+    async run(ctx) {
+      ctx.io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+    },
+  },
+};
+
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return `token-rotator: keeps API access tokens fresh in a store
+
+Usage: token-rotator COMMAND [options]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
+
+Run 'token-rotator COMMAND --help' for a command's options.
+Exit codes: 0 ok, 1 a provider failed, 2 config or usage error.`;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout).write(`${mainHelp()}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    io.stderr.write(`token-rotator: unknown command "${name}"\n\n${mainHelp()}\n`);
+    return EXIT.usage;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...rest], options: { ...common, ...command.options }, allowPositionals: true, strict: true });
+    if (parsed.positionals.length > (command.positionals ?? 0)) {
+      throw new UsageError(`unexpected argument "${parsed.positionals[command.positionals ?? 0]}"`);
+    }
+  } catch (error) {
+    io.stderr.write(`token-rotator ${name}: ${(error as Error).message}\n\nUsage: ${command.usage}\n${CONFIG_HELP}\n`);
+    return EXIT.usage;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values['help']) {
+    io.stdout.write(`Usage: ${command.usage}\n${CONFIG_HELP}\n`);
+    return EXIT.ok;
+  }
+  const configPath = (values['config'] as string | undefined) ?? io.env['TOKEN_ROTATOR_CONFIG'] ?? DEFAULT_CONFIG_PATH;
+  const context: Context = {
+    values,
+    positionals: parsed.positionals,
+    io,
+    config: () => loadConfig(configPath, io.env),
+    logger: (loaded) =>
+      createLogger({
+        level: ((values['log-level'] as string | undefined) ?? io.env['TOKEN_ROTATOR_LOG_LEVEL'] ?? loaded?.logLevel ?? 'info') as never,
+        destination: io.stderr,
+      }),
+  };
+  try {
+    return await command.run(context);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr.write(`token-rotator ${name}: invalid config ${configPath}\n${error.issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof UsageError) {
+      io.stderr.write(`token-rotator ${name}: ${error.message}\n\nUsage: ${command.usage}\n`);
+      return EXIT.usage;
+    }
+    const code = error instanceof RotatorError ? ` [${error.code}]` : '';
+    io.stderr.write(`token-rotator ${name}: ${describeError(error)}${code}\n`);
+    return EXIT.failed;
+  }
+}

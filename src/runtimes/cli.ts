@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createTokenReader } from '../reader.js';
 import { createRotator } from '../rotator.js';
 import { runDaemon } from './daemon.js';
+import { runDemo, runSandboxCommand } from './demo.js';
 import { formatStatus, formatSummary } from './format.js';
 
 /** Exit codes of the CLI. */
@@ -177,6 +178,49 @@ is no valid token.`,
       } finally {
         await rotator.close();
       }
+    },
+  },
+  sandbox: {
+    summary: 'serve the vendors\' token endpoints locally, with a ready config, to rehearse',
+    usage: `token-rotator sandbox [--port N] [--dir DIR] [--short]
+
+Starts the provider sandbox (Keliweb API v2 and Fatture, Klikoo, generic OAuth 2.0) on
+127.0.0.1 with freshly generated demo credentials, writes a config for it to
+DIR/token-rotator.yaml (credentials in DIR/secrets, mode 0600) and serves until Ctrl-C.
+
+      --port N        port to listen on (default: a free one)
+      --dir DIR       where to write the config (default: .token-rotator/sandbox)
+      --short         short token lifetimes and a 5-second schedule, to watch rotations`,
+    options: { port: { type: 'string' }, dir: { type: 'string' }, short: { type: 'boolean' } },
+    async run(ctx) {
+      const port = Number(ctx.values['port'] ?? '0');
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
+      await runSandboxCommand({
+        port,
+        dir: (ctx.values['dir'] as string | undefined) ?? '.token-rotator/sandbox',
+        short: ctx.values['short'] === true,
+        out: ctx.io.stdout,
+      });
+      return EXIT.ok;
+    },
+  },
+  demo: {
+    summary: 'watch it work: sandbox providers, short lifetimes, the daemon and a live table',
+    usage: `token-rotator demo [--dir DIR]
+
+Starts the sandbox with 45-60 s tokens, writes a config to DIR (default
+.token-rotator/demo) and runs the daemon every 5 s on the embedded file store, printing
+the status table after each pass: refreshes, re-authentications and the sandbox's
+counters. Ctrl-C stops it.`,
+    options: { dir: { type: 'string' } },
+    async run(ctx) {
+      await runDemo({
+        dir: (ctx.values['dir'] as string | undefined) ?? '.token-rotator/demo',
+        out: ctx.io.stdout,
+        err: ctx.io.stderr,
+        isTTY: (ctx.io.stdout as NodeJS.WriteStream).isTTY === true,
+      });
+      return EXIT.ok;
     },
   },
   schema: {

@@ -1,0 +1,155 @@
+/**
+ * End-to-end scenario: the sandbox on a free loopback port with fresh demo clients, a
+ * workspace (config + 0600 secret files + file store) in a temp directory, and a way to
+ * run the built CLI as a user would. Every byte the CLI prints is kept so the canary
+ * check can prove no credential or token ever appears in output.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeWorkspace, type WorkspaceOptions } from '../../src/runtimes/demo.js';
+import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+
+export const BIN = resolve(import.meta.dirname, '../../dist/runtimes/bin.js');
+
+/** What one CLI run printed. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Collects every output of a scenario and the secrets that must never be in it. */
+export class Canary {
+  readonly outputs: string[] = [];
+  readonly secrets = new Set<string>();
+
+  addSecret(value: string | undefined): void {
+    if (value === undefined || value.length < 8) return;
+    this.secrets.add(value);
+    // A PEM key could leak line by line: each base64 line is a secret on its own.
+    if (value.includes('-----BEGIN')) {
+      for (const line of value.split('\n')) if (line.length >= 16 && !line.startsWith('-----')) this.secrets.add(line);
+    }
+  }
+
+  /** The secrets found in any output (empty when clean). */
+  leaks(): string[] {
+    const all = this.outputs.join('\n');
+    return [...this.secrets].filter((secret) => all.includes(secret)).map((s) => `${s.slice(0, 6)}… (${s.length} chars)`);
+  }
+}
+
+export interface Scenario {
+  readonly sandbox: Sandbox;
+  readonly secrets: DemoSecrets;
+  readonly dir: string;
+  readonly configPath: string;
+  readonly storeDir: string;
+  readonly canary: Canary;
+  /** Runs the CLI to completion. */
+  cli(args: readonly string[], options?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult>;
+  /** Starts the CLI and returns the process (for kill tests); its output is captured too. */
+  spawnCli(args: readonly string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<CliResult> };
+  /** The public record of a provider, as consumers read it. */
+  publicRecord(provider: string): Promise<Record<string, unknown> | undefined>;
+  stateRecord(provider: string): Promise<Record<string, unknown> | undefined>;
+  /** Adds every token now in the store to the canary's secrets. */
+  harvestTokens(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const PROVIDERS = ['keliweb-api', 'keliweb-fatture', 'klikoo', 'generic'] as const;
+
+/** Starts a scenario. The sandbox and workspace are removed by `close()`. */
+export async function startScenario(
+  options: { sandbox?: Omit<SandboxOptions, 'clients'>; workspace?: WorkspaceOptions } = {},
+): Promise<Scenario> {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
+  const { clients, secrets } = await createDemoClients();
+  const sandbox = await startSandbox({ ...options.sandbox, clients });
+  const dir = await mkdtemp(join(tmpdir(), 'tr-e2e-'));
+  const storeDir = join(dir, 'store');
+  const configPath = await writeWorkspace(dir, sandbox, secrets, {
+    schedule: '*/5 * * * *',
+    logLevel: 'debug',
+    storeDirectory: storeDir,
+    ...options.workspace,
+    policy: { lease_seconds: 5, request_timeout_seconds: 3, retries: 0, ...options.workspace?.policy },
+  });
+  const canary = new Canary();
+  for (const credentials of Object.values(secrets)) {
+    for (const value of Object.values(credentials as unknown as Record<string, string>)) {
+      // Client ids and user names are identifiers, not secrets; they may be logged.
+      if (value !== (credentials as { clientId?: string }).clientId && value !== (credentials as { username?: string }).username) {
+        canary.addSecret(value);
+      }
+    }
+  }
+
+  function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
+      env: { PATH: process.env['PATH'], ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const done = new Promise<CliResult>((resolveDone) => {
+      child.on('close', (code, signal) => {
+        // `get` prints a token on stdout by design; everything else is checked.
+        canary.outputs.push(stderr, args[0] === 'get' ? '' : stdout);
+        resolveDone({ code, signal, stdout, stderr });
+      });
+    });
+    return { child, done };
+  }
+
+  async function readRecord(path: string) {
+    try {
+      return (JSON.parse(await readFile(join(storeDir, `${path}.json`), 'utf8')) as { data: Record<string, unknown> }).data;
+    } catch {
+      return undefined;
+    }
+  }
+
+  return {
+    sandbox,
+    secrets,
+    dir,
+    configPath,
+    storeDir,
+    canary,
+    spawnCli,
+    async cli(args, cliOptions = {}) {
+      const { child, done } = spawnCli(args, cliOptions.env);
+      const timer = setTimeout(() => child.kill('SIGKILL'), cliOptions.timeoutMs ?? 30_000);
+      const result = await done;
+      clearTimeout(timer);
+      return result;
+    },
+    publicRecord: (provider) => readRecord(`tokens/${provider}`),
+    stateRecord: (provider) => readRecord(`state/${provider}`),
+    async harvestTokens() {
+      for (const folder of ['tokens', 'state']) {
+        const files = await readdir(join(storeDir, folder)).catch(() => []);
+        for (const file of files) {
+          if (!file.endsWith('.json')) continue;
+          const record = await readRecord(`${folder}/${file.slice(0, -5)}`);
+          const token = record?.['token'] as { access_token?: string } | undefined;
+          canary.addSecret(record?.['access_token'] as string | undefined);
+          canary.addSecret(record?.['refresh_token'] as string | undefined);
+          canary.addSecret(token?.access_token);
+        }
+      }
+    },
+    async close() {
+      await sandbox.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

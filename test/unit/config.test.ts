@@ -1,0 +1,121 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { hasReference, isWholeReference, resolveReferences } from '../../src/config/references.js';
+import { configJsonSchema } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tr-config-'));
+  await writeFile(join(dir, 'secret.txt'), '  from-a-file\n');
+  await writeFile(join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n');
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const env = { CID: '3f9c8962-4c4b-4bb6-b3c1-8fc883519c02', SECRET: 'e'.repeat(32), PW: 'pw' };
+
+function klikoo(extra = '') {
+  return `
+providers:
+  klikoo:
+    kind: klikoo
+    base_url: https://api.example.test
+    client_id: \${env:CID}
+    client_secret: \${env:SECRET}
+    private_key: \${file:${dir}/key.pem}
+${extra}`;
+}
+
+async function issuesOf(text: string, environment: NodeJS.ProcessEnv = env): Promise<string[]> {
+  try {
+    await parseConfig(text, 'test.yaml', environment);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('references', () => {
+  it('recognises whole and embedded references', () => {
+    expect(isWholeReference('${env:A}')).toBe(true);
+    expect(isWholeReference('x${env:A}')).toBe(false);
+    expect(hasReference('https://${env:HOST}/x')).toBe(true);
+    expect(hasReference('$${env:A}')).toBe(false);
+  });
+
+  it('resolves env, trimmed file and store references, and keeps $${ literal', async () => {
+    const { value, issues } = await resolveReferences(
+      { a: '${env:CID}', b: '${file:' + dir + '/secret.txt}', c: 'x-${store:creds/klikoo#key}-y', d: '$${env:CID}', n: 3 },
+      { env, store: async (path, key) => (path === 'creds/klikoo' && key === 'key' ? 'K' : undefined) },
+    );
+    expect(issues).toEqual([]);
+    expect(value).toEqual({ a: env.CID, b: 'from-a-file', c: 'x-K-y', d: '${env:CID}', n: 3 });
+  });
+
+  it('names the field of every reference that cannot be resolved, without its value', async () => {
+    const { issues } = await resolveReferences(
+      { p: { a: '${env:NOPE}', b: '${file:/does/not/exist}', c: '${store:x#y}' } },
+      { env, store: async () => undefined },
+    );
+    expect([...issues].sort((x, y) => x.path.localeCompare(y.path))).toEqual([
+      { path: 'p.a', message: 'environment variable NOPE is not set' },
+      { path: 'p.b', message: 'cannot read file /does/not/exist (ENOENT)' },
+      { path: 'p.c', message: 'store record x has no key y' },
+    ]);
+  });
+});
+
+describe('parseConfig', () => {
+  it('accepts a minimal config and fills the defaults', async () => {
+    const loaded = await parseConfig(klikoo(), 'test.yaml', env);
+    expect(loaded.store).toEqual({ kind: 'file', directory: '.token-rotator' });
+    expect(loaded.policy.schedule).toBe('*/5 * * * *');
+    const config = await loaded.resolve(async () => undefined);
+    expect(config.providers['klikoo']).toMatchObject({ kind: 'klikoo', client_id: env.CID, client_secret: env.SECRET });
+    expect(config.providers['klikoo']?.kind === 'klikoo' && config.providers['klikoo'].private_key).toMatch(/^-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----$/);
+  });
+
+  it('freezes the resolved config', async () => {
+    const config = await (await parseConfig(klikoo(), 'test.yaml', env)).resolve(async () => undefined);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.providers['klikoo'])).toBe(true);
+  });
+
+  it('requires credentials to be references, never plain text', async () => {
+    const text = klikoo().replace('${env:SECRET}', 'plain-text-secret');
+    const issues = await issuesOf(text);
+    expect(issues).toEqual([expect.stringMatching(/^providers\.klikoo\.client_secret: must be a reference/)]);
+    expect(issues.join()).not.toContain('plain-text-secret');
+  });
+
+  it('names a missing required field as required', async () => {
+    expect(await issuesOf(klikoo().replace(/ {4}private_key:.*\n/, ''))).toEqual(['providers.klikoo.private_key: required']);
+  });
+
+  it('defers store references until the store exists, then resolves them', async () => {
+    const text = klikoo().replace('${env:SECRET}', '${store:creds/klikoo#secret}');
+    const loaded = await parseConfig(text, 'test.yaml', env);
+    const fromStore = 's'.repeat(32);
+    const config = await loaded.resolve(async (path, key) => (path === 'creds/klikoo' && key === 'secret' ? fromStore : undefined));
+    expect(config.providers['klikoo']?.kind === 'klikoo' && config.providers['klikoo'].client_secret).toBe(fromStore);
+  });
+
+  it('refuses store references in the store section', async () => {
+    const text = `store:\n  kind: file\n  directory: \${store:a#b}\n${klikoo()}`;
+    expect(await issuesOf(text)).toEqual(['store.directory: ${store:…} references cannot be used to configure the store itself']);
+  });
+});
+
+describe('configJsonSchema', () => {
+  it('describes the providers as a union of the three kinds', () => {
+    const schema = JSON.stringify(configJsonSchema());
+    for (const kind of ['oauth2', 'keliweb', 'klikoo']) expect(schema).toContain(`"const":"${kind}"`);
+    expect(schema).toContain('renew_before_fraction');
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * The embedded file store, the default backend: one JSON file per record under a
+ * directory, written atomically, with compare-and-set across processes through a
+ * per-record lock file.
+ *
+ * For one host and a local disk. The lock tells a dead holder by its pid on this hostname,
+ * and relies on exclusive creation and atomic rename; NFS and other network file systems
+ * weaken both. Hosts that share tokens should share a Vault or AWS store instead.
+ */
+
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ConflictError, RotatorError, StoreError } from '../../errors.js';
+import { assertRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { DIRECTORY_MODE, errorCode, writeFileAtomic } from './atomic.js';
+import { acquireLock } from './lock.js';
+import { encodeData, encodeRecord, readRecordFile } from './record.js';
+
+/** Options of {@link FileStore}. */
+export interface FileStoreOptions {
+  /** Where records are kept; created with mode 0700 on the first write. */
+  readonly directory: string;
+  /** How long a write waits for another live process's lock; 5000 ms by default. */
+  readonly lockTimeoutMs?: number;
+}
+
+/**
+ * Keeps records as files: record `tokens/klikoo` is `<directory>/tokens/klikoo.json`,
+ * mode 0600, in directories of mode 0700. Readers take no lock: atomic replacement means
+ * they always see a whole file.
+ *
+ * @example
+ * ```ts
+ * const store = new FileStore({ directory: '.token-rotator' });
+ * const version = await store.write('tokens/klikoo', { access_token: '…' }, null); // '1'
+ * await store.write('tokens/klikoo', { access_token: '…' }, version); // '2'
+ * ```
+ */
+export class FileStore implements SecretStore {
+  readonly kind = 'file';
+  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: false });
+  /** The absolute store directory. */
+  readonly directory: string;
+  readonly #lockTimeoutMs: number | undefined;
+
+  constructor(options: FileStoreOptions) {
+    if (options.directory === '') throw new TypeError('the file store directory must not be empty');
+    // Resolved once, so that a later `process.chdir` cannot move the store.
+    this.directory = resolve(options.directory);
+    this.#lockTimeoutMs = options.lockTimeoutMs;
+  }
+
+  /** Reads a record, or `undefined` when there is none; the version is the file's counter. */
+  async read(path: string): Promise<StoredRecord | undefined> {
+    assertRecordPath(path);
+    try {
+      const record = await readRecordFile(this.#fileOf(path), path);
+      return record === undefined ? undefined : { value: record.data, version: String(record.version) };
+    } catch (error) {
+      throw wrap(error, `could not read record ${path}`);
+    }
+  }
+
+  /**
+   * Writes `value` if the record's version is still `expectedVersion` (`null`: only if the
+   * record does not exist) and returns the new version, `1` on creation and one more on
+   * each update. The lock makes the read-compare-write atomic across processes.
+   * @throws {ConflictError} when the record's version is not `expectedVersion`.
+   * @throws {StoreError} on an I/O failure or when the lock stays held too long.
+   */
+  async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
+    assertRecordPath(path);
+    const data = encodeData(value);
+    const file = this.#fileOf(path);
+    try {
+      await mkdir(dirname(file), { recursive: true, mode: DIRECTORY_MODE });
+      const lock = await acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs });
+      let version: number;
+      try {
+        const current = await readRecordFile(file, path);
+        const currentVersion = current === undefined ? null : String(current.version);
+        if (currentVersion !== expectedVersion) throw new ConflictError(path);
+        version = (current?.version ?? 0) + 1;
+        await writeFileAtomic(file, encodeRecord(data, version, new Date()), {
+          // Only if our lock was broken as stale (we were paused for 30 s) could another
+          // writer be inside; then writing would lose its update, so give up instead.
+          beforeRename: async () => {
+            if (!(await lock.isHeld())) throw new StoreError(`lost the lock on record ${path}; nothing was written`);
+          },
+        });
+      } catch (error) {
+        await lock.release().catch(() => undefined);
+        throw error;
+      }
+      // After the write succeeded, a failed release is reported: the lock would block others.
+      await lock.release();
+      return String(version);
+    } catch (error) {
+      throw wrap(error, `could not write record ${path}`);
+    }
+  }
+
+  /**
+   * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all), as full
+   * record paths, sorted. Temporary and lock files are never listed.
+   */
+  async list(prefix: string): Promise<string[]> {
+    const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+    if (base !== '') assertRecordPath(base);
+    const found: string[] = [];
+    try {
+      await collect(base === '' ? this.directory : join(this.directory, ...base.split('/')), base, found);
+    } catch (error) {
+      throw wrap(error, `could not list records under ${prefix}`);
+    }
+    return found.sort();
+  }
+
+  /** Nothing to release: the store holds no handle between calls. */
+  async close(): Promise<void> {}
+
+  #fileOf(path: string): string {
+    return `${join(this.directory, ...path.split('/'))}.json`;
+  }
+}
+
+/**
+ * Builds the file store from its configuration.
+ * @example
+ * ```ts
+ * const store = createFileStore({ kind: 'file', directory: '/var/lib/token-rotator' });
+ * ```
+ */
+export function createFileStore(config: { kind: 'file'; directory: string }): FileStore {
+  return new FileStore({ directory: config.directory });
+}
+
+/** Walks `directory`, adding the record path of each record file below it to `found`. */
+async function collect(directory: string, prefix: string, found: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(directory, { withFileTypes: true });
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (isRecordPath(path)) await collect(join(directory, entry.name), path, found);
+    } else if (entry.isFile() && entry.name.endsWith('.json')) {
+      // Excludes temporary files and locks moved aside (they start with a dot) and anything
+      // else `read` would refuse.
+      const record = path.slice(0, -'.json'.length);
+      if (isRecordPath(record)) found.push(record);
+    }
+  }
+}
+
+function isRecordPath(path: string): boolean {
+  try {
+    assertRecordPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Our own errors pass unchanged; anything else (an fs error) becomes a StoreError. */
+function wrap(error: unknown, message: string): RotatorError {
+  return error instanceof RotatorError ? error : new StoreError(message, { cause: error });
+}

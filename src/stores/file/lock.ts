@@ -1,0 +1,206 @@
+/**
+ * A per-record lock file that serialises compare-and-set writes across processes on one
+ * host. It is held only for a read-compare-write, so contention is short and waiters
+ * poll; a holder that died (even by SIGKILL) is detected by its pid and its lock broken.
+ *
+ * Single host only: liveness is judged with `process.kill(pid, 0)`, which means nothing
+ * for a pid of another host, and network file systems do not guarantee the exclusive
+ * creation and rename semantics this relies on.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { link, open, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StoreError } from '../../errors.js';
+import { errorCode, FILE_MODE, sidePath } from './atomic.js';
+
+/** Who holds a lock, as written into the lock file. */
+export interface LockOwner {
+  readonly pid: number;
+  readonly hostname: string;
+  /** Unique per acquisition: tells this lock from a later one by the same process. */
+  readonly nonce: string;
+  readonly acquired_at: string;
+}
+
+/**
+ * Age after which a lock is stale whatever its pid says. Covers pids reused by another
+ * process, and lock files left empty by a crash of the machine. Far longer than any
+ * read-compare-write of a few small files.
+ */
+export const STALE_AFTER_MS = 30_000;
+
+/** Default of {@link AcquireOptions.timeoutMs}. */
+export const LOCK_TIMEOUT_MS = 5_000;
+
+/** A lock this process holds. */
+export interface HeldLock {
+  readonly owner: LockOwner;
+  /** True while the lock file is still this acquisition's (no one broke it). */
+  isHeld(): Promise<boolean>;
+  /** Removes the lock file if it is still ours; a lock that is not ours is left alone. */
+  release(): Promise<void>;
+}
+
+/** Options of {@link acquireLock}. */
+export interface AcquireOptions {
+  /** The record the lock guards, for error messages. */
+  readonly record: string;
+  /** How long to wait for a live holder before giving up with a {@link StoreError}. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** A lock file as read at one moment. */
+interface LockSnapshot {
+  /** Undefined when the content is not a valid owner (a crash left it empty). */
+  readonly owner: LockOwner | undefined;
+  readonly ino: number;
+  readonly mtimeMs: number;
+}
+
+/**
+ * Creates the lock file `lockPath`, waiting while another live process holds it and
+ * breaking it when its holder is dead or it is older than {@link STALE_AFTER_MS}.
+ * @throws {StoreError} when the lock stays held for `timeoutMs`, or on an I/O failure.
+ */
+export async function acquireLock(lockPath: string, options: AcquireOptions): Promise<HeldLock> {
+  const timeoutMs = options.timeoutMs ?? LOCK_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const owner = await tryCreate(lockPath);
+    if (owner !== undefined) return held(lockPath, owner);
+
+    const current = await readSnapshot(lockPath);
+    if (current === undefined) continue; // released meanwhile: try again at once
+    if (isStale(current, Date.now())) {
+      await removeIf(lockPath, (seen) => sameLock(seen, current));
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const holder = current.owner === undefined ? 'an unknown process' : `pid ${current.owner.pid} on ${current.owner.hostname}`;
+      throw new StoreError(`timed out after ${timeoutMs} ms waiting for the lock on record ${options.record}, held by ${holder}`);
+    }
+    // Jitter keeps waiters from polling in lock-step.
+    await sleep(5 + Math.random() * 15);
+  }
+}
+
+/**
+ * Tries once to create the lock. The owner is written to a temporary file first and
+ * hard-linked into place, which fails with EEXIST exactly like `open(…, 'wx')` but means
+ * a lock file is never seen empty: every lock names a pid that can be checked.
+ */
+async function tryCreate(lockPath: string): Promise<LockOwner | undefined> {
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), nonce: randomUUID(), acquired_at: new Date().toISOString() };
+  const temp = sidePath(lockPath, 'tmp');
+  const handle = await open(temp, 'wx', FILE_MODE);
+  try {
+    try {
+      await handle.writeFile(JSON.stringify(owner), 'utf8');
+    } finally {
+      await handle.close();
+    }
+    await link(temp, lockPath);
+    return owner;
+  } catch (error) {
+    if (errorCode(error) === 'EEXIST') return undefined;
+    throw error;
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+function held(lockPath: string, owner: LockOwner): HeldLock {
+  const ours = (seen: LockSnapshot): boolean => seen.owner?.nonce === owner.nonce;
+  return {
+    owner,
+    isHeld: async () => {
+      const seen = await readSnapshot(lockPath);
+      return seen !== undefined && ours(seen);
+    },
+    release: async () => {
+      await removeIf(lockPath, ours);
+    },
+  };
+}
+
+/**
+ * Removes the lock file if `expected` still describes it. A plain read-then-unlink could
+ * delete a lock someone else acquired in between; instead the lock is renamed aside,
+ * which only one process can do, checked there, and deleted or linked back.
+ */
+async function removeIf(lockPath: string, expected: (seen: LockSnapshot) => boolean): Promise<void> {
+  const aside = sidePath(lockPath, 'stale');
+  try {
+    await rename(lockPath, aside);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return; // someone else removed it
+    throw error;
+  }
+  const moved = await readSnapshot(aside);
+  if (moved === undefined || expected(moved)) {
+    await unlink(aside).catch(() => undefined);
+    return;
+  }
+  // We moved a newer lock than the one we judged: give it back to its owner. Best effort:
+  // if a third process created a lock meanwhile, the displaced owner sees its lock is gone
+  // when it checks `isHeld` before committing, and abandons its write.
+  await link(aside, lockPath).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+/** Reads a lock file, or `undefined` if there is none. */
+async function readSnapshot(path: string): Promise<LockSnapshot | undefined> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const stats = await handle.stat();
+    const content = await handle.readFile('utf8');
+    return { owner: parseOwner(content), ino: stats.ino, mtimeMs: stats.mtimeMs };
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseOwner(content: string): LockOwner | undefined {
+  try {
+    const parsed: unknown = JSON.parse(content);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { pid, hostname: host, nonce, acquired_at } = parsed as Record<string, unknown>;
+    // A pid of 0 or below would make `process.kill` signal a whole process group.
+    if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    if (typeof host !== 'string' || typeof nonce !== 'string' || typeof acquired_at !== 'string') return undefined;
+    return { pid, hostname: host, nonce, acquired_at };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stale: its holder on this host is dead, or it is older than {@link STALE_AFTER_MS}. */
+function isStale(lock: LockSnapshot, now: number): boolean {
+  if (now - lock.mtimeMs > STALE_AFTER_MS) return true;
+  const owner = lock.owner;
+  return owner !== undefined && owner.hostname === hostname() && !isAlive(owner.pid);
+}
+
+/** Signal 0 checks existence only. EPERM means alive but another user's. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) !== 'ESRCH';
+  }
+}
+
+/** Same acquisition: by nonce, or by inode and time for a lock without a readable owner. */
+function sameLock(a: LockSnapshot, b: LockSnapshot): boolean {
+  if (a.owner !== undefined && b.owner !== undefined) return a.owner.nonce === b.owner.nonce;
+  return a.owner === b.owner && a.ino === b.ino && a.mtimeMs === b.mtimeMs;
+}

@@ -1,0 +1,70 @@
+/**
+ * Child Node.js processes for the file store tests: a pid that is certainly dead, one that
+ * is certainly alive, and scripts whose stdout lines the test waits for.
+ */
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+/** A running child with its stdout split into lines. */
+export interface Child {
+  readonly process: ChildProcessWithoutNullStreams;
+  readonly pid: number;
+  /** Resolves with the next stdout line; rejects if the child exits first. */
+  nextLine(): Promise<string>;
+  /** Resolves with the exit code once the child has exited (and been reaped). */
+  readonly exited: Promise<number | null>;
+  /** Everything the child wrote to stderr so far, for assertion messages. */
+  stderr(): string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts `node <args>` with piped stdio. */
+export async function startNode(args: readonly string[]): Promise<Child> {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  await once(child, 'spawn');
+  if (child.pid === undefined) throw new Error('child process has no pid');
+  const pid = child.pid;
+  let errors = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines: string[] = [];
+  const waiting: Array<{ resolve: (line: string) => void; reject: (error: Error) => void }> = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const waiter = waiting.shift();
+    if (waiter === undefined) lines.push(line);
+    else waiter.resolve(line);
+  });
+  // 'close', not 'exit': stdout may still hold lines when the process has exited.
+  let closed = false;
+  child.once('close', (code) => {
+    closed = true;
+    for (const waiter of waiting.splice(0)) waiter.reject(new Error(`child ${pid} exited with ${code}: ${errors}`));
+  });
+  return {
+    process: child,
+    pid,
+    exited,
+    stderr: () => errors,
+    kill: (signal) => child.kill(signal),
+    nextLine: () => {
+      const line = lines.shift();
+      if (line !== undefined) return Promise.resolve(line);
+      if (closed) return Promise.reject(new Error(`child ${pid} has exited: ${errors}`));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+}
+
+/** The pid of a process that has run and exited, so no process has it (barring reuse). */
+export async function exitedPid(): Promise<number> {
+  const child = await startNode(['-e', '']);
+  await child.exited;
+  return child.pid;
+}
+
+/** A process that stays alive until killed. */
+export async function startIdleProcess(): Promise<Child> {
+  return startNode(['-e', 'setInterval(() => {}, 1000)']);
+}

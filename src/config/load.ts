@@ -18,7 +18,12 @@ type RawConfig = z.infer<typeof rawConfigSchema>;
 function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): ConfigIssue[] {
   return error.issues.map((issue) => {
     const path = [...prefix, ...issue.path].map(String).join('.');
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
+    const message =
+      issue.code === 'invalid_type' && /received undefined$/.test(issue.message)
+        ? 'required'
+        : issue.code === 'invalid_key'
+          ? `invalid name: ${issue.issues.map((inner) => inner.message).join('; ')}`
+          : issue.message;
     return { path, message };
   });
 }

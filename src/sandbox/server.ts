@@ -231,6 +231,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     tokenUrl: (target) => url + ROUTES[target].base + ROUTES[target].token,
     isValid: (accessToken) => ledger.isValidAccessToken(accessToken),
     introspect: (token) => ledger.introspect(token),
+    issuedTokens: () => ledger.values(),
     stats: (target) => stats.read(target),
     injectFault: (fault) => faults.push(fault),
     clearFaults: () => faults.clear(),

@@ -73,6 +73,11 @@ export class TokenLedger {
     this.#now = now;
   }
 
+  /** Every token value issued so far, access and refresh (for leak checks in tests). */
+  values(): string[] {
+    return [...this.#tokens.keys()];
+  }
+
   /** Issues an access token, and a refresh token when asked, in a new or given family. */
   issue(request: IssueRequest): IssuedTokens {
     const now = this.#now();

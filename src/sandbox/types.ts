@@ -149,6 +149,8 @@ export interface Sandbox {
   isValid(accessToken: string): boolean;
   /** What the sandbox knows of any token it issued (access or refresh). */
   introspect(token: string): IntrospectionResult;
+  /** Every access and refresh token issued so far, so tests can prove none leaked. */
+  issuedTokens(): string[];
   /** Counters of `target`, or of all targets summed. */
   stats(target?: SandboxTarget): SandboxStats;
   /**

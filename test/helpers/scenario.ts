@@ -57,7 +57,7 @@ export interface Scenario {
   /** The public record of a provider, as consumers read it. */
   publicRecord(provider: string): Promise<Record<string, unknown> | undefined>;
   stateRecord(provider: string): Promise<Record<string, unknown> | undefined>;
-  /** Adds every token now in the store to the canary's secrets. */
+  /** Adds every token the sandbox issued and every token in the store to the canary's secrets. */
   harvestTokens(): Promise<void>;
   close(): Promise<void>;
 }
@@ -135,6 +135,7 @@ export async function startScenario(
     publicRecord: (provider) => readRecord(`tokens/${provider}`),
     stateRecord: (provider) => readRecord(`state/${provider}`),
     async harvestTokens() {
+      for (const token of sandbox.issuedTokens()) canary.addSecret(token);
       for (const folder of ['tokens', 'state']) {
         const files = await readdir(join(storeDir, folder)).catch(() => []);
         for (const file of files) {

@@ -68,3 +68,13 @@ export async function exitedPid(): Promise<number> {
 export async function startIdleProcess(): Promise<Child> {
   return startNode(['-e', 'setInterval(() => {}, 1000)']);
 }
+
+/** Resolves to 'pending' if `promise` has not settled within `ms`. */
+export async function stateAfter(promise: Promise<unknown>, ms: number): Promise<'pending' | 'settled'> {
+  const settled = promise.then(
+    () => 'settled' as const,
+    () => 'settled' as const,
+  );
+  const timer = new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms));
+  return Promise.race([settled, timer]);
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/stores/file/index.js';
-import { startNode, type Child } from '../helpers/file-store-processes.js';
+import { startNode, stateAfter, type Child } from '../helpers/file-store-processes.js';
 
 const repository = fileURLToPath(new URL('../../', import.meta.url));
 const sourceDir = join(repository, 'src', 'stores', 'file');
@@ -102,15 +102,6 @@ async function start(script: string, args: readonly string[]): Promise<Child> {
   return child;
 }
 
-/** Resolves to 'pending' if `promise` has not settled within `ms`. */
-async function stateAfter(promise: Promise<unknown>, ms: number): Promise<'pending' | 'settled'> {
-  const settled = promise.then(
-    () => 'settled' as const,
-    () => 'settled' as const,
-  );
-  const timer = new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms));
-  return Promise.race([settled, timer]);
-}
 
 describe('FileStore across processes', () => {
   it('loses no update when 4 processes each increment one counter 50 times with compare-and-set', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { createFileStore, FileStore } from '../../src/stores/file/index.js';
-import { exitedPid, startIdleProcess } from '../helpers/file-store-processes.js';
+import { exitedPid, startIdleProcess, stateAfter } from '../helpers/file-store-processes.js';
 
 let root: string;
 let directory: string;
@@ -36,15 +36,6 @@ async function entriesUnder(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String).sort();
 }
 
-/** Resolves to 'pending' if `promise` has not settled within `ms`. */
-async function stateAfter(promise: Promise<unknown>, ms: number): Promise<'pending' | 'settled'> {
-  const settled = promise.then(
-    () => 'settled' as const,
-    () => 'settled' as const,
-  );
-  const timer = new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms));
-  return Promise.race([settled, timer]);
-}
 
 describe('FileStore', () => {
   describe('createFileStore', () => {

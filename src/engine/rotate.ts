@@ -165,7 +165,7 @@ async function rotateUnsafe(
           : { class: 'permanent', code: ErrorCodes.PROVIDER_PERMANENT, message: `backing off until ${nextAttempt}` },
       });
     }
-    if (env.dryRun) return finish({ status: 'would-rotate', ok: true, method, reason, ...tokenFacts(state) });
+    if (env.dryRun) return finish({ ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason });
 
     // Take the lease: one compare-and-set on the state record.
     const leased: StateRecord = {
@@ -288,7 +288,7 @@ async function callAndPersist(
       delete failedState.refresh_expires_at;
     }
     await writeWithRetry(env.store, statePath, failedState, leaseVersion, env.writeRetry);
-    return finish({ status: 'failed', ok: false, method, reason, error, ...tokenFacts(failedState) });
+    return finish({ ...tokenFacts(failedState), status: 'failed', ok: false, method, reason, error });
   }
 
   const keepOldRefresh = method === 'refresh' && tokenSet.refreshToken === undefined && !refreshDead;

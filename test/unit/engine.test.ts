@@ -124,7 +124,7 @@ describe('rotate', () => {
     clock.now += 3_000_000;
     provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 503', { status: 503 }), new ProviderError('retryable', 'HTTP 503', { status: 503 }));
     const outcome = await rotate(target, env);
-    expect(outcome).toMatchObject({ status: 'failed', ok: false, error: { class: 'retryable', code: 'PROVIDER_RETRYABLE' } });
+    expect(outcome).toMatchObject({ status: 'failed', ok: false, method: 'obtain', error: { class: 'retryable', code: 'PROVIDER_RETRYABLE' } });
     expect(pub()).toEqual(before);
   });
 
@@ -246,6 +246,16 @@ describe('rotate', () => {
     const outcome = await rotate(target, { ...env, force: true, leaseWaitMs: 2000 });
     expect(outcome).toMatchObject({ status: 'busy', ok: true });
     expect(provider.calls).toEqual(['obtain']);
+  });
+
+  it('reports the method it would use, not the last one, on a dry run of a due token', async () => {
+    const { target, env, provider, clock } = setup({ renewal: 'refresh' });
+    await rotate(target, env);
+    clock.now += 2_800_000;
+    provider.calls.length = 0;
+    const outcome = await rotate(target, { ...env, dryRun: true });
+    expect(outcome).toMatchObject({ status: 'would-rotate', method: 'refresh', reason: 'due' });
+    expect(provider.calls).toEqual([]);
   });
 
   it('only reports what it would do on a dry run', async () => {

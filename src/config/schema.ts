@@ -35,19 +35,32 @@ export function isLoopbackHost(hostname: string): boolean {
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
-function build(mode: SchemaMode) {
+/**
+ * Field builders shared by every part of the schema, including the store backends'
+ * sections (`src/stores/<kind>/config.ts`), so credentials are references everywhere.
+ */
+export function fieldKit(mode: SchemaMode) {
   const raw = mode === 'raw';
-  /** Any non-empty string; in the raw pass it may contain references. */
-  const text = () => z.string().min(1, 'must not be empty');
-  /** A credential: in the file it must be a reference, so no secret is ever committed. */
-  const secret = () =>
-    raw ? z.string().refine(isWholeReference, REFERENCE_HINT) : z.string().min(1, 'resolved to an empty value');
-  /** A token endpoint URL: HTTPS, or HTTP on loopback (the sandbox and tests). */
-  const url = () =>
-    raw
-      ? z.string().refine((v) => isWholeReference(v) || isSafeTokenUrl(v), 'must be an https:// URL (http:// only on loopback)')
-      : z.string().refine(isSafeTokenUrl, 'must be an https:// URL (http:// only on loopback)');
-  const seconds = () => z.number().int('must be a whole number of seconds').positive('must be positive');
+  return {
+    raw,
+    /** Any non-empty string; in the raw pass it may contain references. */
+    text: () => z.string().min(1, 'must not be empty'),
+    /** A credential: in the file it must be a reference, so no secret is ever committed. */
+    secret: () => (raw ? z.string().refine(isWholeReference, REFERENCE_HINT) : z.string().min(1, 'resolved to an empty value')),
+    /** A URL that carries credentials: HTTPS, or HTTP on loopback (the sandbox and tests). */
+    url: () =>
+      raw
+        ? z.string().refine((v) => isWholeReference(v) || isSafeTokenUrl(v), 'must be an https:// URL (http:// only on loopback)')
+        : z.string().refine(isSafeTokenUrl, 'must be an https:// URL (http:// only on loopback)'),
+    seconds: () => z.number().int('must be a whole number of seconds').positive('must be positive'),
+  };
+}
+
+/** The field builders of one pass. */
+export type FieldKit = ReturnType<typeof fieldKit>;
+
+function build(mode: SchemaMode) {
+  const { raw, text, secret, url, seconds } = fieldKit(mode);
 
   const policy = z
     .object({

@@ -9,6 +9,8 @@
  */
 import { z } from 'zod';
 import { isWholeReference } from './references.js';
+import { vaultStoreSchema } from '../stores/vault/config.js';
+import { awsStoreSchema } from '../stores/aws/config.js';
 
 /** Which pass a schema is built for. */
 export type SchemaMode = 'raw' | 'resolved';
@@ -172,7 +174,7 @@ function build(mode: SchemaMode) {
     })
     .strict();
 
-  const store = z.discriminatedUnion('kind', [fileStore]);
+  const store = z.discriminatedUnion('kind', [fileStore, vaultStoreSchema(fieldKit(mode)), awsStoreSchema(fieldKit(mode))]);
 
   return z
     .object({

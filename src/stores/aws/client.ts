@@ -1,0 +1,64 @@
+/**
+ * The few Secrets Manager calls the store makes, behind a narrow interface so the
+ * compare-and-set logic above it can be unit-tested with a fake, and one adapter onto
+ * the real SDK client.
+ */
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+  type CreateSecretCommandInput,
+  type DescribeSecretCommandInput,
+  type GetSecretValueCommandInput,
+  type ListSecretsCommandInput,
+  type PutSecretValueCommandInput,
+  type UpdateSecretVersionStageCommandInput,
+} from '@aws-sdk/client-secrets-manager';
+import type { AwsStoreConfig } from './config.js';
+
+/**
+ * The Secrets Manager operations {@link AwsSecretsStore} uses. Failures are thrown as the
+ * SDK throws them: an error whose `name` is the service's exception name
+ * (`ResourceNotFoundException`, `ResourceExistsException`, `InvalidParameterException`…).
+ */
+export interface SecretsManagerApi {
+  getSecretValue(input: GetSecretValueCommandInput): Promise<{ VersionId?: string | undefined; SecretString?: string | undefined }>;
+  describeSecret(input: DescribeSecretCommandInput): Promise<{ VersionIdsToStages?: Record<string, string[]> | undefined }>;
+  createSecret(input: CreateSecretCommandInput): Promise<{ VersionId?: string | undefined }>;
+  putSecretValue(input: PutSecretValueCommandInput): Promise<{ VersionId?: string | undefined }>;
+  updateSecretVersionStage(input: UpdateSecretVersionStageCommandInput): Promise<unknown>;
+  listSecrets(
+    input: ListSecretsCommandInput,
+  ): Promise<{ SecretList?: readonly { Name?: string | undefined }[] | undefined; NextToken?: string | undefined }>;
+  /** Closes the client's sockets. */
+  destroy(): void;
+}
+
+/**
+ * Builds the SDK client from the store's config: the standard credential chain, the
+ * configured or default region, and the SDK's standard retry strategy with
+ * `max_attempts`, which backs off on throttling and 5xx. Nothing above retries again.
+ */
+export function sdkSecretsManager(config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>): SecretsManagerApi {
+  const client = new SecretsManagerClient({
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+    maxAttempts: config.max_attempts,
+    retryMode: 'standard',
+    // A hung connection must not hold a lease until it expires.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+  });
+  return {
+    getSecretValue: (input) => client.send(new GetSecretValueCommand(input)),
+    describeSecret: (input) => client.send(new DescribeSecretCommand(input)),
+    createSecret: (input) => client.send(new CreateSecretCommand(input)),
+    putSecretValue: (input) => client.send(new PutSecretValueCommand(input)),
+    updateSecretVersionStage: (input) => client.send(new UpdateSecretVersionStageCommand(input)),
+    listSecrets: (input) => client.send(new ListSecretsCommand(input)),
+    destroy: () => client.destroy(),
+  };
+}

@@ -1,0 +1,272 @@
+/**
+ * The Vault store: records are KV version 2 secrets, written with check-and-set, so
+ * runners on many hosts share tokens and the engine's lease through one Vault (or
+ * OpenBao) server.
+ *
+ * Record `tokens/klikoo` is the secret `<mount>/data/<prefix>/tokens/klikoo`; its data is
+ * the record's JSON object and its KV version is the record's version. Each record keeps
+ * at most `max_versions` versions, and its metadata says `managed-by: token-rotator`.
+ *
+ * @see https://openbao.org/api-docs/secret/kv/kv-v2/
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
+import { assertRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { authFor, type VaultAuth } from './auth.js';
+import { VaultClient, VaultHttpError, VaultTransportError, type VaultLogin } from './client.js';
+import type { VaultStoreConfig } from './config.js';
+import { caTransport, type VaultTransport } from './transport.js';
+
+export type { VaultStoreConfig } from './config.js';
+export { vaultStoreSchema } from './config.js';
+
+/** What Vault says when a write's `cas` is not the current version. */
+const CAS_MISMATCH = 'check-and-set parameter did not match the current version';
+
+/** Options of {@link VaultStore}. */
+export interface VaultStoreOptions {
+  /** `https://vault.example.com:8200`. */
+  readonly address: string;
+  /** Sent as `X-Vault-Namespace` on every request. */
+  readonly namespace?: string;
+  /** Mount path of the KV v2 engine. */
+  readonly mount: string;
+  /** Path under the mount that holds every record. */
+  readonly prefix: string;
+  readonly auth: VaultAuth;
+  /** Versions Vault keeps of each record. */
+  readonly maxVersions: number;
+  /** Added to each record's metadata; `managed-by` is always `token-rotator`. */
+  readonly customMetadata?: Readonly<Record<string, string>>;
+  /** Longest wait for one request. */
+  readonly timeoutMs: number;
+  /** How requests are sent; `fetch` by default. */
+  readonly transport?: VaultTransport;
+}
+
+/**
+ * Keeps records in a KV v2 engine. Logs in lazily on the first call; when Vault refuses
+ * the token (expired or revoked), logs in again once and repeats the call.
+ *
+ * @example
+ * ```ts
+ * const store = new VaultStore({
+ *   address: 'https://vault:8200', mount: 'secret', prefix: 'token-rotator',
+ *   auth: appRoleAuth({ mount: 'approle', role_id, secret_id }), maxVersions: 10, timeoutMs: 10_000,
+ * });
+ * const version = await store.write('tokens/klikoo', { access_token: '…' }, null); // '1'
+ * ```
+ */
+export class VaultStore implements SecretStore {
+  readonly kind = 'vault';
+  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: true });
+  readonly #client: VaultClient;
+  readonly #auth: VaultAuth;
+  readonly #mount: string;
+  readonly #prefix: string;
+  readonly #metadata: { max_versions: number; custom_metadata: Record<string, string> };
+  readonly #timeoutMs: number;
+  readonly #closing = new AbortController();
+  /** Records whose metadata this process has set; once each is enough. */
+  readonly #prepared = new Set<string>();
+  #login: Promise<VaultLogin> | undefined;
+
+  constructor(options: VaultStoreOptions) {
+    this.#client = new VaultClient({
+      address: options.address,
+      timeoutMs: options.timeoutMs,
+      signal: this.#closing.signal,
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
+    });
+    this.#auth = options.auth;
+    this.#mount = options.mount;
+    this.#prefix = options.prefix;
+    this.#timeoutMs = options.timeoutMs;
+    this.#metadata = { max_versions: options.maxVersions, custom_metadata: { ...options.customMetadata, 'managed-by': 'token-rotator' } };
+  }
+
+  /**
+   * Reads the latest version, or `undefined` when there is none or it was deleted.
+   * @throws {StoreError} when Vault is unreachable, slow or refuses the read.
+   */
+  async read(path: string): Promise<StoredRecord | undefined> {
+    assertRecordPath(path);
+    try {
+      const secret = await this.#authorized((token) => this.#client.kvRead(this.#mount, this.#secretPath(path), token));
+      return secret?.data === undefined ? undefined : { value: secret.data, version: String(secret.version) };
+    } catch (error) {
+      throw this.#wrap(error, 'read', path);
+    }
+  }
+
+  /**
+   * Writes a new version with check-and-set on `expectedVersion` (`null`: `cas=0`, only if
+   * no record exists) and returns its KV version. Works when the engine or the secret has
+   * `cas_required` set.
+   * @throws {ConflictError} when the record's version is not `expectedVersion`.
+   * @throws {StoreError} when Vault is unreachable, slow or refuses the write.
+   */
+  async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
+    assertRecordPath(path);
+    const cas = expectedVersion === null ? 0 : Number(expectedVersion);
+    if (!Number.isSafeInteger(cas) || cas < 0) throw new ConflictError(path);
+    const secretPath = this.#secretPath(path);
+    try {
+      return await this.#authorized(async (token) => {
+        if (!this.#prepared.has(path)) {
+          // Before the first write, so a failure leaves nothing half done.
+          await this.#client.kvWriteMetadata(this.#mount, secretPath, this.#metadata, token);
+          this.#prepared.add(path);
+        }
+        try {
+          return String(await this.#client.kvWrite(this.#mount, secretPath, value, cas, token));
+        } catch (error) {
+          if (!isCasMismatch(error)) throw error;
+          if (expectedVersion === null) {
+            // `read` reports a deleted latest version as no record; creating over it must
+            // then compare against that version, still atomically.
+            const metadata = await this.#client.kvReadMetadata(this.#mount, secretPath, token);
+            if (metadata?.currentDeleted) {
+              try {
+                return String(await this.#client.kvWrite(this.#mount, secretPath, value, metadata.currentVersion, token));
+              } catch (retryError) {
+                if (isCasMismatch(retryError)) throw new ConflictError(path, { cause: retryError });
+                throw retryError;
+              }
+            }
+          }
+          throw new ConflictError(path, { cause: error });
+        }
+      });
+    } catch (error) {
+      throw this.#wrap(error, 'write', path);
+    }
+  }
+
+  /** Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all), sorted. */
+  async list(prefix: string): Promise<string[]> {
+    const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+    if (base !== '') assertRecordPath(base);
+    const found: string[] = [];
+    try {
+      await this.#authorized(async (token) => {
+        found.length = 0;
+        await this.#collect(base, token, found);
+      });
+    } catch (error) {
+      throw this.#wrap(error, 'list', prefix === '' ? '(all)' : prefix);
+    }
+    return found.sort();
+  }
+
+  /** Aborts requests in flight; every later call fails. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+  }
+
+  async #collect(folder: string, token: string, found: string[]): Promise<void> {
+    const keys = await this.#client.kvList(this.#mount, this.#secretPath(folder), token);
+    for (const key of keys ?? []) {
+      const name = key.endsWith('/') ? key.slice(0, -1) : key;
+      const path = folder === '' ? name : `${folder}/${name}`;
+      if (!isRecordPath(path)) continue;
+      if (key.endsWith('/')) await this.#collect(path, token, found);
+      else found.push(path);
+    }
+  }
+
+  /**
+   * Runs `call` with a token, logging in first if needed. When Vault answers 403 and no
+   * longer accepts the token itself, logs in again once and repeats `call`; a 403 with a
+   * valid token is the policy's answer and is final.
+   */
+  async #authorized<T>(call: (token: string) => Promise<T>): Promise<T> {
+    if (this.#closing.signal.aborted) throw new StoreError('the Vault store is closed');
+    const login = await this.#currentLogin();
+    try {
+      return await call(login.token);
+    } catch (error) {
+      if (!(error instanceof VaultHttpError && error.status === 403)) throw error;
+      if ((await this.#client.lookupSelf(login.token)) !== undefined) throw error;
+      const fresh = await this.#relogin(login);
+      return await call(fresh.token);
+    }
+  }
+
+  #currentLogin(): Promise<VaultLogin> {
+    // TODO(issue 3, next slice): renew the token at about two thirds of its TTL (with
+    // jitter) on a timer that close() clears, and log in again before the TTL ends when it
+    // is not renewable; today a token is replaced only after Vault refused it.
+    if (this.#login === undefined) {
+      const login = this.#auth(this.#client);
+      this.#login = login;
+      login.catch(() => {
+        if (this.#login === login) this.#login = undefined;
+      });
+    }
+    return this.#login;
+  }
+
+  /** Logs in again unless a concurrent call already replaced `stale`. */
+  async #relogin(stale: VaultLogin): Promise<VaultLogin> {
+    const current = await this.#currentLogin().catch(() => undefined);
+    if (current !== undefined && current.token !== stale.token) return current;
+    this.#login = undefined;
+    return this.#currentLogin();
+  }
+
+  #secretPath(path: string): string {
+    return path === '' ? this.#prefix : `${this.#prefix}/${path}`;
+  }
+
+  /** Our own errors pass unchanged; Vault's become a StoreError naming the call, never a value. */
+  #wrap(error: unknown, operation: string, path: string): RotatorError {
+    if (error instanceof RotatorError) return error;
+    if (error instanceof VaultTransportError && error.timedOut) {
+      return new StoreError(`could not ${operation} record ${path}: no answer from Vault within ${this.#timeoutMs / 1000} s`, { cause: error });
+    }
+    const reason = error instanceof VaultHttpError && error.status === 403 ? `${error.message} (permission denied)` : (error as Error).message;
+    return new StoreError(`could not ${operation} record ${path}: ${reason}`, { cause: error });
+  }
+}
+
+/**
+ * Builds the Vault store from its configuration.
+ * @throws {ConfigError} when `ca_file` cannot be read.
+ */
+export function createVaultStore(config: VaultStoreConfig): VaultStore {
+  return new VaultStore({
+    address: config.address,
+    mount: config.mount,
+    prefix: config.prefix,
+    auth: authFor(config.auth),
+    maxVersions: config.max_versions,
+    timeoutMs: config.request_timeout_seconds * 1000,
+    ...(config.namespace === undefined ? {} : { namespace: config.namespace }),
+    ...(config.custom_metadata === undefined ? {} : { customMetadata: config.custom_metadata }),
+    ...(config.ca_file === undefined ? {} : { transport: caTransport(readCa(config.ca_file)) }),
+  });
+}
+
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError([{ path: 'store.ca_file', message: `cannot read ${file} (${code})` }], { cause: error });
+  }
+}
+
+function isCasMismatch(error: unknown): boolean {
+  return error instanceof VaultHttpError && error.status === 400 && error.errors.some((message) => message.includes(CAS_MISMATCH));
+}
+
+function isRecordPath(path: string): boolean {
+  try {
+    assertRecordPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

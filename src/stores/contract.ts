@@ -46,3 +46,13 @@ export function assertRecordPath(path: string): void {
   const valid = segments.every((segment) => /^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(segment));
   if (!valid) throw new TypeError(`invalid record path "${path}"`);
 }
+
+/** True when {@link assertRecordPath} accepts `path`. */
+export function isRecordPath(path: string): boolean {
+  try {
+    assertRecordPath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

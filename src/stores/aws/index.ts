@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
 import type { AwsStoreConfig } from './config.js';
 
@@ -296,11 +296,3 @@ function failure(operation: string, name: string, error: unknown): RotatorError 
   return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${kind}`, { cause: error });
 }
 
-function isRecordPath(path: string): boolean {
-  try {
-    assertRecordPath(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -11,7 +11,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConflictError, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { DIRECTORY_MODE, errorCode, writeFileAtomic } from './atomic.js';
 import { acquireLock } from './lock.js';
 import { encodeData, encodeRecord, readRecordFile } from './record.js';
@@ -158,14 +158,6 @@ async function collect(directory: string, prefix: string, found: string[]): Prom
   }
 }
 
-function isRecordPath(path: string): boolean {
-  try {
-    assertRecordPath(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Our own errors pass unchanged; anything else (an fs error) becomes a StoreError. */
 function wrap(error: unknown, message: string): RotatorError {

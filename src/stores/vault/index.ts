@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError, type VaultLogin } from './client.js';
 import type { VaultStoreConfig } from './config.js';
@@ -262,11 +262,3 @@ function isCasMismatch(error: unknown): boolean {
   return error instanceof VaultHttpError && error.status === 400 && error.errors.some((message) => message.includes(CAS_MISMATCH));
 }
 
-function isRecordPath(path: string): boolean {
-  try {
-    assertRecordPath(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

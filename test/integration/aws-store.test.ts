@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
-import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox } from '../../src/sandbox/index.js';
+import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
+import { startDemoSandbox } from '../../src/runtimes/demo.js';
 import { AwsSecretsStore, createAwsStore, PENDING_STAGE, requestToken, sdkSecretsManager } from '../../src/stores/aws/index.js';
 import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
 
@@ -248,9 +249,7 @@ describe('createRotator with an aws store (moto and the provider sandbox)', () =
   let secrets: DemoSecrets;
   let dir: string;
   beforeAll(async () => {
-    const demo = await createDemoClients();
-    secrets = demo.secrets;
-    sandbox = await startSandbox({ clients: demo.clients });
+    ({ sandbox, secrets } = await startDemoSandbox());
     dir = await mkdtemp(join(tmpdir(), 'tr-aws-'));
   });
   afterAll(async () => {

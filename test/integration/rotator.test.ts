@@ -5,16 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
-import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox } from '../../src/sandbox/index.js';
+import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
+import { startDemoSandbox } from '../../src/runtimes/demo.js';
 import { FileStore } from '../../src/stores/file/index.js';
 
 let sandbox: Sandbox;
 let secrets: DemoSecrets;
 let dir: string;
 beforeAll(async () => {
-  const demo = await createDemoClients();
-  secrets = demo.secrets;
-  sandbox = await startSandbox({ clients: demo.clients });
+  ({ sandbox, secrets } = await startDemoSandbox());
   dir = await mkdtemp(join(tmpdir(), 'tr-rotator-'));
 });
 afterAll(async () => {

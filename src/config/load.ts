@@ -8,6 +8,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.js';
 import { resolveReferences, type StoreLookup } from './references.js';
+import { passesPerDay } from '../engine/policy.js';
+import { sizeRing } from '../stores/aws/config.js';
 import { rawConfigSchema, resolvedConfigSchema, type Config, type StoreConfig } from './schema.js';
 
 /** The default config path, unless `--config` or `TOKEN_ROTATOR_CONFIG` names another. */
@@ -78,8 +80,8 @@ export async function parseConfig(text: string, path: string, env: NodeJS.Proces
     const issues = issuesOf(checked.error).filter((issue) => !deferred.has(issue.path));
     if (issues.length > 0) throw new ConfigError(issues);
   }
-  const store = deepFreeze(resolvedConfigSchema.shape.store.parse(storeSection.value));
   const policy = deepFreeze(resolvedConfigSchema.shape.policy.parse(early.value.policy));
+  const store = deepFreeze(withStoreBudget(resolvedConfigSchema.shape.store.parse(storeSection.value), policy));
 
   return Object.freeze({
     path,
@@ -94,6 +96,23 @@ export async function parseConfig(text: string, path: string, env: NodeJS.Proces
       return deepFreeze(final.data);
     },
   });
+}
+
+/**
+ * Settings of the store that follow from the schedule: the AWS store's ring size.
+ * @throws {ConfigError} when the schedule or a configured size would break the budget.
+ */
+function withStoreBudget(store: StoreConfig, policy: Config['policy']): StoreConfig {
+  if (store.kind !== 'aws') return store;
+  let passes: number;
+  try {
+    passes = passesPerDay(policy.schedule, policy.timezone);
+  } catch {
+    return store; // an invalid schedule is reported where the schedule is used
+  }
+  const sized = sizeRing(store, passes);
+  if (sized.issues.length > 0) throw new ConfigError(sized.issues);
+  return sized.store;
 }
 
 /** Reads and parses the config file at `path`. */

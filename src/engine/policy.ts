@@ -43,6 +43,23 @@ export function scheduleGapSeconds(schedule: string, timezone?: string, samples 
   }
 }
 
+/**
+ * The runs of a cron schedule within 24 hours of `from`, counted up to `cap` (a schedule
+ * that runs more often reports `cap`; counting is linear in the runs).
+ * @example passesPerDay('*\/5 * * * *') // 288
+ */
+export function passesPerDay(schedule: string, timezone?: string, cap = 1000, from = new Date()): number {
+  const task = createTask(schedule, () => undefined, timezone === undefined ? {} : { timezone });
+  try {
+    const runs = nextRuns(task.getNextRuns(cap + 1), from);
+    if (runs.length === 0) return 0;
+    const end = runs[0]! + 86_400_000;
+    return Math.min(cap, runs.filter((t) => t < end).length);
+  } finally {
+    void task.destroy();
+  }
+}
+
 function nextRuns(dates: Date[], from: Date): number[] {
   return dates.map((d) => d.getTime()).filter((t) => t >= from.getTime() - 1000);
 }

@@ -13,7 +13,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CreateSecretCommand,
   DescribeSecretCommand,
+  GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
@@ -44,11 +46,23 @@ afterAll(async () => {
   vi.unstubAllEnvs();
 });
 
-/** A store on its own prefix, so tests share one moto without seeing each other's secrets. */
-function newStore(overrides: { tags?: Record<string, string>; kms_key_id?: string } = {}): AwsSecretsStore {
-  const store = createAwsStore({ kind: 'aws', prefix: `t-${randomUUID()}/`, region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 2, ...overrides });
+/**
+ * A store on its own prefix, so tests share one moto without seeing each other's
+ * secrets. Its rings have one slot unless told otherwise, so each write meets the
+ * previous one in the same secret, `<prefix><path>@0`.
+ */
+function newStore(overrides: { tags?: Record<string, string>; kms_key_id?: string; ring_size?: number } = {}): AwsSecretsStore {
+  const store = createAwsStore({ kind: 'aws', prefix: `t-${randomUUID()}/`, region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 2, ring_size: 1, ...overrides });
   opened.push(store);
   return store;
+}
+
+/** The secret of slot 0 of a record's ring. */
+const slot0 = (store: AwsSecretsStore, path: string) => `${store.secretName(path)}@0`;
+
+/** The VersionId labelled AWSCURRENT. */
+async function currentId(name: string): Promise<string> {
+  return Object.entries(await stagesOf(name)).find(([, stages]) => stages.includes('AWSCURRENT'))![0];
 }
 
 async function stagesOf(name: string): Promise<Record<string, string[]>> {
@@ -70,13 +84,17 @@ describe('AwsSecretsStore against moto', () => {
   });
 
   describe('write', () => {
-    it('creates the secret on the first write; the version read back is the VersionId labelled AWSCURRENT', async () => {
+    it('creates slot 0 on the first write, holding the record in a ring envelope; the version is the ring position', async () => {
       const store = newStore();
 
       const version = await store.write('tokens/klikoo', { access_token: 'a1', generation: 1 }, null);
 
+      expect(version).toBe('0/1');
       expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a1', generation: 1 }, version });
-      expect(await stagesOf(store.secretName('tokens/klikoo'))).toEqual({ [version]: ['AWSCURRENT'] });
+      const name = slot0(store, 'tokens/klikoo');
+      expect(Object.values(await stagesOf(name))).toEqual([['AWSCURRENT']]);
+      const stored = await raw.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
+      expect(JSON.parse(stored.SecretString!)).toEqual({ ring: { seq: 0, size: 1 }, record: { access_token: 'a1', generation: 1 } });
     });
 
     it('tags a created secret managed-by=token-rotator and provider=<name>, plus the configured tags', async () => {
@@ -84,33 +102,37 @@ describe('AwsSecretsStore against moto', () => {
 
       await store.write('state/klikoo', { generation: 0 }, null);
 
-      const described = await raw.send(new DescribeSecretCommand({ SecretId: store.secretName('state/klikoo') }));
+      const described = await raw.send(new DescribeSecretCommand({ SecretId: slot0(store, 'state/klikoo') }));
       expect(described.Tags).toEqual(
         expect.arrayContaining([
           { Key: 'managed-by', Value: 'token-rotator' },
           { Key: 'provider', Value: 'klikoo' },
+          { Key: 'ring-slot', Value: '0' },
           { Key: 'team', Value: 'billing' },
         ]),
       );
-      expect(described.Tags).toHaveLength(3);
+      expect(described.Tags).toHaveLength(4);
     });
 
     it('updates with the current version: AWSCURRENT moves to the new version, AWSPREVIOUS keeps the old, no pending label is left', async () => {
       const store = newStore();
       const v1 = await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      const first = await currentId(slot0(store, 'tokens/klikoo'));
 
       const v2 = await store.write('tokens/klikoo', { access_token: 'a2' }, v1);
 
-      expect(v2).not.toBe(v1);
+      expect(v2).toBe('1/1');
       expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a2' }, version: v2 });
-      expect(await stagesOf(store.secretName('tokens/klikoo'))).toEqual({ [v1]: ['AWSPREVIOUS'], [v2]: ['AWSCURRENT'] });
+      const stages = await stagesOf(slot0(store, 'tokens/klikoo'));
+      expect(stages[first]).toEqual(['AWSPREVIOUS']);
+      expect(Object.values(stages).sort()).toEqual([['AWSCURRENT'], ['AWSPREVIOUS']]);
     });
 
     it('rejects a stale version with a ConflictError, keeps the record and adds no version', async () => {
       const store = newStore();
       const v1 = await store.write('tokens/klikoo', { access_token: 'a1' }, null);
       const v2 = await store.write('tokens/klikoo', { access_token: 'a2' }, v1);
-      const name = store.secretName('tokens/klikoo');
+      const name = slot0(store, 'tokens/klikoo');
       const versionsBefore = await versionCount(name);
 
       const attempt = store.write('tokens/klikoo', { access_token: 'a3' }, v1);
@@ -123,7 +145,7 @@ describe('AwsSecretsStore against moto', () => {
 
     it('rejects a write whose expected version is replaced between its check and its move: moto refuses the RemoveFromVersionId', async () => {
       const prefix = `t-${randomUUID()}/`;
-      const rival = new AwsSecretsStore({ prefix, client: sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 }) });
+      const rival = new AwsSecretsStore({ prefix, ringSize: 1, client: sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 }) });
       const client = sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 });
       const putSecretValue = client.putSecretValue;
       let rivalVersion: string | undefined;
@@ -133,17 +155,17 @@ describe('AwsSecretsStore against moto', () => {
         rivalVersion ??= await rival.write('state/klikoo', { holder: 'rival' }, v1);
         return putSecretValue(input);
       };
-      const store = new AwsSecretsStore({ prefix, client });
+      const store = new AwsSecretsStore({ prefix, ringSize: 1, client });
       opened.push(store, rival);
 
       const attempt = store.write('state/klikoo', { holder: 'us' }, v1);
 
       await expect(attempt).rejects.toBeInstanceOf(ConflictError);
       expect(await store.read('state/klikoo')).toEqual({ value: { holder: 'rival' }, version: rivalVersion });
-      // Our staged version exists but never became current; it still carries our label.
-      const stages = await stagesOf(store.secretName('state/klikoo'));
+      // Our staged version exists but never became current.
+      const stages = await stagesOf(slot0(store, 'state/klikoo'));
+      expect(Object.keys(stages)).toHaveLength(3);
       expect(Object.values(stages).filter((labels) => labels.includes('AWSCURRENT'))).toHaveLength(1);
-      expect(stages[rivalVersion!]).toContain('AWSCURRENT');
     });
 
     it('rejects creation with a null version when the secret exists with a ConflictError', async () => {
@@ -160,7 +182,7 @@ describe('AwsSecretsStore against moto', () => {
       const store = newStore();
       const v1 = await store.write('tokens/klikoo', { access_token: 'a1' }, null);
       const v2 = await store.write('tokens/klikoo', { access_token: 'a2' }, v1);
-      const name = store.secretName('tokens/klikoo');
+      const name = slot0(store, 'tokens/klikoo');
       const versionsBefore = await versionCount(name);
 
       const retried = await store.write('tokens/klikoo', { access_token: 'a2' }, v1);
@@ -176,27 +198,28 @@ describe('AwsSecretsStore against moto', () => {
       const retried = await store.write('tokens/klikoo', { access_token: 'a1' }, null);
 
       expect(retried).toBe(v1);
-      expect(await versionCount(store.secretName('tokens/klikoo'))).toBe(1);
+      expect(await versionCount(slot0(store, 'tokens/klikoo'))).toBe(1);
     });
 
     it('completes a write that crashed after staging its version, reusing that version instead of adding one', async () => {
       const store = newStore();
       const v1 = await store.write('state/klikoo', { generation: 1 }, null);
-      const name = store.secretName('state/klikoo');
-      const body = JSON.stringify({ generation: 2 });
+      const name = slot0(store, 'state/klikoo');
+      const first = await currentId(name);
+      const body = JSON.stringify({ ring: { seq: 1, size: 1 }, record: { generation: 2 } });
       const token = requestToken(name, v1, body);
       await raw.send(new PutSecretValueCommand({ SecretId: name, SecretString: body, ClientRequestToken: token, VersionStages: [PENDING_STAGE] }));
 
       const version = await store.write('state/klikoo', { generation: 2 }, v1);
 
-      expect(version).toBe(token);
-      expect(await stagesOf(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [token]: ['AWSCURRENT'] });
+      expect(version).toBe('1/1');
+      expect(await stagesOf(name)).toEqual({ [first]: ['AWSPREVIOUS'], [token]: ['AWSCURRENT'] });
     });
 
     it('relies on AWS token semantics moto reproduces: same token and value is a no-op, same token and another value is ResourceExistsException', async () => {
       const store = newStore();
       await store.write('tokens/klikoo', { access_token: 'a1' }, null);
-      const name = store.secretName('tokens/klikoo');
+      const name = slot0(store, 'tokens/klikoo');
       const token = randomUUID();
       const put = (value: string) => raw.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ClientRequestToken: token, VersionStages: [PENDING_STAGE] }));
       const first = await put('{"access_token":"a2"}');
@@ -207,6 +230,31 @@ describe('AwsSecretsStore against moto', () => {
       expect(again.VersionId).toBe(first.VersionId);
       await expect(other).rejects.toMatchObject({ name: 'ResourceExistsException' });
       expect(await versionCount(name)).toBe(2);
+    });
+  });
+
+  describe('ring', () => {
+    it('spreads writes over the slots in turn: seven writes to a ring of three make 3, 2 and 2 versions', async () => {
+      const store = newStore({ ring_size: 3 });
+      let version: string | null = null;
+      for (let n = 0; n < 7; n++) version = await store.write('tokens/klikoo', { n }, version);
+
+      expect(version).toBe('6/3');
+      expect(await store.read('tokens/klikoo')).toEqual({ value: { n: 6 }, version: '6/3' });
+      const name = store.secretName('tokens/klikoo');
+      expect([await versionCount(`${name}@0`), await versionCount(`${name}@1`), await versionCount(`${name}@2`)]).toEqual([3, 2, 2]);
+      expect(await store.list('tokens')).toEqual(['tokens/klikoo']);
+      // A stale writer finds a later position in its slot and adds no version.
+      await expect(store.write('tokens/klikoo', { n: 'stale' }, '3/3')).rejects.toBeInstanceOf(ConflictError);
+      expect(await versionCount(`${name}@1`)).toBe(2);
+    });
+
+    it('reads a single secret an operator created as the record', async () => {
+      const store = newStore({ ring_size: 3 });
+      await raw.send(new CreateSecretCommand({ Name: store.secretName('credentials/klikoo'), SecretString: '{"client_secret":"x"}' }));
+
+      expect((await store.read('credentials/klikoo'))?.value).toEqual({ client_secret: 'x' });
+      expect(await store.list('credentials')).toEqual(['credentials/klikoo']);
     });
   });
 
@@ -239,7 +287,7 @@ describe('AwsSecretsStore against moto', () => {
 
       await expect(attempt).rejects.toBeInstanceOf(StoreError);
       await expect(attempt).rejects.toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });
-      await expect(attempt).rejects.toThrow(/GetSecretValue failed for secret token-rotator\/tokens\/klikoo/);
+      await expect(attempt).rejects.toThrow(/GetSecretValue failed for secret token-rotator\/tokens\/klikoo@\d/);
     });
   });
 });
@@ -270,7 +318,7 @@ providers:
     password: ${password}
 `;
 
-  it('rotates a provider; the public record reads back from Secrets Manager; one rotation makes two state versions and one token version', async () => {
+  it('rotates a provider; the public record reads back from Secrets Manager; one rotation makes two state versions, in two slots, and one token version', async () => {
     const prefix = `t-${randomUUID()}/`;
     const passwordFile = join(dir, 'password');
     await writeFile(passwordFile, secrets['keliweb-fatture'].password, { mode: 0o600 });
@@ -285,19 +333,20 @@ providers:
     const record = await seed.read('tokens/fatture');
     expect(record?.value).toMatchObject({ provider: 'fatture', generation: 1 });
     expect(sandbox.isValid(record!.value['access_token'] as string)).toBe(true);
-    // The lease creates the state secret, the result updates it, the public record is created.
-    expect(await versionCount(`${prefix}state/fatture`)).toBe(2);
-    expect(await versionCount(`${prefix}tokens/fatture`)).toBe(1);
+    // The lease creates state slot 0, the result slot 1 (a 5-minute schedule gives rings of
+    // 6), the public record is created in its slot 0.
+    expect(await versionCount(`${prefix}state/fatture@0`)).toBe(1);
+    expect(await versionCount(`${prefix}state/fatture@1`)).toBe(1);
+    expect(await versionCount(`${prefix}tokens/fatture@0`)).toBe(1);
+    expect((await seed.read('state/fatture'))?.version).toBe('1/6');
   });
 
   it('resolves ${store:PATH#KEY} references from Secrets Manager at each pass', async () => {
     const prefix = `t-${randomUUID()}/`;
     const seed = newStoreAt(prefix);
-    await seed.write(
-      'credentials/fatture',
-      { client_secret: secrets['keliweb-fatture'].clientSecret, password: secrets['keliweb-fatture'].password },
-      null,
-    );
+    // As an operator would: one plain secret, created outside the rotator.
+    const credentials = { client_secret: secrets['keliweb-fatture'].clientSecret, password: secrets['keliweb-fatture'].password };
+    await raw.send(new CreateSecretCommand({ Name: `${prefix}credentials/fatture`, SecretString: JSON.stringify(credentials) }));
     const rotator = createRotator(await parseConfig(config(prefix, '${store:credentials/fatture#password}'), 'inline.yaml', {}));
 
     const resolved = await rotator.check();

@@ -1,168 +1,35 @@
 /**
- * The AWS store's compare-and-set decisions, over an in-memory fake of the narrow client
- * interface that follows the documented staging-label rules. The fake is never the proof
- * that the adapter talks to AWS correctly (the moto integration suite is); it lets each
- * interleaving and lost answer be placed exactly.
+ * The AWS store's compare-and-set and ring decisions, over an in-memory fake of the
+ * narrow client interface that follows the documented staging-label rules. The fake is
+ * never the proof that the adapter talks to AWS correctly (the moto integration suite
+ * is); it lets each interleaving and lost answer be placed exactly.
  */
-import type {
-  CreateSecretCommandInput,
-  DescribeSecretCommandInput,
-  GetSecretValueCommandInput,
-  ListSecretsCommandInput,
-  PutSecretValueCommandInput,
-  UpdateSecretVersionStageCommandInput,
-} from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
-import type { SecretsManagerApi } from '../../src/stores/aws/client.js';
 import { AwsSecretsStore, PENDING_STAGE, requestToken } from '../../src/stores/aws/index.js';
+import { FakeSecretsManager, serviceError } from '../helpers/fake-secrets-manager.js';
 
-type Call = keyof SecretsManagerApi;
-
-function serviceError(name: string): Error {
-  return Object.assign(new Error(`${name} from the fake`), { name });
-}
-
-/** Secrets Manager's staging-label rules in memory, with hooks to interleave and to lose answers. */
-class FakeSecretsManager implements SecretsManagerApi {
-  readonly secrets = new Map<string, { versions: Map<string, { body: string; stages: string[] }>; tags: { Key: string; Value: string }[] }>();
-  readonly calls: Call[] = [];
-  /** Runs before the named call is applied (another writer's turn). */
-  readonly before = new Map<Call, () => Promise<void>>();
-  /** The named call is applied, then its answer is lost. */
-  readonly loseAnswer = new Set<Call>();
-  /** The named call fails before being applied. */
-  readonly fail = new Map<Call, Error>();
-  pageSize = 100;
-  destroyed = 0;
-  #next = 0;
-
-  async #enter(call: Call): Promise<void> {
-    this.calls.push(call);
-    const hook = this.before.get(call);
-    this.before.delete(call);
-    await hook?.();
-    const failure = this.fail.get(call);
-    if (failure) {
-      this.fail.delete(call);
-      throw failure;
-    }
-  }
-
-  #leave<T>(call: Call, result: T): T {
-    if (this.loseAnswer.delete(call)) throw serviceError('TimeoutError');
-    return result;
-  }
-
-  #secret(name: string | undefined) {
-    const secret = this.secrets.get(name ?? '');
-    if (!secret) throw serviceError('ResourceNotFoundException');
-    return secret;
-  }
-
-  current(name: string): string | undefined {
-    return [...(this.secrets.get(name)?.versions ?? [])].find(([, v]) => v.stages.includes('AWSCURRENT'))?.[0];
-  }
-
-  async getSecretValue(input: GetSecretValueCommandInput) {
-    await this.#enter('getSecretValue');
-    const secret = this.#secret(input.SecretId);
-    const stage = input.VersionStage ?? 'AWSCURRENT';
-    const found = [...secret.versions].find(([, v]) => v.stages.includes(stage));
-    if (!found) throw serviceError('ResourceNotFoundException');
-    return this.#leave('getSecretValue', { VersionId: found[0], SecretString: found[1].body });
-  }
-
-  async describeSecret(input: DescribeSecretCommandInput) {
-    await this.#enter('describeSecret');
-    const secret = this.#secret(input.SecretId);
-    return this.#leave('describeSecret', { VersionIdsToStages: Object.fromEntries([...secret.versions].map(([id, v]) => [id, [...v.stages]])) });
-  }
-
-  async createSecret(input: CreateSecretCommandInput) {
-    await this.#enter('createSecret');
-    const name = input.Name!;
-    const id = input.ClientRequestToken ?? `v${++this.#next}`;
-    const existing = this.secrets.get(name);
-    if (existing) {
-      if (existing.versions.get(id)?.body === input.SecretString) return this.#leave('createSecret', { VersionId: id });
-      throw serviceError('ResourceExistsException');
-    }
-    this.secrets.set(name, {
-      versions: new Map([[id, { body: input.SecretString!, stages: ['AWSCURRENT'] }]]),
-      tags: (input.Tags ?? []).map((t) => ({ Key: t.Key!, Value: t.Value! })),
-    });
-    return this.#leave('createSecret', { VersionId: id });
-  }
-
-  async putSecretValue(input: PutSecretValueCommandInput) {
-    await this.#enter('putSecretValue');
-    const secret = this.#secret(input.SecretId);
-    const id = input.ClientRequestToken ?? `v${++this.#next}`;
-    const existing = secret.versions.get(id);
-    if (existing) {
-      if (existing.body !== input.SecretString) throw serviceError('ResourceExistsException');
-      return this.#leave('putSecretValue', { VersionId: id });
-    }
-    const stages = input.VersionStages ?? ['AWSCURRENT'];
-    // A label lives on one version at a time: attaching it elsewhere detaches it here.
-    for (const version of secret.versions.values()) version.stages = version.stages.filter((s) => !stages.includes(s));
-    secret.versions.set(id, { body: input.SecretString!, stages: [...stages] });
-    return this.#leave('putSecretValue', { VersionId: id });
-  }
-
-  async updateSecretVersionStage(input: UpdateSecretVersionStageCommandInput) {
-    await this.#enter('updateSecretVersionStage');
-    const secret = this.#secret(input.SecretId);
-    const stage = input.VersionStage!;
-    const holder = [...secret.versions].find(([, v]) => v.stages.includes(stage))?.[0];
-    if (holder !== undefined && holder !== input.MoveToVersionId && holder !== input.RemoveFromVersionId) throw serviceError('InvalidParameterException');
-    if (input.RemoveFromVersionId !== undefined && holder !== input.RemoveFromVersionId) throw serviceError('InvalidParameterException');
-    if (input.MoveToVersionId !== undefined && !secret.versions.has(input.MoveToVersionId)) throw serviceError('InvalidParameterException');
-    if (holder !== undefined) {
-      const from = secret.versions.get(holder)!;
-      from.stages = from.stages.filter((s) => s !== stage);
-      if (stage === 'AWSCURRENT') {
-        for (const v of secret.versions.values()) v.stages = v.stages.filter((s) => s !== 'AWSPREVIOUS');
-        from.stages.push('AWSPREVIOUS');
-      }
-    }
-    if (input.MoveToVersionId !== undefined) secret.versions.get(input.MoveToVersionId)!.stages.push(stage);
-    return this.#leave('updateSecretVersionStage', {});
-  }
-
-  async listSecrets(input: ListSecretsCommandInput) {
-    await this.#enter('listSecrets');
-    const prefix = input.Filters?.[0]?.Values?.[0] ?? '';
-    const names = [...this.secrets.keys()].filter((n) => n.startsWith(prefix)).sort();
-    const start = Number(input.NextToken ?? 0);
-    const page = names.slice(start, start + this.pageSize);
-    const more = start + this.pageSize < names.length;
-    return this.#leave('listSecrets', { SecretList: page.map((Name) => ({ Name })), ...(more ? { NextToken: String(start + this.pageSize) } : {}) });
-  }
-
-  destroy(): void {
-    this.destroyed++;
-  }
-}
-
-function setup() {
+/** A store whose rings have one slot, so every write meets the previous one in `tr/<path>@0`. */
+function setup(ringSize = 1) {
   const fake = new FakeSecretsManager();
-  const store = new AwsSecretsStore({ client: fake, prefix: 'tr/' });
+  const store = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize });
   return { fake, store };
 }
+
+/** The body the store writes for position `seq` of a ring of `size`. */
+const slotBody = (seq: number, size: number, record: Record<string, unknown>) => JSON.stringify({ ring: { seq, size }, record });
 
 describe('AwsSecretsStore (over a fake client)', () => {
   describe('requestToken', () => {
     it('is a version-8 UUID, equal for equal writes and different when the value or expected version differs', () => {
-      const token = requestToken('tr/state/a', 'v1', '{"n":1}');
+      const token = requestToken('tr/state/a@0', 'v1', '{"n":1}');
 
       expect(token).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(requestToken('tr/state/a', 'v1', '{"n":1}')).toBe(token);
-      expect(requestToken('tr/state/a', 'v1', '{"n":2}')).not.toBe(token);
-      expect(requestToken('tr/state/a', 'v2', '{"n":1}')).not.toBe(token);
+      expect(requestToken('tr/state/a@0', 'v1', '{"n":1}')).toBe(token);
+      expect(requestToken('tr/state/a@0', 'v1', '{"n":2}')).not.toBe(token);
+      expect(requestToken('tr/state/a@0', 'v2', '{"n":1}')).not.toBe(token);
       expect(requestToken('tr/state/b', 'v1', '{"n":1}')).not.toBe(token);
-      expect(requestToken('tr/state/a', null, '{"n":1}')).not.toBe(token);
+      expect(requestToken('tr/state/a@0', null, '{"n":1}')).not.toBe(token);
     });
   });
 
@@ -176,14 +43,14 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const attempt = store.write('state/a', { n: 3 }, v1);
 
       await expect(attempt).rejects.toBeInstanceOf(ConflictError);
-      expect(fake.calls).toEqual(['describeSecret']);
-      expect(fake.secrets.get('tr/state/a')!.versions.size).toBe(2);
+      expect(fake.calls).toEqual(['getSecretValue']);
+      expect(fake.secrets.get('tr/state/a@0')!.versions.size).toBe(2);
     });
 
     it('reports a ConflictError when AWSCURRENT moves between the check and the move, leaving the rival current', async () => {
       const { fake, store } = setup();
       const v1 = await store.write('state/a', { n: 1 }, null);
-      const rival = new AwsSecretsStore({ client: fake, prefix: 'tr/' });
+      const rival = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize: 1 });
       let rivalVersion = '';
       fake.before.set('updateSecretVersionStage', async () => {
         rivalVersion = await rival.write('state/a', { holder: 'rival' }, v1);
@@ -192,7 +59,7 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const attempt = store.write('state/a', { holder: 'us' }, v1);
 
       await expect(attempt).rejects.toBeInstanceOf(ConflictError);
-      expect(fake.current('tr/state/a')).toBe(rivalVersion);
+      expect(rivalVersion).toBe('1/1');
       expect(await store.read('state/a')).toEqual({ value: { holder: 'rival' }, version: rivalVersion });
     });
 
@@ -203,8 +70,9 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
       const v2 = await store.write('state/a', { n: 2 }, v1);
 
-      expect(fake.current('tr/state/a')).toBe(v2);
-      expect(v2).toBe(requestToken('tr/state/a', v1, '{"n":2}'));
+      expect(v2).toBe('1/1');
+      expect(fake.current('tr/state/a@0')).toBe(requestToken('tr/state/a@0', v1, slotBody(1, 1, { n: 2 })));
+      expect(await store.read('state/a')).toEqual({ value: { n: 2 }, version: '1/1' });
     });
 
     it('reports a StoreError, not a conflict, when the move fails while AWSCURRENT is still the expected version', async () => {
@@ -216,8 +84,8 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
       await expect(attempt).rejects.toBeInstanceOf(StoreError);
       await expect(attempt).rejects.not.toBeInstanceOf(ConflictError);
-      await expect(attempt).rejects.toThrow('Secrets Manager UpdateSecretVersionStage failed for secret tr/state/a (InternalServiceError)');
-      expect(fake.current('tr/state/a')).toBe(v1);
+      await expect(attempt).rejects.toThrow('Secrets Manager UpdateSecretVersionStage failed for secret tr/state/a@0 (InternalServiceError)');
+      expect(await store.read('state/a')).toEqual({ value: { n: 1 }, version: v1 });
     });
 
     it('returns the same version for a retried identical write after a lost answer, staging nothing again', async () => {
@@ -229,8 +97,8 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const retried = await store.write('state/a', { n: 2 }, v1);
 
       expect(retried).toBe(v2);
-      expect(fake.calls).toEqual(['describeSecret']);
-      expect(fake.secrets.get('tr/state/a')!.versions.size).toBe(2);
+      expect(fake.calls).toEqual(['getSecretValue']);
+      expect(fake.secrets.get('tr/state/a@0')!.versions.size).toBe(2);
     });
 
     it('completes a write whose version was staged but never made current, without a second version', async () => {
@@ -241,8 +109,8 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
       const v2 = await store.write('state/a', { n: 2 }, v1);
 
-      expect(fake.current('tr/state/a')).toBe(v2);
-      expect(fake.secrets.get('tr/state/a')!.versions.size).toBe(2);
+      expect(await store.read('state/a')).toEqual({ value: { n: 2 }, version: v2 });
+      expect(fake.secrets.get('tr/state/a@0')!.versions.size).toBe(2);
     });
 
     it('keeps a landed write successful when removing the pending label fails; the next write takes the label over', async () => {
@@ -258,15 +126,15 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const v2 = await store.write('state/a', { n: 2 }, v1);
       const v3 = await store.write('state/a', { n: 3 }, v2);
 
-      expect(fake.current('tr/state/a')).toBe(v3);
-      const labelled = [...fake.secrets.get('tr/state/a')!.versions.values()].filter((v) => v.stages.includes(PENDING_STAGE));
+      expect(await store.read('state/a')).toEqual({ value: { n: 3 }, version: v3 });
+      const labelled = [...fake.secrets.get('tr/state/a@0')!.versions.values()].filter((v) => v.stages.includes(PENDING_STAGE));
       expect(labelled).toHaveLength(0);
     });
 
     it('reports a ConflictError when the secret was deleted since it was read', async () => {
       const { fake, store } = setup();
       const v1 = await store.write('state/a', { n: 1 }, null);
-      fake.secrets.delete('tr/state/a');
+      fake.secrets.delete('tr/state/a@0');
 
       await expect(store.write('state/a', { n: 2 }, v1)).rejects.toBeInstanceOf(ConflictError);
     });
@@ -285,15 +153,115 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const error = (await store.write('state/a', { refresh_token: 'very-secret-refresh' }, null).then(() => undefined, (e: unknown) => e)) as Error;
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error.message).toBe('Secrets Manager CreateSecret failed for secret tr/state/a (ThrottlingException)');
+      expect(error.message).toBe('Secrets Manager CreateSecret failed for secret tr/state/a@0 (ThrottlingException)');
       expect(JSON.stringify({ ...error, message: error.message })).not.toContain('very-secret-refresh');
+    });
+  });
+
+  describe('ring', () => {
+    it('writes position n to slot n mod size and reads back the latest, whichever slot holds it', async () => {
+      const { fake, store } = setup(3);
+      let version: string | null = null;
+      for (let n = 0; n < 7; n++) version = await store.write('tokens/a', { n }, version);
+
+      expect(version).toBe('6/3');
+      expect(await store.read('tokens/a')).toEqual({ value: { n: 6 }, version: '6/3' });
+      // Positions 0,3,6 in @0; 1,4 in @1; 2,5 in @2.
+      const versionsOf = (slot: number) => fake.created.filter((c) => c.name === `tr/tokens/a@${slot}`).length;
+      expect([versionsOf(0), versionsOf(1), versionsOf(2)]).toEqual([3, 2, 2]);
+      expect(fake.secrets.has('tr/tokens/a')).toBe(false);
+    });
+
+    it('rejects a stale version after the ring wrapped, before creating a version', async () => {
+      const { fake, store } = setup(3);
+      const v0 = await store.write('tokens/a', { n: 0 }, null);
+      const v1 = await store.write('tokens/a', { n: 1 }, v0);
+      let latest = v1;
+      for (let n = 2; n < 5; n++) latest = await store.write('tokens/a', { n }, latest);
+      const versions = fake.created.length;
+
+      await expect(store.write('tokens/a', { n: 'stale' }, v0)).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.write('tokens/a', { n: 'stale' }, v1)).rejects.toBeInstanceOf(ConflictError);
+
+      expect(fake.created.length).toBe(versions);
+      expect(await store.read('tokens/a')).toEqual({ value: { n: 4 }, version: '4/3' });
+    });
+
+    it('lets one of two writers of the same position win; the other gets a ConflictError', async () => {
+      const { fake, store } = setup(3);
+      const rival = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize: 3 });
+      let version = await store.write('tokens/a', { n: 0 }, null);
+      for (let n = 1; n < 4; n++) version = await store.write('tokens/a', { n }, version);
+      fake.before.set('updateSecretVersionStage', async () => {
+        await rival.write('tokens/a', { holder: 'rival' }, version);
+      });
+
+      await expect(store.write('tokens/a', { holder: 'us' }, version)).rejects.toBeInstanceOf(ConflictError);
+
+      expect(await store.read('tokens/a')).toEqual({ value: { holder: 'rival' }, version: '4/3' });
+    });
+
+    it('follows the size a ring was created with, whatever size the writer or reader is configured with', async () => {
+      const fake = new FakeSecretsManager();
+      const three = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize: 3 });
+      const five = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize: 5 });
+      const one = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize: 1 });
+      let version = await three.write('tokens/a', { n: 0 }, null);
+      for (let n = 1; n < 5; n++) version = await (n % 2 === 0 ? three : five).write('tokens/a', { n }, version);
+
+      expect(version).toBe('4/3');
+      expect([...fake.secrets.keys()].sort()).toEqual(['tr/tokens/a@0', 'tr/tokens/a@1', 'tr/tokens/a@2']);
+      // A reader configured for one slot finds position 4 in @1 from the size @0 records.
+      expect(await one.read('tokens/a')).toEqual({ value: { n: 4 }, version: '4/3' });
+    });
+
+    it('reads a single secret an operator stored as the record, and starts a ring rather than overwrite it', async () => {
+      const { fake, store } = setup(3);
+      fake.secrets.set('tr/credentials/a', { versions: new Map([['v1', { body: '{"client_secret":"x"}', stages: ['AWSCURRENT'] }]]), tags: [] });
+
+      const read = await store.read('credentials/a');
+      expect(read).toEqual({ value: { client_secret: 'x' }, version: 'single:v1' });
+      const version = await store.write('credentials/a', { client_secret: 'y' }, read!.version);
+
+      expect(version).toBe('0/3');
+      expect(await store.read('credentials/a')).toEqual({ value: { client_secret: 'y' }, version: '0/3' });
+      expect(fake.secrets.get('tr/credentials/a')!.versions.size).toBe(1);
+    });
+
+    it('reports a slot that is not a ring envelope as STORE_RECORD_INVALID, naming the secret only', async () => {
+      const { fake, store } = setup(2);
+      fake.secrets.set('tr/tokens/a@1', { versions: new Map([['v1', { body: '{"access_token":"s3cr3t"}', stages: ['AWSCURRENT'] }]]), tags: [] });
+
+      const error = (await store.read('tokens/a').then(() => undefined, (e: unknown) => e)) as StoreError;
+
+      expect(error).toMatchObject({ code: ErrorCodes.STORE_RECORD_INVALID });
+      expect(error.message).toBe('secret tr/tokens/a@1 is not a ring slot ({"ring":…,"record":…})');
+    });
+
+    it('tags each slot with its number next to managed-by and provider', async () => {
+      const { fake, store } = setup(2);
+      const v0 = await store.write('state/klikoo', { n: 0 }, null);
+      await store.write('state/klikoo', { n: 1 }, v0);
+
+      expect(fake.secrets.get('tr/state/klikoo@1')!.tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'managed-by', Value: 'token-rotator' },
+          { Key: 'provider', Value: 'klikoo' },
+          { Key: 'ring-slot', Value: '1' },
+        ]),
+      );
+    });
+
+    it('refuses a ring size outside 1..20', () => {
+      expect(() => new AwsSecretsStore({ client: new FakeSecretsManager(), ringSize: 0 })).toThrow(TypeError);
+      expect(() => new AwsSecretsStore({ client: new FakeSecretsManager(), ringSize: 21 })).toThrow(TypeError);
     });
   });
 
   describe('read', () => {
     it('reports a secret that holds no JSON object as STORE_RECORD_INVALID without quoting it', async () => {
       const { fake, store } = setup();
-      fake.secrets.set('tr/tokens/a', { versions: new Map([['v1', { body: 'not json: s3cr3t', stages: ['AWSCURRENT'] }]]), tags: [] });
+      fake.secrets.set('tr/tokens/a@0', { versions: new Map([['v1', { body: 'not json: s3cr3t', stages: ['AWSCURRENT'] }]]), tags: [] });
 
       const error = (await store.read('tokens/a').then(() => undefined, (e: unknown) => e)) as StoreError;
 
@@ -310,6 +278,17 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
       expect(await store.list('tokens')).toEqual(['tokens/a', 'tokens/b', 'tokens/c', 'tokens/d', 'tokens/e']);
       expect(fake.calls.filter((c) => c === 'listSecrets')).toHaveLength(3);
+    });
+
+    it('lists a record once, however many slots its ring has, and single secrets too', async () => {
+      const { fake, store } = setup(3);
+      let version = await store.write('tokens/a', { n: 0 }, null);
+      for (let n = 1; n < 4; n++) version = await store.write('tokens/a', { n }, version);
+      fake.secrets.set('tr/tokens/b', { versions: new Map([['v1', { body: '{}', stages: ['AWSCURRENT'] }]]), tags: [] });
+      fake.calls.length = 0;
+
+      expect(await store.list('tokens/')).toEqual(['tokens/a', 'tokens/b']);
+      expect(fake.calls).toEqual(['listSecrets']);
     });
   });
 

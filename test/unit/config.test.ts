@@ -119,3 +119,32 @@ describe('configJsonSchema', () => {
     expect(schema).toContain('renew_before_fraction');
   });
 });
+
+describe('the aws store ring size', () => {
+  const aws = (store: string, schedule?: string) =>
+    klikoo(`store: { kind: aws, region: us-east-1${store} }\n${schedule === undefined ? '' : `policy: { schedule: '${schedule}' }\n`}`);
+
+  it('follows the schedule when the config names none: 6 slots for 5 minutes, 3 for 10, 1 for hourly', async () => {
+    const sizeOf = async (schedule?: string) => {
+      const loaded = await parseConfig(aws('', schedule), 'test.yaml', env);
+      return loaded.store.kind === 'aws' ? loaded.store.ring_size : undefined;
+    };
+
+    expect(await sizeOf()).toBe(6);
+    expect(await sizeOf('*/10 * * * *')).toBe(3);
+    expect(await sizeOf('0 * * * *')).toBe(1);
+  });
+
+  it('names store.ring_size when the configured size is too small for the schedule', async () => {
+    expect(await issuesOf(aws(', ring_size: 4'))).toEqual([
+      'store.ring_size: 4 is too small: 288 passes a day write a record up to 576 times, and no secret may take over 96 versions a day; use at least 6',
+    ]);
+    expect((await parseConfig(aws(', ring_size: 8'), 'test.yaml', env)).store).toMatchObject({ ring_size: 8 });
+  });
+
+  it('names policy.schedule when no ring could keep up with it', async () => {
+    expect(await issuesOf(aws('', '*/30 * * * * *'))).toEqual([
+      'policy.schedule: runs more than 960 passes a day; the aws store keeps each record under 96 versions per secret a day with at most 20 secrets per record',
+    ]);
+  });
+});

@@ -3,20 +3,14 @@
  * compare-and-set logic above it can be unit-tested with a fake, and one adapter onto
  * the real SDK client.
  */
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  ListSecretsCommand,
-  PutSecretValueCommand,
+import type {
+  CreateSecretCommandInput,
+  DescribeSecretCommandInput,
+  GetSecretValueCommandInput,
+  ListSecretsCommandInput,
+  PutSecretValueCommandInput,
   SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-  type CreateSecretCommandInput,
-  type DescribeSecretCommandInput,
-  type GetSecretValueCommandInput,
-  type ListSecretsCommandInput,
-  type PutSecretValueCommandInput,
-  type UpdateSecretVersionStageCommandInput,
+  UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import type { AwsStoreConfig } from './config.js';
 
@@ -44,21 +38,36 @@ export interface SecretsManagerApi {
  * `max_attempts`, which backs off on throttling and 5xx. Nothing above retries again.
  */
 export function sdkSecretsManager(config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>): SecretsManagerApi {
-  const client = new SecretsManagerClient({
-    ...(config.region === undefined ? {} : { region: config.region }),
-    ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
-    maxAttempts: config.max_attempts,
-    retryMode: 'standard',
-    // A hung connection must not hold a lease until it expires.
-    requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
-  });
+  // The SDK is loaded on the first call, so runs on other stores never pay for it.
+  let loaded: Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }> | undefined;
+  let destroyed = false;
+  const load = () =>
+    (loaded ??= import('@aws-sdk/client-secrets-manager').then((sdk) => ({
+      sdk,
+      client: new sdk.SecretsManagerClient({
+        ...(config.region === undefined ? {} : { region: config.region }),
+        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+        maxAttempts: config.max_attempts,
+        retryMode: 'standard',
+        // A hung connection must not hold a lease until it expires.
+        requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+      }),
+    })));
+  const send = async <T>(call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>) => {
+    if (destroyed) throw new Error('the Secrets Manager client is closed');
+    const { sdk, client } = await load();
+    return call(sdk, client);
+  };
   return {
-    getSecretValue: (input) => client.send(new GetSecretValueCommand(input)),
-    describeSecret: (input) => client.send(new DescribeSecretCommand(input)),
-    createSecret: (input) => client.send(new CreateSecretCommand(input)),
-    putSecretValue: (input) => client.send(new PutSecretValueCommand(input)),
-    updateSecretVersionStage: (input) => client.send(new UpdateSecretVersionStageCommand(input)),
-    listSecrets: (input) => client.send(new ListSecretsCommand(input)),
-    destroy: () => client.destroy(),
+    getSecretValue: (input) => send((sdk, client) => client.send(new sdk.GetSecretValueCommand(input))),
+    describeSecret: (input) => send((sdk, client) => client.send(new sdk.DescribeSecretCommand(input))),
+    createSecret: (input) => send((sdk, client) => client.send(new sdk.CreateSecretCommand(input))),
+    putSecretValue: (input) => send((sdk, client) => client.send(new sdk.PutSecretValueCommand(input))),
+    updateSecretVersionStage: (input) => send((sdk, client) => client.send(new sdk.UpdateSecretVersionStageCommand(input))),
+    listSecrets: (input) => send((sdk, client) => client.send(new sdk.ListSecretsCommand(input))),
+    destroy: () => {
+      destroyed = true;
+      void loaded?.then(({ client }) => client.destroy());
+    },
   };
 }

@@ -1,27 +1,34 @@
 /**
- * The AWS Secrets Manager store: one secret per record, named by a prefix and the record
- * path, holding the record as JSON; the record's version is the `VersionId` that carries
- * the `AWSCURRENT` staging label.
+ * The AWS Secrets Manager store: each record is a small ring of secrets named by a prefix,
+ * the record path and a slot number (`token-rotator/tokens/klikoo@0` … `@5`), so that no
+ * secret takes more new versions in a day than Secrets Manager's budget allows (see
+ * `ring.ts`). The record's version is its position in the ring, `<seq>/<size>`.
  *
  * Secrets Manager has no compare-and-set call. Staging labels give one: a write stages
- * the new value under a label of ours, then moves `AWSCURRENT` onto it naming the version
- * it read in `RemoveFromVersionId`, which fails when `AWSCURRENT` has moved meanwhile.
+ * the new value under a label of ours in the next slot, then moves `AWSCURRENT` onto it
+ * naming the version it read there in `RemoveFromVersionId`, which fails when
+ * `AWSCURRENT` has moved meanwhile.
  *
  * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html
  * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+ * @see https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
 import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
 import type { AwsStoreConfig } from './config.js';
+import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
 
 export { awsStoreSchema, type AwsStoreConfig } from './config.js';
 export { sdkSecretsManager, type SecretsManagerApi } from './client.js';
+export { MAX_VERSIONS_PER_DAY, ringSizeFor, slotName } from './ring.js';
 
 /** The label a write stages its new version under before `AWSCURRENT` moves onto it. */
 export const PENDING_STAGE = 'TOKEN_ROTATOR_PENDING';
 const CURRENT_STAGE = 'AWSCURRENT';
+/** Prefix of the version of a record read from a single secret rather than a ring. */
+const SINGLE_VERSION = 'single:';
 
 /** Options of {@link AwsSecretsStore}. */
 export interface AwsSecretsStoreOptions {
@@ -29,24 +36,38 @@ export interface AwsSecretsStoreOptions {
   readonly client: SecretsManagerApi;
   /** Prepended to record paths to name secrets; `token-rotator/` by default. */
   readonly prefix?: string;
+  /** Slots of the rings this store creates (existing rings keep theirs); 6 by default. */
+  readonly ringSize?: number;
   /** KMS key new secrets are encrypted with; the account's `aws/secretsmanager` key otherwise. */
   readonly kmsKeyId?: string | undefined;
   /** Extra tags for the secrets this store creates. */
   readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
+/** The `AWSCURRENT` version of one slot. */
+interface Slot {
+  readonly slot: number;
+  readonly versionId: string;
+  readonly position: RingPosition;
+  readonly record: Record<string, unknown>;
+}
+
 /**
- * Keeps records in AWS Secrets Manager. Record `tokens/klikoo` is the secret
- * `token-rotator/tokens/klikoo`, created on its first write with the tags
- * `managed-by=token-rotator` and `provider=klikoo`.
+ * Keeps records in AWS Secrets Manager, each in a ring of secrets. Record `tokens/klikoo`
+ * is the secrets `token-rotator/tokens/klikoo@0` … `@<size-1>`, each created on its first
+ * write with the tags `managed-by=token-rotator`, `provider=klikoo` and `ring-slot`.
  *
- * A write to an existing record costs four calls: DescribeSecret (is `AWSCURRENT` still
- * the version read? if not, fail before creating a version), PutSecretValue (the new
- * version, labelled {@link PENDING_STAGE}), UpdateSecretVersionStage (move `AWSCURRENT`,
- * the compare-and-set) and UpdateSecretVersionStage (drop our label). Its
- * `ClientRequestToken`, and so the new version's id, is derived from the secret, the
- * expected version and the value: a retried write creates no second version, and a
- * retry after a lost acknowledgement finds its own version current and succeeds.
+ * A read costs one GetSecretValue per slot, in parallel. A write costs GetSecretValue on
+ * its slot (has another writer been there since? if so, fail before creating a version),
+ * PutSecretValue (the new version, labelled {@link PENDING_STAGE}),
+ * UpdateSecretVersionStage (move `AWSCURRENT`, the compare-and-set) and
+ * UpdateSecretVersionStage (drop our label); a slot's first write is one CreateSecret
+ * instead. The `ClientRequestToken`, and so the new version's id, is derived from the
+ * secret, the expected version and the value: a retried write creates no second
+ * version, and a retry after a lost acknowledgement finds its own version current.
+ *
+ * A record that has no ring is read from the single secret `<prefix><path>` if one
+ * exists, so credentials an operator stored by hand can be `${store:}` references.
  *
  * What moto 5.2.5 (the test server) does here, checked by experiment and in its source:
  * - It rejects `UpdateSecretVersionStage` when `RemoveFromVersionId` does not carry the
@@ -67,9 +88,9 @@ export interface AwsSecretsStoreOptions {
  *
  * @example
  * ```ts
- * const store = new AwsSecretsStore({ client: sdkSecretsManager({ region: 'eu-south-1', max_attempts: 3 }) });
- * const v1 = await store.write('tokens/klikoo', { access_token: '…' }, null);
- * await store.write('tokens/klikoo', { access_token: '…' }, v1);
+ * const store = new AwsSecretsStore({ client: sdkSecretsManager({ region: 'eu-south-1', max_attempts: 3 }), ringSize: 6 });
+ * const v1 = await store.write('tokens/klikoo', { access_token: '…' }, null); // '0/6', in …/tokens/klikoo@0
+ * await store.write('tokens/klikoo', { access_token: '…' }, v1);              // '1/6', in …/tokens/klikoo@1
  * ```
  */
 export class AwsSecretsStore implements SecretStore {
@@ -77,6 +98,7 @@ export class AwsSecretsStore implements SecretStore {
   /** Every write is a new secret version that an operator can move `AWSCURRENT` back to. */
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: true });
   readonly prefix: string;
+  readonly ringSize: number;
   readonly #client: SecretsManagerApi;
   readonly #kmsKeyId: string | undefined;
   readonly #tags: Readonly<Record<string, string>>;
@@ -85,56 +107,76 @@ export class AwsSecretsStore implements SecretStore {
   constructor(options: AwsSecretsStoreOptions) {
     this.prefix = options.prefix ?? 'token-rotator/';
     if (this.prefix === '') throw new TypeError('the AWS store prefix must not be empty');
+    this.ringSize = options.ringSize ?? 6;
+    if (!Number.isInteger(this.ringSize) || this.ringSize < 1 || this.ringSize > MAX_RING_SIZE) {
+      throw new TypeError(`the AWS store ring size must be an integer from 1 to ${MAX_RING_SIZE}`);
+    }
     this.#client = options.client;
     this.#kmsKeyId = options.kmsKeyId;
     this.#tags = options.tags ?? {};
   }
 
-  /** The name of the secret that holds the record at `path`. */
+  /** The name of the single secret of `path`; its ring's slots append `@<slot>`. */
   secretName(path: string): string {
     return this.prefix + path;
   }
 
-  /** Reads the `AWSCURRENT` version of the record's secret, or `undefined` when there is none. */
+  /**
+   * Reads the freshest slot of the record's ring, or the record's single secret when it
+   * has no ring, or `undefined` when there is neither.
+   */
   async read(path: string): Promise<StoredRecord | undefined> {
     assertRecordPath(path);
     const name = this.secretName(path);
-    let output;
-    try {
-      output = await this.#client.getSecretValue({ SecretId: name, VersionStage: CURRENT_STAGE });
-    } catch (error) {
-      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
-      throw failure('GetSecretValue', name, error);
-    }
-    if (output.VersionId === undefined || output.SecretString === undefined) {
-      throw new StoreError(`secret ${name} has no text value at ${CURRENT_STAGE}`, { code: ErrorCodes.STORE_RECORD_INVALID });
-    }
-    return { value: decode(output.SecretString, name), version: output.VersionId };
+    const latest = await this.#latest(name);
+    if (latest !== undefined) return { value: latest.record, version: formatVersion(latest.position) };
+    const plain = await this.#getCurrent(name);
+    if (plain === undefined) return undefined;
+    // Not a ring: the rotator never writes a single secret; a write starts a ring instead.
+    return { value: decodePlain(plain.text, name), version: `${SINGLE_VERSION}${plain.versionId}` };
   }
 
   /**
-   * Writes `value` if `AWSCURRENT` is still `expectedVersion` (`null`: only if the secret
-   * does not exist) and returns the new version's id.
-   * @throws {ConflictError} when another version became current, or the secret appeared or vanished.
+   * Writes `value` as the next position of the record's ring if `expectedVersion` is still
+   * its latest (`null`: only if the record has no ring yet) and returns the new version.
+   * @throws {ConflictError} when another writer got there first.
    * @throws {StoreError} when Secrets Manager fails after the SDK's own retries.
    */
   async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
     assertRecordPath(path);
-    const name = this.secretName(path);
-    const body = JSON.stringify(value);
+    // A record read from a single secret is superseded by a new ring, starting at 0.
+    const fresh = expectedVersion === null || expectedVersion.startsWith(SINGLE_VERSION);
+    const expected = fresh ? undefined : parseVersion(expectedVersion);
+    if (!fresh && expected === undefined) throw new ConflictError(path);
+    // Every writer follows the size the ring was created with.
+    const position: RingPosition = expected === undefined ? { seq: 0, size: this.ringSize } : { seq: expected.seq + 1, size: expected.size };
+    const slot = position.seq % position.size;
+    const name = slotName(this.secretName(path), slot);
+    const body = encodeSlot(position, value);
     const token = requestToken(name, expectedVersion, body);
-    return expectedVersion === null ? this.#create(path, name, body, token) : this.#update(path, name, body, token, expectedVersion);
+
+    const current = await this.#readSlot(name, slot);
+    if (current === undefined) {
+      // A slot is missing only until the ring first fills; later it was deleted meanwhile.
+      if (position.seq >= position.size) throw new ConflictError(path);
+      await this.#create(path, name, slot, body, token);
+    } else if (current.versionId !== token) {
+      // The slot already holds this position or a later one: someone wrote after our read.
+      if (current.position.seq >= position.seq) throw new ConflictError(path);
+      await this.#update(path, name, body, token, current.versionId);
+    } // else: this very write completed earlier and its answer was lost.
+    return formatVersion(position);
   }
 
   /**
-   * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all) whose secrets
-   * exist and are not scheduled for deletion, as full record paths, sorted.
+   * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all) that have a
+   * ring or a single secret not scheduled for deletion, as record paths, sorted.
    */
   async list(prefix: string): Promise<string[]> {
     const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
     if (base !== '') assertRecordPath(base);
     const namePrefix = this.prefix + (base === '' ? '' : `${base}/`);
-    const found: string[] = [];
+    const found = new Set<string>();
     let nextToken: string | undefined;
     do {
       let page;
@@ -150,12 +192,12 @@ export class AwsSecretsStore implements SecretStore {
       for (const secret of page.SecretList ?? []) {
         // The filter is a prefix match already; checking again keeps foreign names out.
         if (secret.Name === undefined || !secret.Name.startsWith(namePrefix)) continue;
-        const path = secret.Name.slice(this.prefix.length);
-        if (isRecordPath(path)) found.push(path);
+        const path = unslotted(secret.Name).slice(this.prefix.length);
+        if (isRecordPath(path)) found.add(path);
       }
       nextToken = page.NextToken === '' ? undefined : page.NextToken;
     } while (nextToken !== undefined);
-    return found.sort();
+    return [...found].sort();
   }
 
   /** Closes the SDK client's connections. */
@@ -165,29 +207,63 @@ export class AwsSecretsStore implements SecretStore {
     this.#client.destroy();
   }
 
-  async #create(path: string, name: string, body: string, token: string): Promise<string> {
+  /**
+   * The slot with the highest position among slots `0 … size-1`, reading further slots
+   * when a ring records a larger size than this store's; `undefined` when no slot exists.
+   */
+  async #latest(name: string): Promise<Slot | undefined> {
+    let latest: Slot | undefined;
+    let read = 0;
+    let size = this.ringSize;
+    while (read < size) {
+      const slots = await Promise.all(Array.from({ length: size - read }, (_, i) => this.#readSlot(slotName(name, read + i), read + i)));
+      read = size;
+      for (const slot of slots) if (slot !== undefined && (latest === undefined || slot.position.seq > latest.position.seq)) latest = slot;
+      if (latest !== undefined) size = Math.max(size, latest.position.size);
+    }
+    return latest;
+  }
+
+  /** The `AWSCURRENT` version of a slot's secret, decoded; `undefined` when it does not exist. */
+  async #readSlot(name: string, slot: number): Promise<Slot | undefined> {
+    const current = await this.#getCurrent(name);
+    if (current === undefined) return undefined;
+    const decoded = decodeSlot(current.text);
+    if (!decoded.ok) throw new StoreError(`secret ${name} ${decoded.reason}`, { code: ErrorCodes.STORE_RECORD_INVALID });
+    return { slot, versionId: current.versionId, position: decoded.position, record: decoded.record };
+  }
+
+  async #getCurrent(name: string): Promise<{ versionId: string; text: string } | undefined> {
+    let output;
     try {
-      const output = await this.#client.createSecret({
+      output = await this.#client.getSecretValue({ SecretId: name, VersionStage: CURRENT_STAGE });
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      throw failure('GetSecretValue', name, error);
+    }
+    if (output.VersionId === undefined || output.SecretString === undefined) {
+      throw new StoreError(`secret ${name} has no text value at ${CURRENT_STAGE}`, { code: ErrorCodes.STORE_RECORD_INVALID });
+    }
+    return { versionId: output.VersionId, text: output.SecretString };
+  }
+
+  async #create(path: string, name: string, slot: number, body: string, token: string): Promise<void> {
+    try {
+      await this.#client.createSecret({
         Name: name,
         SecretString: body,
         // The same token and value again is a no-op returning the same version.
         ClientRequestToken: token,
-        Tags: this.#tagsFor(path),
+        Tags: this.#tagsFor(path, slot),
         ...(this.#kmsKeyId === undefined ? {} : { KmsKeyId: this.#kmsKeyId }),
       });
-      return output.VersionId ?? token;
     } catch (error) {
       if (isNamed(error, 'ResourceExistsException')) throw new ConflictError(path, { cause: error });
       throw failure('CreateSecret', name, error);
     }
   }
 
-  async #update(path: string, name: string, body: string, token: string, expected: string): Promise<string> {
-    // Cheap check first: a stale write fails here, before it adds a version to the secret.
-    const before = await this.#currentVersion(name);
-    if (before === token) return token; // this very write completed earlier; its answer was lost
-    if (before !== expected) throw new ConflictError(path);
-
+  async #update(path: string, name: string, body: string, token: string, expectedVersionId: string): Promise<void> {
     try {
       await this.#client.putSecretValue({ SecretId: name, SecretString: body, ClientRequestToken: token, VersionStages: [PENDING_STAGE] });
     } catch (error) {
@@ -201,7 +277,7 @@ export class AwsSecretsStore implements SecretStore {
         SecretId: name,
         VersionStage: CURRENT_STAGE,
         MoveToVersionId: token,
-        RemoveFromVersionId: expected,
+        RemoveFromVersionId: expectedVersionId,
       });
     } catch (error) {
       // AWS names no exception for a mismatch, and a lost answer may hide a success:
@@ -210,7 +286,7 @@ export class AwsSecretsStore implements SecretStore {
         throw failure('UpdateSecretVersionStage', name, error);
       });
       if (after !== token) {
-        if (after !== expected) throw new ConflictError(path, { cause: error });
+        if (after !== expectedVersionId) throw new ConflictError(path, { cause: error });
         throw failure('UpdateSecretVersionStage', name, error);
       }
     }
@@ -220,7 +296,6 @@ export class AwsSecretsStore implements SecretStore {
     await this.#client
       .updateSecretVersionStage({ SecretId: name, VersionStage: PENDING_STAGE, RemoveFromVersionId: token })
       .catch(() => undefined);
-    return token;
   }
 
   /** The id of the version labelled `AWSCURRENT`, or `undefined` when the secret is gone. */
@@ -236,9 +311,9 @@ export class AwsSecretsStore implements SecretStore {
     return entry?.[0];
   }
 
-  #tagsFor(path: string): { Key: string; Value: string }[] {
+  #tagsFor(path: string, slot: number): { Key: string; Value: string }[] {
     const provider = /^(?:tokens|state)\/([^/]+)$/.exec(path)?.[1];
-    const tags: Record<string, string> = { ...this.#tags, 'managed-by': 'token-rotator' };
+    const tags: Record<string, string> = { ...this.#tags, 'managed-by': 'token-rotator', 'ring-slot': String(slot) };
     if (provider !== undefined) tags['provider'] = provider;
     return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
   }
@@ -256,6 +331,7 @@ export function createAwsStore(config: AwsStoreConfig): AwsSecretsStore {
   return new AwsSecretsStore({
     client: sdkSecretsManager(config),
     prefix: config.prefix,
+    ...(config.ring_size === undefined ? {} : { ringSize: config.ring_size }),
     kmsKeyId: config.kms_key_id,
     tags: config.tags,
   });
@@ -272,7 +348,7 @@ export function requestToken(name: string, expectedVersion: string | null, body:
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
-function decode(text: string, name: string): Record<string, unknown> {
+function decodePlain(text: string, name: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,11 +1,19 @@
 /** JWT auth: a signed JWT (a CI job's or a workload identity's) exchanged for a token. */
 import type { VaultAuth } from './auth.js';
+import { valueOrFile } from './auth-file.js';
 
 /**
- * Logs in at `auth/<mount>/login` with `role` and `jwt`. The JWT is the value its
- * reference resolved to when the config was loaded.
+ * Logs in at `auth/<mount>/login` with `role` and `jwt`. The JWT is either the value its
+ * reference resolved to when the config was loaded (`jwt`), or the content of `jwt_file`
+ * read at each login, so a projected token that the kubelet rotates is picked up.
  * @see https://openbao.org/api-docs/auth/jwt/#jwt-login
  */
-export function jwtAuth(config: { readonly mount: string; readonly role: string; readonly jwt: string }): VaultAuth {
-  return (client) => client.login(config.mount, { role: config.role, jwt: config.jwt });
+export function jwtAuth(config: {
+  readonly mount: string;
+  readonly role: string;
+  readonly jwt?: string | undefined;
+  readonly jwt_file?: string | undefined;
+}): VaultAuth {
+  const read = valueOrFile(config.jwt, config.jwt_file, 'the JWT');
+  return async (client) => client.login(config.mount, { role: config.role, jwt: await read() });
 }

@@ -1,15 +1,18 @@
 /**
  * Vault auth methods as strategies: each is a function that logs in with the client and
- * returns a token with its lifetime. Adding a method (Kubernetes, AWS IAM) is one file
- * and one `case` below.
+ * returns a token with its lifetime. Adding a method is one file and one `case` below.
+ * Methods that read a file (`token_file`, `jwt_file`, Kubernetes) read it at each login,
+ * so a rotated credential is picked up by the next one.
  */
 import type { VaultClient, VaultLogin } from './client.js';
 import type { VaultAuthConfig } from './config.js';
 import { appRoleAuth } from './auth-approle.js';
+import { awsAuth } from './auth-aws.js';
 import { jwtAuth } from './auth-jwt.js';
+import { kubernetesAuth } from './auth-kubernetes.js';
 import { tokenAuth } from './auth-token.js';
 
-/** Obtains a Vault token. Called lazily, and again when Vault stops accepting the token. */
+/** Obtains a Vault token. Called lazily, ahead of expiry, and when Vault stops accepting the token. */
 export type VaultAuth = (client: VaultClient) => Promise<VaultLogin>;
 
 /** Builds the strategy a config's `auth` section describes. */
@@ -21,5 +24,9 @@ export function authFor(config: VaultAuthConfig): VaultAuth {
       return appRoleAuth(config);
     case 'jwt':
       return jwtAuth(config);
+    case 'kubernetes':
+      return kubernetesAuth(config);
+    case 'aws':
+      return awsAuth(config);
   }
 }

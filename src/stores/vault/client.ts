@@ -46,6 +46,13 @@ export interface VaultLogin {
   /** Seconds the token lives from now; 0 for a token that never expires (root). */
   readonly ttlSeconds: number;
   readonly renewable: boolean;
+  /** Names the token in logs and in Vault's token API without being a credential. */
+  readonly accessor?: string;
+  /**
+   * True when logging in again can only give this same token back (a token given by the
+   * operator): it can be renewed, never replaced.
+   */
+  readonly fixed?: boolean;
 }
 
 /** The latest version of a KV v2 secret. */
@@ -96,10 +103,17 @@ const kvMetadataSchema = z.object({
 const listSchema = z.object({ data: z.object({ keys: z.array(z.string()) }) });
 
 const loginSchema = z.object({
-  auth: z.object({ client_token: z.string().min(1), lease_duration: z.number().int().nonnegative(), renewable: z.boolean() }),
+  auth: z.object({
+    client_token: z.string().min(1),
+    lease_duration: z.number().int().nonnegative(),
+    renewable: z.boolean(),
+    accessor: z.string().optional(),
+  }),
 });
 
-const lookupSelfSchema = z.object({ data: z.object({ ttl: z.number().int().nonnegative(), renewable: z.boolean().optional() }) });
+const lookupSelfSchema = z.object({
+  data: z.object({ ttl: z.number().int().nonnegative(), renewable: z.boolean().optional(), accessor: z.string().optional() }),
+});
 
 /** Options of {@link VaultClient}. */
 export interface VaultClientOptions {
@@ -212,8 +226,18 @@ export class VaultClient {
   async login(mount: string, credentials: Record<string, string>): Promise<VaultLogin> {
     const what = `login at auth/${mount}`;
     const answer = await this.#call({ method: 'POST', path: `auth/${encodePath(mount)}/login`, body: credentials, what });
-    const { auth } = parse(loginSchema, answer.body, what);
-    return { token: auth.client_token, ttlSeconds: auth.lease_duration, renewable: auth.renewable };
+    return loginOf(parse(loginSchema, answer.body, what).auth);
+  }
+
+  /**
+   * Extends the calling token's lease by `incrementSeconds` and returns its new lifetime.
+   * Vault may grant less than asked: never beyond the token's max TTL.
+   * @see https://openbao.org/api-docs/auth/token/#renew-a-token-self
+   */
+  async renewSelf(token: string, incrementSeconds: number): Promise<VaultLogin> {
+    const what = 'renewal of the own token';
+    const answer = await this.#call({ method: 'POST', path: 'auth/token/renew-self', token, body: { increment: incrementSeconds }, what });
+    return loginOf(parse(loginSchema, answer.body, what).auth);
   }
 
   /** Looks up the calling token; `undefined` when Vault no longer accepts it (403). */
@@ -222,7 +246,7 @@ export class VaultClient {
     const answer = await this.#call({ method: 'GET', path: 'auth/token/lookup-self', token, accept: [403], what });
     if (answer.status === 403) return undefined;
     const { data } = parse(lookupSelfSchema, answer.body, what);
-    return { ttlSeconds: data.ttl, renewable: data.renewable ?? false };
+    return { ttlSeconds: data.ttl, renewable: data.renewable ?? false, ...(data.accessor ? { accessor: data.accessor } : {}) };
   }
 
   async #call(call: Call): Promise<{ status: number; body: unknown }> {
@@ -259,6 +283,15 @@ export class VaultClient {
     const errors = errorBodySchema.safeParse(body);
     throw new VaultHttpError(response.status, call.what, errors.success ? errors.data.errors : []);
   }
+}
+
+function loginOf(auth: z.output<typeof loginSchema>['auth']): VaultLogin {
+  return {
+    token: auth.client_token,
+    ttlSeconds: auth.lease_duration,
+    renewable: auth.renewable,
+    ...(auth.accessor ? { accessor: auth.accessor } : {}),
+  };
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {

@@ -12,6 +12,22 @@ const VAULT_PATH_HINT = 'must be slash-separated segments of letters, digits, ".
 /** Vault's limits on KV v2 `custom_metadata` (one key of 64 is ours: `managed-by`). */
 const MAX_CUSTOM_METADATA_KEYS = 63;
 
+/** Where Kubernetes mounts a pod's service account token. */
+export const KUBERNETES_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** An AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`. */
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** A check that exactly one of two alternative fields is given, naming the field at fault. */
+function exactlyOne<A extends string, B extends string>(first: A, second: B) {
+  return (value: Partial<Record<A | B, unknown>>, ctx: z.RefinementCtx): void => {
+    const hasFirst = value[first] !== undefined;
+    const hasSecond = value[second] !== undefined;
+    if (hasFirst && hasSecond) ctx.addIssue({ code: 'custom', path: [second], message: `give either ${first} or ${second}, not both` });
+    if (!hasFirst && !hasSecond) ctx.addIssue({ code: 'custom', path: [first], message: `required: give ${first} or ${second}` });
+  };
+}
+
 /**
  * The schema of the Vault store section for one pass (raw or resolved).
  * @example
@@ -25,6 +41,9 @@ const MAX_CUSTOM_METADATA_KEYS = 63;
  *     method: approle
  *     role_id: 6d4f…
  *     secret_id: ${file:/run/secrets/vault-secret-id}
+ *   # or: { method: kubernetes, role: token-rotator }
+ *   # or: { method: jwt, role: rotator, jwt_file: /var/run/secrets/tokens/vault }
+ *   # or: { method: aws, role: token-rotator, server_id_header: vault.example.com }
  * ```
  */
 export function vaultStoreSchema(kit: FieldKit) {
@@ -34,9 +53,11 @@ export function vaultStoreSchema(kit: FieldKit) {
   const tokenAuth = z
     .object({
       method: z.literal('token'),
-      token: secret().describe('A Vault token, e.g. ${env:VAULT_TOKEN} or ${file:/path/to/token}'),
+      token: secret().optional().describe('A Vault token, e.g. ${env:VAULT_TOKEN} or ${file:/path/to/token}, read once at start'),
+      token_file: text().optional().describe('A file holding the token, read again at each login (a Vault Agent sink)'),
     })
-    .strict();
+    .strict()
+    .superRefine(exactlyOne('token', 'token_file'));
 
   const appRoleAuth = z
     .object({
@@ -52,7 +73,32 @@ export function vaultStoreSchema(kit: FieldKit) {
       method: z.literal('jwt'),
       mount: vaultPath().default('jwt').describe('Where the JWT/OIDC auth method is mounted'),
       role: text(),
-      jwt: secret().describe('The JWT, e.g. ${file:/var/run/secrets/tokens/vault}'),
+      jwt: secret().optional().describe('The JWT, e.g. ${env:CI_JOB_JWT}, resolved once at start'),
+      jwt_file: text().optional().describe('A file holding the JWT, read again at each login (a projected token)'),
+    })
+    .strict()
+    .superRefine(exactlyOne('jwt', 'jwt_file'));
+
+  const kubernetesAuth = z
+    .object({
+      method: z.literal('kubernetes'),
+      mount: vaultPath().default('kubernetes').describe('Where the Kubernetes auth method is mounted'),
+      role: text(),
+      jwt_file: text().default(KUBERNETES_TOKEN_FILE).describe('The service account token, read again at each login'),
+    })
+    .strict();
+
+  const awsAuth = z
+    .object({
+      method: z.literal('aws'),
+      mount: vaultPath().default('aws').describe('Where the AWS auth method is mounted'),
+      role: text(),
+      region: (raw ? text() : text().regex(AWS_REGION, 'must be an AWS region such as eu-west-1'))
+        .optional()
+        .describe('Region of the STS endpoint the signed request names; the global endpoint (us-east-1) by default'),
+      server_id_header: text()
+        .optional()
+        .describe('Sent, signed, as X-Vault-AWS-IAM-Server-ID; must match iam_server_id_header_value on the mount'),
     })
     .strict();
 
@@ -71,7 +117,7 @@ export function vaultStoreSchema(kit: FieldKit) {
         .optional()
         .describe('Added to the KV metadata of every record, next to managed-by: token-rotator'),
       request_timeout_seconds: seconds().default(10).describe('Longest wait for one Vault request'),
-      auth: z.discriminatedUnion('method', [tokenAuth, appRoleAuth, jwtAuth]),
+      auth: z.discriminatedUnion('method', [tokenAuth, appRoleAuth, jwtAuth, kubernetesAuth, awsAuth]),
     })
     .strict();
 }

@@ -11,10 +11,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
 import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
-import { VaultClient, VaultHttpError, VaultTransportError, type VaultLogin } from './client.js';
+import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
 import type { VaultStoreConfig } from './config.js';
+import { VaultSession } from './session.js';
 import { caTransport, type VaultTransport } from './transport.js';
 
 export type { VaultStoreConfig } from './config.js';
@@ -42,11 +44,15 @@ export interface VaultStoreOptions {
   readonly timeoutMs: number;
   /** How requests are sent; `fetch` by default. */
   readonly transport?: VaultTransport;
+  /** Where logins, renewals and their failures are logged (accessors and fingerprints only); silent by default. */
+  readonly logger?: Logger;
 }
 
 /**
- * Keeps records in a KV v2 engine. Logs in lazily on the first call; when Vault refuses
- * the token (expired or revoked), logs in again once and repeats the call.
+ * Keeps records in a KV v2 engine. Logs in lazily on the first call, then keeps the token
+ * alive between calls (see {@link VaultSession}): renews it at about two thirds of its
+ * TTL and logs in again ahead of expiry once renewal cannot extend it. When Vault refuses
+ * the token all the same (revoked), logs in again once and repeats the call.
  *
  * @example
  * ```ts
@@ -61,7 +67,7 @@ export class VaultStore implements SecretStore {
   readonly kind = 'vault';
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: true });
   readonly #client: VaultClient;
-  readonly #auth: VaultAuth;
+  readonly #session: VaultSession;
   readonly #mount: string;
   readonly #prefix: string;
   readonly #metadata: { max_versions: number; custom_metadata: Record<string, string> };
@@ -69,7 +75,6 @@ export class VaultStore implements SecretStore {
   readonly #closing = new AbortController();
   /** Records whose metadata this process has set; once each is enough. */
   readonly #prepared = new Set<string>();
-  #login: Promise<VaultLogin> | undefined;
 
   constructor(options: VaultStoreOptions) {
     this.#client = new VaultClient({
@@ -79,7 +84,12 @@ export class VaultStore implements SecretStore {
       ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
       ...(options.transport === undefined ? {} : { transport: options.transport }),
     });
-    this.#auth = options.auth;
+    const client = this.#client;
+    this.#session = new VaultSession({
+      login: () => options.auth(client),
+      renew: (token, incrementSeconds) => client.renewSelf(token, incrementSeconds),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
     this.#mount = options.mount;
     this.#prefix = options.prefix;
     this.#timeoutMs = options.timeoutMs;
@@ -160,8 +170,9 @@ export class VaultStore implements SecretStore {
     return found.sort();
   }
 
-  /** Aborts requests in flight; every later call fails. */
+  /** Stops renewing the token and aborts requests in flight; every later call fails. */
   async close(): Promise<void> {
+    this.#session.close();
     this.#closing.abort();
   }
 
@@ -183,37 +194,15 @@ export class VaultStore implements SecretStore {
    */
   async #authorized<T>(call: (token: string) => Promise<T>): Promise<T> {
     if (this.#closing.signal.aborted) throw new StoreError('the Vault store is closed');
-    const login = await this.#currentLogin();
+    const login = await this.#session.current();
     try {
       return await call(login.token);
     } catch (error) {
       if (!(error instanceof VaultHttpError && error.status === 403)) throw error;
       if ((await this.#client.lookupSelf(login.token)) !== undefined) throw error;
-      const fresh = await this.#relogin(login);
+      const fresh = await this.#session.replace(login);
       return await call(fresh.token);
     }
-  }
-
-  #currentLogin(): Promise<VaultLogin> {
-    // TODO(issue 3, next slice): renew the token at about two thirds of its TTL (with
-    // jitter) on a timer that close() clears, and log in again before the TTL ends when it
-    // is not renewable; today a token is replaced only after Vault refused it.
-    if (this.#login === undefined) {
-      const login = this.#auth(this.#client);
-      this.#login = login;
-      login.catch(() => {
-        if (this.#login === login) this.#login = undefined;
-      });
-    }
-    return this.#login;
-  }
-
-  /** Logs in again unless a concurrent call already replaced `stale`. */
-  async #relogin(stale: VaultLogin): Promise<VaultLogin> {
-    const current = await this.#currentLogin().catch(() => undefined);
-    if (current !== undefined && current.token !== stale.token) return current;
-    this.#login = undefined;
-    return this.#currentLogin();
   }
 
   #secretPath(path: string): string {
@@ -232,11 +221,13 @@ export class VaultStore implements SecretStore {
 }
 
 /**
- * Builds the Vault store from its configuration.
+ * Builds the Vault store from its configuration. `logger` receives its logins, renewals
+ * and their failures (a warning when a token given in the config is about to expire).
  * @throws {ConfigError} when `ca_file` cannot be read.
  */
-export function createVaultStore(config: VaultStoreConfig): VaultStore {
+export function createVaultStore(config: VaultStoreConfig, options: { readonly logger?: Logger } = {}): VaultStore {
   return new VaultStore({
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
     address: config.address,
     mount: config.mount,
     prefix: config.prefix,

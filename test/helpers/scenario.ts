@@ -1,16 +1,19 @@
 /**
  * End-to-end scenario: the sandbox on a free loopback port with fresh demo clients, a
- * workspace (config + 0600 secret files + file store) in a temp directory, and a way to
- * run the built CLI as a user would. Every byte the CLI prints is kept so the canary
- * check can prove no credential or token ever appears in output.
+ * workspace (config + 0600 secret files + file store, or another store given as
+ * {@link ScenarioStore}) in a temp directory, and a way to run the built CLI as a user
+ * would. Every byte the CLI prints is kept so the canary check can prove no credential or
+ * token ever appears in output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { writeWorkspace, type WorkspaceOptions } from '../../src/runtimes/demo.js';
 import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import type { SecretStore } from '../../src/stores/contract.js';
 
 export const BIN = resolve(import.meta.dirname, '../../dist/runtimes/bin.js');
 
@@ -64,9 +67,61 @@ export interface Scenario {
 
 export const PROVIDERS = ['keliweb-api', 'keliweb-fatture', 'klikoo', 'generic'] as const;
 
-/** Starts a scenario. The sandbox and workspace are removed by `close()`. */
+/**
+ * A store other than the workspace's file store (e.g. Vault), for {@link startScenario}.
+ * The scenario does not own it: whoever started its server closes `records` and stops it.
+ */
+export interface ScenarioStore {
+  /** Written as the config's `store:` section in place of the file store. */
+  readonly section: Record<string, unknown>;
+  /** The test's own view of the records (e.g. a root-token Vault store), for `publicRecord` and the canary. */
+  readonly records: SecretStore;
+  /** Given to every CLI run (e.g. `VAULT_TOKEN`); each value is a canary secret too. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Reads the records the CLI wrote: `<storeDir>/<path>.json` by default, or through `store.records`. */
+interface RecordSource {
+  read(path: string): Promise<Record<string, unknown> | undefined>;
+  /** The record paths directly in `folder` (`tokens` or `state`). */
+  list(folder: 'tokens' | 'state'): Promise<string[]>;
+}
+
+function fileRecords(storeDir: string): RecordSource {
+  return {
+    async read(path) {
+      try {
+        return (JSON.parse(await readFile(join(storeDir, `${path}.json`), 'utf8')) as { data: Record<string, unknown> }).data;
+      } catch {
+        return undefined;
+      }
+    },
+    async list(folder) {
+      const files = await readdir(join(storeDir, folder)).catch(() => []);
+      return files.filter((file) => file.endsWith('.json')).map((file) => `${folder}/${file.slice(0, -5)}`);
+    },
+  };
+}
+
+function storeRecords(store: SecretStore): RecordSource {
+  return {
+    read: async (path) => (await store.read(path))?.value,
+    list: (folder) => store.list(folder),
+  };
+}
+
+/** Replaces the `store:` section of the config `writeWorkspace` wrote. */
+async function replaceStoreSection(configPath: string, section: Record<string, unknown>): Promise<void> {
+  const config = parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
+  await writeFile(configPath, stringify({ ...config, store: section }), { mode: 0o600 });
+}
+
+/**
+ * Starts a scenario. The sandbox and workspace are removed by `close()`. With `store`,
+ * the CLI uses that store instead of the file store in `storeDir`.
+ */
 export async function startScenario(
-  options: { sandbox?: Omit<SandboxOptions, 'clients'>; workspace?: WorkspaceOptions } = {},
+  options: { sandbox?: Omit<SandboxOptions, 'clients'>; workspace?: WorkspaceOptions; store?: ScenarioStore } = {},
 ): Promise<Scenario> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build first (npm test does)`);
   const { clients, secrets } = await createDemoClients();
@@ -80,7 +135,11 @@ export async function startScenario(
     ...options.workspace,
     policy: { lease_seconds: 5, request_timeout_seconds: 3, retries: 0, ...options.workspace?.policy },
   });
+  if (options.store !== undefined) await replaceStoreSection(configPath, options.store.section);
+  const records = options.store === undefined ? fileRecords(storeDir) : storeRecords(options.store.records);
+  const storeEnv = options.store?.env ?? {};
   const canary = new Canary();
+  for (const value of Object.values(storeEnv)) canary.addSecret(value);
   for (const credentials of Object.values(secrets)) {
     for (const value of Object.values(credentials as unknown as Record<string, string>)) {
       // Client ids and user names are identifiers, not secrets; they may be logged.
@@ -92,7 +151,7 @@ export async function startScenario(
 
   function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
-      env: { PATH: process.env['PATH'], ...env },
+      env: { PATH: process.env['PATH'], ...storeEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -107,14 +166,6 @@ export async function startScenario(
       });
     });
     return { child, done };
-  }
-
-  async function readRecord(path: string) {
-    try {
-      return (JSON.parse(await readFile(join(storeDir, `${path}.json`), 'utf8')) as { data: Record<string, unknown> }).data;
-    } catch {
-      return undefined;
-    }
   }
 
   return {
@@ -132,15 +183,13 @@ export async function startScenario(
       clearTimeout(timer);
       return result;
     },
-    publicRecord: (provider) => readRecord(`tokens/${provider}`),
-    stateRecord: (provider) => readRecord(`state/${provider}`),
+    publicRecord: (provider) => records.read(`tokens/${provider}`),
+    stateRecord: (provider) => records.read(`state/${provider}`),
     async harvestTokens() {
       for (const token of sandbox.issuedTokens()) canary.addSecret(token);
-      for (const folder of ['tokens', 'state']) {
-        const files = await readdir(join(storeDir, folder)).catch(() => []);
-        for (const file of files) {
-          if (!file.endsWith('.json')) continue;
-          const record = await readRecord(`${folder}/${file.slice(0, -5)}`);
+      for (const folder of ['tokens', 'state'] as const) {
+        for (const path of await records.list(folder)) {
+          const record = await records.read(path);
           const token = record?.['token'] as { access_token?: string } | undefined;
           canary.addSecret(record?.['access_token'] as string | undefined);
           canary.addSecret(record?.['refresh_token'] as string | undefined);

@@ -12,6 +12,7 @@ import { effectivePolicy, feasibility, scheduleGapSeconds, type EffectivePolicy 
 import type { RotationTarget } from './engine/rotate.js';
 import { readPublic, readState } from './engine/records-io.js';
 import type { StateRecord } from './engine/records.js';
+import { readHeartbeat, recordHeartbeat, type Heartbeat } from './observability/heartbeat.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { createProvider, expectedLifetime } from './providers/registry.js';
 import type { SecretStore } from './stores/contract.js';
@@ -58,8 +59,11 @@ export interface Rotator {
   readonly store: SecretStore;
   /** Longest gap between scheduled passes, in seconds. */
   readonly gapSeconds: number;
+  /** Runs one pass and, unless it is a dry run, records it in the heartbeat (`runner/heartbeat`). */
   pass(options?: PassOptions): Promise<PassSummary>;
   status(): Promise<ProviderStatus[]>;
+  /** The last pass any runner recorded on this store, or `undefined` when none did (the dead-man signal). */
+  heartbeat(): Promise<Heartbeat | undefined>;
   /** Resolves references and builds every provider, reporting problems as a ConfigError. */
   check(): Promise<Config>;
   close(): Promise<void>;
@@ -146,7 +150,7 @@ function describeState(name: string, kind: string, state: StateRecord | undefine
 export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}): Rotator {
   const gapSeconds = gapOf(loaded.policy);
   const logger = options.logger ?? silentLogger();
-  const store = options.store ?? createStore(loaded.store);
+  const store = options.store ?? createStore(loaded.store, { logger });
   const holder = options.holder ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const now = options.now ?? Date.now;
 
@@ -184,6 +188,14 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
         config.policy.concurrency,
       );
       logger.info({ counts: summary.counts, durationMs: summary.durationMs, ok: summary.ok }, 'pass finished');
+      // The dead-man signal: one write per pass, never failing it (see observability/heartbeat.ts).
+      if (!passOptions.dryRun) {
+        await recordHeartbeat(
+          store,
+          { last_pass_at: new Date(now()).toISOString(), last_pass_ok: summary.ok, holder, duration_ms: Math.max(0, Math.round(summary.durationMs)) },
+          logger,
+        );
+      }
       return summary;
     },
     async status() {
@@ -195,6 +207,9 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
           return describeState(name, provider.kind, state.record, pub.record?.generation, t);
         }),
       );
+    },
+    async heartbeat() {
+      return (await readHeartbeat(store)).heartbeat;
     },
     close: () => store.close(),
   };

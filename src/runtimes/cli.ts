@@ -7,12 +7,14 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
+import { describeLastPass, lastPassProblem } from '../observability/heartbeat.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createTokenReader } from '../reader.js';
 import { createRotator } from '../rotator.js';
 import { runDaemon } from './daemon.js';
 import { runDemo, runSandboxCommand } from './demo.js';
 import { formatStatus, formatSummary } from './format.js';
+import { parseListen, type ListenAddress } from './http.js';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -72,43 +74,64 @@ Rotates every provider whose token is missing or due, then exits:
     },
     async run(ctx) {
       const loaded = await ctx.config();
-      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      const logger = ctx.logger(loaded);
+      const rotator = createRotator(loaded, { logger });
+      // SIGTERM (a CronJob's deadline, a deploy) or SIGINT: stop waiting on other runners'
+      // leases and retrying, let the calls in flight finish and their results be written.
+      // A second signal exits at once; a lease abandoned mid-refresh is then recovered by
+      // the next run, which re-authenticates.
+      const stop = new AbortController();
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stop.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+        logger.warn({ signal }, 'finishing the calls in flight, then exiting');
+        stop.abort();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
       try {
         const providers = ctx.values['provider'] as unknown as string[] | undefined;
         const summary = await rotator.pass({
           ...(providers ? { providers } : {}),
           force: ctx.values['force'] === true,
           dryRun: ctx.values['dry-run'] === true,
+          signal: stop.signal,
         });
         ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
         return summary.ok ? EXIT.ok : EXIT.failed;
       } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
         await rotator.close();
       }
     },
   },
   daemon: {
     summary: 'run passes on the config schedule until SIGTERM or SIGINT',
-    usage: `token-rotator daemon [--provider NAME]...
+    usage: `token-rotator daemon [--provider NAME]... [--listen HOST:PORT]
 
 Runs a pass at start and then on policy.schedule (node-cron, no overlap). On SIGTERM or
 SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
 
-  -p, --provider NAME only this provider (repeatable)`,
-    options: { provider: { type: 'string', short: 'p', multiple: true } },
+  -p, --provider NAME only this provider (repeatable)
+      --listen H:P    serve GET /healthz (alive), /readyz (store reachable, no token
+                      expired, a pass within twice the schedule gap) and /metrics
+                      (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`,
+    options: { provider: { type: 'string', short: 'p', multiple: true }, listen: { type: 'string' } },
     async run(ctx) {
+      const listen = listenOption(ctx.values['listen']);
       const loaded = await ctx.config();
       const logger = ctx.logger(loaded);
       const rotator = createRotator(loaded, { logger });
-      await rotator.check();
       const providers = ctx.values['provider'] as unknown as string[] | undefined;
       try {
+        await rotator.check();
         await runDaemon({
           rotator,
           logger,
           schedule: loaded.policy.schedule,
           timezone: loaded.policy.timezone,
           ...(providers ? { providers } : {}),
+          ...(listen ? { listen } : {}),
         });
       } finally {
         await rotator.close();
@@ -120,7 +143,9 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
     summary: 'show each provider: time to expiry, last method, last error',
     usage: `token-rotator status [--json]
 
-Reads the store only. Exits 1 when a provider has no valid token.
+Reads the store only. Exits 1 when a provider has no valid token, or when no pass was
+recorded within twice the schedule gap (the dead-man signal: is the scheduler running?);
+each problem is also a line on stderr.
 
       --json          print the rows as JSON`,
     options: { json: { type: 'boolean' } },
@@ -128,9 +153,15 @@ Reads the store only. Exits 1 when a provider has no valid token.
       const loaded = await ctx.config();
       const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
       try {
-        const rows = await rotator.status();
-        ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatus(rows)}\n`);
-        return rows.every((row) => (row.secondsToExpiry ?? 0) > 0) ? EXIT.ok : EXIT.failed;
+        const [rows, heartbeat] = await Promise.all([rotator.status(), rotator.heartbeat()]);
+        const now = Date.now();
+        ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatus(rows)}\n${describeLastPass(heartbeat, now)}\n`);
+        const problems = [
+          ...rows.filter((row) => (row.secondsToExpiry ?? 0) <= 0).map((row) => `provider ${row.provider} has no valid token`),
+          lastPassProblem(heartbeat && Date.parse(heartbeat.last_pass_at), rotator.gapSeconds, now),
+        ].filter((problem) => problem !== undefined);
+        for (const problem of problems) ctx.io.stderr.write(`token-rotator status: ${problem}\n`);
+        return problems.length === 0 ? EXIT.ok : EXIT.failed;
       } finally {
         await rotator.close();
       }
@@ -236,6 +267,15 @@ Prints the JSON Schema of the config, for editors (yaml-language-server, VS Code
   },
 };
 
+/** Validates `--listen` before anything else runs. */
+function listenOption(value: string | boolean | undefined): ListenAddress | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return parseListen(value);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));

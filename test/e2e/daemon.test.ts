@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROVIDERS, startScenario, type Scenario } from '../helpers/scenario.js';
+import { waitFor } from '../helpers/wait.js';
 
 let scenario: Scenario;
 beforeAll(async () => {
@@ -12,17 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await scenario?.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('token-rotator daemon', () => {
   it('rotates on schedule, and on SIGTERM finishes the pass in flight, releases its leases and exits 0', async () => {

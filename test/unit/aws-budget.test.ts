@@ -59,6 +59,10 @@ async function simulateWeek(ringSize: number) {
     provider.queue.obtain = Array.from({ length: 5000 }, error);
     provider.queue.refresh = Array.from({ length: 5000 }, error);
   };
+  const recover = (provider: FakeProvider) => {
+    provider.queue.obtain = [];
+    provider.queue.refresh = [];
+  };
   let passes = 0;
   let stale = 0;
   let heartbeat: string | null = null;
@@ -69,8 +73,8 @@ async function simulateWeek(ringSize: number) {
     if (hour === 30) failing(providers.short, retryable);
     // Day 4: the long provider's client is refused for a day (permanent, backs off).
     if (hour === 72) failing(providers.long, permanent);
-    if (hour === 36) providers.short.queue = { obtain: [], refresh: [] };
-    if (hour === 96) providers.long.queue = { obtain: [], refresh: [] };
+    if (hour === 36) recover(providers.short);
+    if (hour === 96) recover(providers.long);
 
     const summary = await runPass(targets, env, 4);
     // The runtime records each pass (the dead-man signal): one write per pass.

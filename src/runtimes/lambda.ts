@@ -1,0 +1,173 @@
+/**
+ * The AWS Lambda runtime: an EventBridge schedule invokes {@link handler}, which runs one
+ * pass and reports it three ways: a JSON summary in the log, CloudWatch Embedded Metric
+ * Format lines on stdout, and the invocation's outcome. When any provider is not ok the
+ * invocation fails, so Lambda's `Errors` metric, an alarm on it and the on-failure
+ * destination catch it; otherwise it returns the pass summary.
+ *
+ * The config is loaded once per container, at the first invocation (see
+ * `lambda-config.ts` for where from); the rotator and its store client are kept for the
+ * container's later invocations, so connections are reused. A config that fails to load
+ * is not kept: the next invocation tries again, and picks up a corrected secret.
+ *
+ * Bundled by `scripts/bundle-lambda.mjs` into `dist-lambda/index.mjs`. Nothing here may
+ * import the CLI, the demo or the sandbox: they stay out of the bundle.
+ *
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html
+ * @see https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html
+ */
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { LoadedConfig } from '../config/load.js';
+import type { PassSummary } from '../engine/pass.js';
+import type { Outcome } from '../engine/rotate.js';
+import { ConfigError, describeError, RotatorError } from '../errors.js';
+import { passMetrics, writeEmf } from '../observability/emf.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createRotator, type Rotator } from '../rotator.js';
+import { loadLambdaConfig, type ConfigSource, type SecretReader } from './lambda-config.js';
+
+/** Options of {@link createHandler}; the defaults are what Lambda needs. */
+export interface LambdaHandlerOptions {
+  /** Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where the default `config.yaml` is looked for; default the bundle's directory. */
+  readonly bundleDir?: string;
+  readonly readSecret?: SecretReader;
+  /** Where EMF lines go; default stdout. */
+  readonly metricsOut?: NodeJS.WritableStream;
+  /** Where log lines go; default stderr. */
+  readonly logDestination?: NodeJS.WritableStream;
+}
+
+/**
+ * The invocation failed because a provider is not ok. The message names each such
+ * provider with its status and failure class, never an error's text, so it is safe in
+ * the Lambda console, the on-failure destination's record and alarms.
+ */
+export class PassFailedError extends Error {
+  readonly failures: readonly { readonly provider: string; readonly status: string; readonly class?: string; readonly code?: string }[];
+
+  constructor(summary: PassSummary) {
+    const failed = summary.outcomes.filter((outcome) => !outcome.ok);
+    const list = failed.map((o) => `${o.provider} (${o.status}${o.error ? `, ${o.error.class} ${o.error.code}` : ''})`);
+    super(`token-rotator pass failed for ${failed.length} of ${summary.outcomes.length} providers: ${list.join(', ')}`);
+    this.name = 'PassFailedError';
+    this.failures = failed.map((o) => ({
+      provider: o.provider,
+      status: o.status,
+      ...(o.error ? { class: o.error.class, code: o.error.code } : {}),
+    }));
+  }
+}
+
+/**
+ * Time kept back from the invocation's deadline: one provider call still in flight when
+ * waiting stops (`request_timeout_seconds`), then its two store writes.
+ */
+export function reserveMs(policy: LoadedConfig['policy']): number {
+  return policy.request_timeout_seconds * 1000 + 10_000;
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+interface Runtime {
+  readonly rotator: Rotator;
+  readonly policy: LoadedConfig['policy'];
+}
+
+function describeSource(source: ConfigSource): string {
+  if (source.kind === 'env') return `environment variable ${source.name}`;
+  if (source.kind === 'file') return `file ${source.path}`;
+  return `secret ${source.id}`;
+}
+
+/** What the summary log line says of a provider: statuses and codes, never a value. */
+function brief(outcome: Outcome) {
+  return {
+    provider: outcome.provider,
+    status: outcome.status,
+    ok: outcome.ok,
+    ...(outcome.method ? { method: outcome.method } : {}),
+    ...(outcome.generation === undefined ? {} : { generation: outcome.generation }),
+    ...(outcome.expiresAt ? { expiresAt: outcome.expiresAt } : {}),
+    ...(outcome.error ? { error: { class: outcome.error.class, code: outcome.error.code } } : {}),
+  };
+}
+
+/** Runs `task` with a signal that aborts `reserve` ms before the invocation's deadline. */
+async function withDeadline<T>(context: Context, reserve: number, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(0, context.getRemainingTimeInMillis() - reserve));
+  try {
+    return await task(controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Builds a handler. Lambda uses {@link handler}; tests build their own with injected
+ * streams and environment.
+ * @example
+ * export const handler = createHandler({ env: { ...process.env, TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' } });
+ */
+export function createHandler(options: LambdaHandlerOptions = {}): (event: ScheduledEvent, context: Context) => Promise<PassSummary> {
+  const env = options.env ?? process.env;
+  const envLevel = env['TOKEN_ROTATOR_LOG_LEVEL'];
+  const logger: Logger = createLogger({
+    level: envLevel !== undefined && LEVELS.has(envLevel) ? (envLevel as never) : 'info',
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
+  const metricsOut = options.metricsOut ?? process.stdout;
+  let runtime: Promise<Runtime> | undefined;
+
+  async function start(): Promise<Runtime> {
+    const { loaded, source } = await loadLambdaConfig({
+      env,
+      bundleDir: options.bundleDir ?? dirname(fileURLToPath(import.meta.url)),
+      ...(options.readSecret ? { readSecret: options.readSecret } : {}),
+    });
+    if (envLevel === undefined || !LEVELS.has(envLevel)) logger.level = loaded.logLevel;
+    const rotator = createRotator(loaded, { logger });
+    logger.info({ source: describeSource(source), store: loaded.store.kind }, 'lambda cold start: config loaded');
+    return { rotator, policy: loaded.policy };
+  }
+
+  function ready(): Promise<Runtime> {
+    runtime ??= start().catch((error: unknown) => {
+      runtime = undefined;
+      if (error instanceof ConfigError) logger.error({ code: error.code, issues: error.issues }, 'invalid config');
+      else logger.error({ error: describeError(error) }, 'lambda cold start failed');
+      throw error;
+    });
+    return runtime;
+  }
+
+  return async function rotateHandler(event: ScheduledEvent, context: Context): Promise<PassSummary> {
+    const { rotator, policy } = await ready();
+    const log = logger.child({ requestId: context.awsRequestId });
+    log.debug({ eventId: event.id, scheduledTime: event.time }, 'scheduled pass');
+
+    let summary: PassSummary;
+    try {
+      summary = await withDeadline(context, reserveMs(policy), (signal) => rotator.pass({ signal }));
+    } catch (error) {
+      const code = error instanceof RotatorError ? error.code : undefined;
+      log.error({ error: describeError(error), code }, 'pass could not run');
+      throw error;
+    }
+
+    writeEmf(passMetrics(summary, { service: context.functionName, requestId: context.awsRequestId }), metricsOut);
+    log.info(
+      { ok: summary.ok, counts: summary.counts, durationMs: summary.durationMs, outcomes: summary.outcomes.map(brief) },
+      'lambda pass summary',
+    );
+    if (!summary.ok) throw new PassFailedError(summary);
+    return summary;
+  };
+}
+
+/** The function Lambda invokes (`handler: dist-lambda/index.handler`). */
+export const handler = createHandler();

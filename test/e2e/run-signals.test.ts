@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/wait.js';
 
 let scenario: Scenario;
 beforeAll(async () => {
-  scenario = await startScenario({ workspace: { policy: { lease_seconds: 20, request_timeout_seconds: 10 } } });
+  scenario = await startScenario({ workspace: { policy: { lease_seconds: 8, request_timeout_seconds: 5 } } });
   const first = await scenario.cli(['run']);
   expect(first.code, first.stderr.slice(-2000)).toBe(0);
 });
@@ -53,9 +53,11 @@ describe('token-rotator run and signals', () => {
   it('on a second signal exits at once with 143, and the next run recovers', async () => {
     const { run } = await runHeldAtTheVendor();
 
+    let stderr = '';
+    run.child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const sent = Date.now();
     run.child.kill('SIGTERM');
-    await waitFor(async () => /finishing the calls in flight/.test(scenario.canary.outputs.join('\n')) || undefined, 5000, 'the first signal to be seen').catch(() => undefined);
+    await waitFor(async () => stderr.includes('finishing the calls in flight'), 2000, 'the first signal to be handled');
     run.child.kill('SIGTERM');
     const result = await run.done;
     scenario.sandbox.clearFaults();

@@ -12,7 +12,8 @@ path "secret/data/token-rotator/*" {
 }
 
 # Metadata: `read` tells a deleted latest version from a conflict, `list` lists records,
-# `create`/`update` set max_versions and custom_metadata (managed-by) on the records.
+# `create`/`update` set max_versions and custom_metadata (managed-by, provider) on the
+# records, and `patch` merges each new expires_at into custom_metadata.
 path "secret/metadata/token-rotator/*" {
-  capabilities = ["create", "read", "update", "list"]
+  capabilities = ["create", "read", "update", "patch", "list"]
 }

@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ErrorCodes, StoreError } from '../errors.js';
-import type { SecretStore } from '../stores/contract.js';
+import type { RecordLabels, SecretStore } from '../stores/contract.js';
 import { publicRecordSchema, recordPaths, stateRecordSchema, type PublicRecord, type StateRecord } from './records.js';
 
 /** A record with the version it was read at (`null`: it does not exist yet). */
@@ -56,6 +56,7 @@ export async function writeWithRetry(
   value: Record<string, unknown>,
   expectedVersion: string | null,
   options: WriteRetryOptions = {},
+  labels?: RecordLabels,
 ): Promise<string> {
   // Undefined members vanish in JSON; drop them now so the comparison below is exact.
   value = JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
@@ -64,7 +65,7 @@ export async function writeWithRetry(
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      return await store.write(path, value, expectedVersion);
+      return await store.write(path, value, expectedVersion, labels);
     } catch (error) {
       if (error instanceof ConflictError) {
         if (attempt > 1) {

@@ -205,7 +205,7 @@ async function publish(name: string, state: StateRecord, env: RotationEnv): Prom
     const current = await readPublic(env.store, name);
     if (current.record !== undefined && current.record.generation >= desired.generation) return false;
     try {
-      await writeWithRetry(env.store, path, desired, current.version, env.writeRetry);
+      await writeWithRetry(env.store, path, desired, current.version, env.writeRetry, { provider: name, expires_at: desired.expires_at });
       env.logger.info(
         { provider: name, generation: desired.generation, access_token_fp: fingerprint(desired.access_token) },
         'published token',

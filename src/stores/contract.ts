@@ -21,6 +21,13 @@ export interface StoreCapabilities {
   readonly history: boolean;
 }
 
+/**
+ * Short, non-secret facts about a record (`provider`, `expires_at`) that a backend may
+ * attach where operators see them (Vault's `custom_metadata`); backends without such a
+ * place ignore them.
+ */
+export type RecordLabels = Readonly<Record<string, string>>;
+
 /** A backend that keeps records. */
 export interface SecretStore {
   /** The backend kind, as named in configuration (`file`, `vault`, `aws`). */
@@ -33,7 +40,7 @@ export interface SecretStore {
    * (`null`: only if no record exists) and returns the new version.
    * @throws {ConflictError} when the record changed since it was read.
    */
-  write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string>;
+  write(path: string, value: Record<string, unknown>, expectedVersion: string | null, labels?: RecordLabels): Promise<string>;
   /** Lists the record paths directly or indirectly under `prefix`. */
   list(prefix: string): Promise<string[]>;
   /** Releases connections or timers; the store is unusable afterwards. */

@@ -149,6 +149,25 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
       expect(Object.keys(metadata.versions).sort()).toEqual(['3', '4', '5']);
     });
 
+    it('labels a record with provider and expires_at in custom_metadata at each write, keeping keys an operator added', async () => {
+      const prefix = uniquePrefix();
+      const store = storeFrom({ prefix, custom_metadata: { team: 'payments' } });
+      const v1 = await store.write('tokens/klikoo', { n: 1 }, null, { provider: 'klikoo', expires_at: '2026-11-21T10:15:00.000Z' });
+      const first = (await bao.ok('GET', `secret/metadata/${prefix}/tokens/klikoo`)).data.custom_metadata;
+      await bao.ok('POST', `secret/metadata/${prefix}/tokens/klikoo`, { custom_metadata: { ...first, owner: 'ops' } });
+
+      await store.write('tokens/klikoo', { n: 2 }, v1, { provider: 'klikoo', expires_at: '2026-11-21T10:30:00.000Z' });
+
+      expect(first).toEqual({ team: 'payments', 'managed-by': 'token-rotator', provider: 'klikoo', expires_at: '2026-11-21T10:15:00.000Z' });
+      expect((await bao.ok('GET', `secret/metadata/${prefix}/tokens/klikoo`)).data.custom_metadata).toEqual({
+        team: 'payments',
+        'managed-by': 'token-rotator',
+        provider: 'klikoo',
+        expires_at: '2026-11-21T10:30:00.000Z',
+        owner: 'ops',
+      });
+    });
+
     it('lists the records under a prefix, recursively and sorted', async () => {
       const store = storeFrom({ prefix: uniquePrefix() });
       for (const path of ['tokens/b', 'tokens/a', 'tokens/nested/c', 'state/a']) await store.write(path, { path }, null);
@@ -298,13 +317,18 @@ providers:
       try {
         const summary = await rotator.pass();
         expect(summary.outcomes).toMatchObject([{ provider: 'generic', status: 'rotated', method: 'obtain' }]);
+        // The second write of the record patches its metadata, under the rotator policy.
+        expect((await rotator.pass({ force: true })).outcomes).toMatchObject([{ provider: 'generic', status: 'rotated' }]);
       } finally {
         await rotator.close();
       }
       const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
       const published = await bao.ok('GET', 'secret/data/token-rotator/tokens/generic', undefined, consumer);
-      expect(published.data.data).toMatchObject({ provider: 'generic', generation: 1 });
+      expect(published.data.data).toMatchObject({ provider: 'generic', generation: 2 });
       expect(sandbox.isValid(published.data.data.access_token)).toBe(true);
+      // The rotator policy allows the metadata patch: operators see what each record holds.
+      const metadata = (await bao.ok('GET', 'secret/metadata/token-rotator/tokens/generic')).data.custom_metadata;
+      expect(metadata).toEqual({ 'managed-by': 'token-rotator', provider: 'generic', expires_at: published.data.data.expires_at });
     });
   });
 

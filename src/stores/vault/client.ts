@@ -127,7 +127,7 @@ export interface VaultClientOptions {
 }
 
 interface Call {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PATCH';
   /** After `/v1/`, already encoded. */
   readonly path: string;
   readonly token?: string;
@@ -208,6 +208,16 @@ export class VaultClient {
     await this.#call({ method: 'POST', path: `${encodePath(mount)}/metadata/${encodePath(path)}`, token, body: metadata, what });
   }
 
+  /**
+   * Merges `custom_metadata` entries into a secret's metadata (JSON merge patch), keeping
+   * the keys an operator added.
+   * @see https://openbao.org/api-docs/secret/kv/kv-v2/#patch-metadata
+   */
+  async kvPatchCustomMetadata(mount: string, path: string, entries: Readonly<Record<string, string>>, token: string): Promise<void> {
+    const what = `patch of ${mount}/metadata/${path}`;
+    await this.#call({ method: 'PATCH', path: `${encodePath(mount)}/metadata/${encodePath(path)}`, token, body: { custom_metadata: entries }, what });
+  }
+
   /** The keys directly under a folder (folders end with `/`), or `undefined` when it is empty. */
   async kvList(mount: string, folder: string, token: string): Promise<string[] | undefined> {
     const what = `list of ${mount}/metadata/${folder}`;
@@ -253,7 +263,7 @@ export class VaultClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (call.token !== undefined) headers['x-vault-token'] = call.token;
     if (this.#namespace !== undefined) headers['x-vault-namespace'] = this.#namespace;
-    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    if (call.body !== undefined) headers['content-type'] = call.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     // Vault asks for this header so a browser cannot be made to send requests to it.
     headers['x-vault-request'] = 'true';
     const timeout = AbortSignal.timeout(this.#timeoutMs);

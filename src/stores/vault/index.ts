@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, type RecordLabels, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
 import type { VaultStoreConfig } from './config.js';
@@ -72,6 +72,7 @@ export class VaultStore implements SecretStore {
   readonly #prefix: string;
   readonly #metadata: { max_versions: number; custom_metadata: Record<string, string> };
   readonly #timeoutMs: number;
+  readonly #logger: Logger | undefined;
   readonly #closing = new AbortController();
   /** Records whose metadata this process has set; once each is enough. */
   readonly #prepared = new Set<string>();
@@ -93,6 +94,7 @@ export class VaultStore implements SecretStore {
     this.#mount = options.mount;
     this.#prefix = options.prefix;
     this.#timeoutMs = options.timeoutMs;
+    this.#logger = options.logger;
     this.#metadata = { max_versions: options.maxVersions, custom_metadata: { ...options.customMetadata, 'managed-by': 'token-rotator' } };
   }
 
@@ -117,40 +119,53 @@ export class VaultStore implements SecretStore {
    * @throws {ConflictError} when the record's version is not `expectedVersion`.
    * @throws {StoreError} when Vault is unreachable, slow or refuses the write.
    */
-  async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
+  async write(path: string, value: Record<string, unknown>, expectedVersion: string | null, labels?: RecordLabels): Promise<string> {
     assertRecordPath(path);
     const cas = expectedVersion === null ? 0 : Number(expectedVersion);
     if (!Number.isSafeInteger(cas) || cas < 0) throw new ConflictError(path);
     const secretPath = this.#secretPath(path);
     try {
       return await this.#authorized(async (token) => {
-        if (!this.#prepared.has(path)) {
+        const first = !this.#prepared.has(path);
+        if (first) {
           // Before the first write, so a failure leaves nothing half done.
-          await this.#client.kvWriteMetadata(this.#mount, secretPath, this.#metadata, token);
+          const custom_metadata = { ...labels, ...this.#metadata.custom_metadata };
+          await this.#client.kvWriteMetadata(this.#mount, secretPath, { ...this.#metadata, custom_metadata }, token);
           this.#prepared.add(path);
         }
-        try {
-          return String(await this.#client.kvWrite(this.#mount, secretPath, value, cas, token));
-        } catch (error) {
-          if (!isCasMismatch(error)) throw error;
-          if (expectedVersion === null) {
-            // `read` reports a deleted latest version as no record; creating over it must
-            // then compare against that version, still atomically.
-            const metadata = await this.#client.kvReadMetadata(this.#mount, secretPath, token);
-            if (metadata?.currentDeleted) {
-              try {
-                return String(await this.#client.kvWrite(this.#mount, secretPath, value, metadata.currentVersion, token));
-              } catch (retryError) {
-                if (isCasMismatch(retryError)) throw new ConflictError(path, { cause: retryError });
-                throw retryError;
-              }
-            }
-          }
-          throw new ConflictError(path, { cause: error });
+        const version = await this.#writeData(path, secretPath, value, expectedVersion, cas, token);
+        if (!first && labels !== undefined) {
+          // Descriptive only: the write has landed, so a failure here must not fail it.
+          await this.#client.kvPatchCustomMetadata(this.#mount, secretPath, labels, token).catch((error: unknown) => {
+            this.#logger?.warn({ path, error: { message: (error as Error).message } }, 'could not update the record metadata');
+          });
         }
+        return version;
       });
     } catch (error) {
       throw this.#wrap(error, 'write', path);
+    }
+  }
+
+  async #writeData(path: string, secretPath: string, value: Record<string, unknown>, expectedVersion: string | null, cas: number, token: string): Promise<string> {
+    try {
+      return String(await this.#client.kvWrite(this.#mount, secretPath, value, cas, token));
+    } catch (error) {
+      if (!isCasMismatch(error)) throw error;
+      if (expectedVersion === null) {
+        // `read` reports a deleted latest version as no record; creating over it must
+        // then compare against that version, still atomically.
+        const metadata = await this.#client.kvReadMetadata(this.#mount, secretPath, token);
+        if (metadata?.currentDeleted) {
+          try {
+            return String(await this.#client.kvWrite(this.#mount, secretPath, value, metadata.currentVersion, token));
+          } catch (retryError) {
+            if (isCasMismatch(retryError)) throw new ConflictError(path, { cause: retryError });
+            throw retryError;
+          }
+        }
+      }
+      throw new ConflictError(path, { cause: error });
     }
   }
 

@@ -2,12 +2,11 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { fieldKit } from '../../src/config/schema.js';
 import { StoreError } from '../../src/errors.js';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import type { Logger } from '../../src/observability/logger.js';
 import { appRoleAuth } from '../../src/stores/vault/auth-approle.js';
 import { tokenAuth } from '../../src/stores/vault/auth-token.js';
 import { createVaultStore, VaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
@@ -15,6 +14,7 @@ import type { VaultAuth } from '../../src/stores/vault/auth.js';
 import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
 import { startOpenBao, type OpenBao } from '../helpers/openbao.js';
 import { serviceAccount, startTokenReviewServer, type TokenReviewServer } from '../helpers/tokenreview-server.js';
+import { captureLogs } from '../helpers/captured-logger.js';
 
 let bao: OpenBao;
 let k8s: TokenReviewServer;
@@ -72,22 +72,6 @@ afterAll(async () => {
 const resolvedVaultSchema = vaultStoreSchema(fieldKit('resolved'));
 /** A record path of its own for each test: the rotator policy covers the default prefix only. */
 const uniqueRecord = (folder: string) => `${folder}/auth-${randomBytes(4).toString('hex')}`;
-
-/** A logger whose JSON lines the test can read. */
-function captureLogs(): { logger: Logger; lines: () => Record<string, any>[]; text: () => string } {
-  const raw: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      raw.push(chunk.toString());
-      callback();
-    },
-  });
-  return {
-    logger: createLogger({ level: 'debug', destination }),
-    lines: () => raw.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line) as Record<string, any>),
-    text: () => raw.join(''),
-  };
-}
 
 /** A store built from a config section, through the schema, logging to `logger`. */
 function storeFrom(auth: Record<string, unknown>, logger?: Logger) {

@@ -1,24 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
 import type { VaultLogin } from '../../src/stores/vault/client.js';
 import { reloginDelayMs, renewDelayMs, VaultSession } from '../../src/stores/vault/session.js';
-
-function captureLogs() {
-  const raw: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      raw.push(chunk.toString());
-      callback();
-    },
-  });
-  return {
-    logger: createLogger({ level: 'debug', destination }),
-    lines: () => raw.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line) as Record<string, any>),
-    text: () => raw.join(''),
-  };
-}
+import { captureLogs } from '../helpers/captured-logger.js';
 
 /** A scripted Vault: each login hands out a new random token; renewals answer as told. */
 function fakeVault(options: { ttlSeconds: number; renewable?: boolean; fixed?: boolean }) {

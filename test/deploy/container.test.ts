@@ -10,14 +10,14 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDERS, startScenario, type CliResult, type Scenario } from '../helpers/scenario.js';
+import { captureOutput, PROVIDERS, startScenario, type CliResult, type Scenario } from '../helpers/scenario.js';
 import { envOf, execForm, readDockerfile } from './dockerfile.js';
 import { render, ROOT, rotatorContainer, type CronJob, type Deployment } from './manifests.js';
+import { freePort } from '../helpers/ports.js';
 
 const CONFIG_PATH = '/etc/token-rotator/config.yaml';
 
@@ -81,25 +81,11 @@ function start(argv: readonly string[]): { child: ReturnType<typeof spawn>; done
   // Links are resolved where they are, not where they point: no way up to ROOT/node_modules.
   const env = { PATH: process.env['PATH'], NODE_OPTIONS: '--preserve-symlinks --preserve-symlinks-main', ...envOf(readDockerfile().at(-1)!) };
   const child = spawn(process.execPath, argv.slice(1), { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<CliResult>((resolveDone) => {
-    child.on('close', (code, signal) => {
-      scenario.canary.outputs.push(stdout, stderr);
-      resolveDone({ code, signal, stdout, stderr });
-    });
+  const done = captureOutput(child).then((result) => {
+    scenario.canary.outputs.push(result.stdout, result.stderr);
+    return result;
   });
   return { child, done };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolveClose) => server.close(resolveClose));
-  return port;
 }
 
 async function waitForStatus(url: string, status: number, timeoutMs: number): Promise<Response> {

@@ -66,12 +66,7 @@ beforeAll(async () => {
   // The sandbox workspace's config (credentials in 0600 files, referenced), short policy.
   const path = await writeWorkspace(dir, sandbox, secrets, { policy: { lease_seconds: 10, request_timeout_seconds: 3, retries: 0 } });
   baseConfig = parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  for (const credentials of Object.values(secrets)) {
-    const { clientId, username, ...secret } = credentials as unknown as Record<string, string>;
-    void clientId;
-    void username;
-    for (const value of Object.values(secret)) canary.addSecret(value);
-  }
+  canary.addDemoSecrets(secrets);
 });
 
 afterAll(async () => {

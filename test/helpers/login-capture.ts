@@ -5,6 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { listenOnLoopback } from './ports.js';
 
 /** One request as the server received it. */
 export interface CapturedRequest {
@@ -51,14 +52,9 @@ export async function startLoginCapture(options: { readonly ttlSeconds?: number 
       response.end(JSON.stringify({ errors: [] }));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port was assigned');
+  const port = await listenOnLoopback(server);
   return {
-    address: `http://127.0.0.1:${address.port}`,
+    address: `http://127.0.0.1:${port}`,
     get requests() {
       return requests;
     },

@@ -3,13 +3,14 @@
  * port, in memory, for integration tests. Installed by scripts/install-test-peers.sh.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { caTransport, fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
+import { freePort } from './ports.js';
+export { freePort } from './ports.js';
 
 /** Where scripts/install-test-peers.sh puts the binary. */
 export const BAO_BINARY = resolve(import.meta.dirname, '../../.venv/bin/bao');
@@ -31,19 +32,6 @@ export interface OpenBao {
   ok(method: string, path: string, body?: unknown, token?: string, namespace?: string): Promise<any>;
   /** SIGTERM, then SIGKILL after 5 s; idempotent. */
   stop(): Promise<void>;
-}
-
-/** Finds a free loopback port by binding port 0. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolveListen);
-  });
-  const address = server.address();
-  await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
-  if (address === null || typeof address === 'string') throw new Error('no port was assigned');
-  return address.port;
 }
 
 /**
@@ -138,4 +126,20 @@ export async function startOpenBao(options: { readonly tls?: boolean } = {}): Pr
     },
     stop,
   };
+}
+
+/**
+ * Enables JWT auth trusting `publicKey`, with a role `rotator` (rotator policy) for JWTs
+ * whose `sub` is the token-rotator service account and whose audience is `openbao`.
+ */
+export async function enableJwtAuth(bao: OpenBao, publicKey: KeyObject): Promise<void> {
+  await bao.ok('POST', 'sys/auth/jwt', { type: 'jwt' });
+  await bao.ok('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [publicKey.export({ type: 'spki', format: 'pem' })] });
+  await bao.ok('POST', 'auth/jwt/role/rotator', {
+    role_type: 'jwt',
+    user_claim: 'sub',
+    bound_subject: 'system:serviceaccount:rotation:token-rotator',
+    bound_audiences: ['openbao'],
+    token_policies: ['token-rotator'],
+  });
 }

@@ -25,6 +25,15 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/** Collects a child's stdout and stderr, and resolves with them once it has closed. */
+export function captureOutput(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolveDone) => child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr })));
+}
+
 /** Collects every output of a scenario and the secrets that must never be in it. */
 export class Canary {
   readonly outputs: string[] = [];
@@ -36,6 +45,14 @@ export class Canary {
     // A PEM key could leak line by line: each base64 line is a secret on its own.
     if (value.includes('-----BEGIN')) {
       for (const line of value.split('\n')) if (line.length >= 16 && !line.startsWith('-----')) this.secrets.add(line);
+    }
+  }
+
+  /** Adds every demo credential but client ids and user names, identifiers that may be logged. */
+  addDemoSecrets(secrets: DemoSecrets): void {
+    for (const credentials of Object.values(secrets)) {
+      const { clientId: _id, username: _user, ...secret } = credentials as unknown as Record<string, string>;
+      for (const value of Object.values(secret)) this.addSecret(value);
     }
   }
 
@@ -140,30 +157,17 @@ export async function startScenario(
   const storeEnv = options.store?.env ?? {};
   const canary = new Canary();
   for (const value of Object.values(storeEnv)) canary.addSecret(value);
-  for (const credentials of Object.values(secrets)) {
-    for (const value of Object.values(credentials as unknown as Record<string, string>)) {
-      // Client ids and user names are identifiers, not secrets; they may be logged.
-      if (value !== (credentials as { clientId?: string }).clientId && value !== (credentials as { username?: string }).username) {
-        canary.addSecret(value);
-      }
-    }
-  }
+  canary.addDemoSecrets(secrets);
 
   function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
     const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
       env: { PATH: process.env['PATH'], ...storeEnv, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const done = new Promise<CliResult>((resolveDone) => {
-      child.on('close', (code, signal) => {
-        // `get` prints a token on stdout by design; everything else is checked.
-        canary.outputs.push(stderr, args[0] === 'get' ? '' : stdout);
-        resolveDone({ code, signal, stdout, stderr });
-      });
+    const done = captureOutput(child).then((result) => {
+      // `get` prints a token on stdout by design; everything else is checked.
+      canary.outputs.push(result.stderr, args[0] === 'get' ? '' : result.stdout);
+      return result;
     });
     return { child, done };
   }

@@ -15,6 +15,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { listenOnLoopback } from './ports.js';
 
 /** A service account, as Kubernetes names it. */
 export interface ServiceAccount {
@@ -91,15 +92,10 @@ export async function startTokenReviewServer(options: TokenReviewServerOptions):
   };
 
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createHttpServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port was assigned');
+  const port = await listenOnLoopback(server);
 
   return {
-    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     reviewerToken,
     get reviews() {
       return reviews;

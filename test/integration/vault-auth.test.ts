@@ -12,7 +12,7 @@ import { tokenAuth } from '../../src/stores/vault/auth-token.js';
 import { createVaultStore, VaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
 import type { VaultAuth } from '../../src/stores/vault/auth.js';
 import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
-import { startOpenBao, type OpenBao } from '../helpers/openbao.js';
+import { enableJwtAuth, startOpenBao, type OpenBao } from '../helpers/openbao.js';
 import { serviceAccount, startTokenReviewServer, type TokenReviewServer } from '../helpers/tokenreview-server.js';
 import { captureLogs } from '../helpers/captured-logger.js';
 
@@ -54,15 +54,7 @@ beforeAll(async () => {
   });
 
   await bao.ok('POST', 'sys/auth/approle', { type: 'approle' });
-  await bao.ok('POST', 'sys/auth/jwt', { type: 'jwt' });
-  await bao.ok('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [jwtKeys.publicKey.export({ type: 'spki', format: 'pem' })] });
-  await bao.ok('POST', 'auth/jwt/role/rotator', {
-    role_type: 'jwt',
-    user_claim: 'sub',
-    bound_subject: 'system:serviceaccount:rotation:token-rotator',
-    bound_audiences: ['openbao'],
-    token_policies: ['token-rotator'],
-  });
+  await enableJwtAuth(bao, jwtKeys.publicKey);
 });
 afterAll(async () => {
   await Promise.all([bao?.stop(), k8s?.close()]);

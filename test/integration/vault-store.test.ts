@@ -12,7 +12,7 @@ import { tokenAuth } from '../../src/stores/vault/auth-token.js';
 import { appRoleAuth } from '../../src/stores/vault/auth-approle.js';
 import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
 import { VaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
-import { freePort, startOpenBao, type OpenBao } from '../helpers/openbao.js';
+import { enableJwtAuth, freePort, startOpenBao, type OpenBao } from '../helpers/openbao.js';
 
 let bao: OpenBao;
 let sandbox: Sandbox;
@@ -28,15 +28,7 @@ beforeAll(async () => {
   await bao.ok('POST', 'sys/policies/acl/token-rotator-consumer', { policy: await readFile('deploy/vault/consumer-policy.hcl', 'utf8') });
   await bao.ok('POST', 'sys/auth/approle', { type: 'approle' });
   await bao.ok('POST', 'auth/approle/role/rotator', { token_policies: ['token-rotator'], token_ttl: '1h' });
-  await bao.ok('POST', 'sys/auth/jwt', { type: 'jwt' });
-  await bao.ok('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [jwtKeys.publicKey.export({ type: 'spki', format: 'pem' })] });
-  await bao.ok('POST', 'auth/jwt/role/rotator', {
-    role_type: 'jwt',
-    user_claim: 'sub',
-    bound_subject: 'system:serviceaccount:rotation:token-rotator',
-    bound_audiences: ['openbao'],
-    token_policies: ['token-rotator'],
-  });
+  await enableJwtAuth(bao, jwtKeys.publicKey);
 });
 afterAll(async () => {
   await Promise.all([bao?.stop(), sandbox?.close()]);

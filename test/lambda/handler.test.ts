@@ -31,12 +31,7 @@ const canary = new Canary();
 beforeAll(async () => {
   ({ sandbox, secrets } = await startDemoSandbox());
   root = await mkdtemp(join(tmpdir(), 'tr-lambda-'));
-  for (const credentials of Object.values(secrets)) {
-    const { clientId, username, ...secret } = credentials as unknown as Record<string, string>;
-    void clientId;
-    void username;
-    for (const value of Object.values(secret)) canary.addSecret(value);
-  }
+  canary.addDemoSecrets(secrets);
 });
 
 afterAll(async () => {

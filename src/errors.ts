@@ -67,11 +67,27 @@ export class ConfigError extends RotatorError {
   }
 }
 
+/** Options of a {@link StoreError}. */
+export interface StoreErrorOptions {
+  readonly cause?: unknown;
+  readonly code?: ErrorCode;
+  /**
+   * Whether repeating the same call may succeed (a network error, a timeout, a 5xx, throttling):
+   * true by default. Backends set it to false for what repeating cannot fix (permission denied,
+   * a missing mount, an invalid path, a record too large), and the engine does not retry those.
+   */
+  readonly retryable?: boolean;
+}
+
 /** A store failed. `StoreError` itself means the store is unavailable or misbehaved. */
 export class StoreError extends RotatorError {
-  constructor(message: string, options?: { cause?: unknown; code?: ErrorCode }) {
+  /** False when repeating the call cannot help; see {@link StoreErrorOptions.retryable}. */
+  readonly retryable: boolean;
+
+  constructor(message: string, options?: StoreErrorOptions) {
     super(options?.code ?? ErrorCodes.STORE_UNAVAILABLE, message, options);
     this.name = 'StoreError';
+    this.retryable = options?.retryable ?? true;
   }
 }
 
@@ -83,6 +99,7 @@ export class ConflictError extends StoreError {
     super(`record ${path} changed since it was read (compare-and-set conflict)`, {
       ...options,
       code: ErrorCodes.STORE_CONFLICT,
+      retryable: false,
     });
     this.name = 'ConflictError';
     this.path = path;

@@ -13,12 +13,26 @@ export interface StoredRecord {
   readonly version: string;
 }
 
+/**
+ * How many writes one record may take in any window of time, for backends that cap it
+ * (AWS Secrets Manager keeps at most about 100 versions of a secret per 24 hours). The
+ * engine, not the store, keeps within it: it checks its schedule's worst case against it.
+ */
+export interface WriteBudget {
+  /** Most writes of one record in any `windowSeconds`. */
+  readonly writes: number;
+  readonly windowSeconds: number;
+}
+
 /** What a backend can do, declared instead of discovered by a throwing method. */
 export interface StoreCapabilities {
-  /** Writes honour `expectedVersion` atomically, also across processes. */
+  /**
+   * Writes honour `expectedVersion` atomically, also across processes. The engine's lease
+   * is built on it: the engine refuses a store without it.
+   */
   readonly compareAndSet: boolean;
-  /** Writes keep earlier versions that an operator can roll back to. */
-  readonly history: boolean;
+  /** The cap on writes per record, when the backend has one; absent: no cap. */
+  readonly writeBudget?: WriteBudget;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { SecretStore, StoredRecord } from '../../src/stores/contract.js';
  */
 export class MemoryStore implements SecretStore {
   readonly kind = 'memory';
-  readonly capabilities = { compareAndSet: true, history: false };
+  readonly capabilities = { compareAndSet: true };
   readonly records = new Map<string, { value: Record<string, unknown>; version: number }>();
   /** Paths whose next writes fail with a StoreError (count per path). */
   readonly failWrites = new Map<string, number>();

@@ -75,11 +75,11 @@ async function versionCount(name: string): Promise<number> {
 
 describe('AwsSecretsStore against moto', () => {
   describe('createAwsStore', () => {
-    it('builds a store that declares compare-and-set with history', () => {
+    it('builds a store that declares compare-and-set and its write budget per record', () => {
       const store = newStore();
 
       expect(store.kind).toBe('aws');
-      expect(store.capabilities).toEqual({ compareAndSet: true, history: true });
+      expect(store.capabilities).toEqual({ compareAndSet: true, writeBudget: { writes: 96, windowSeconds: 86_400 } });
     });
   });
 

@@ -18,7 +18,7 @@ import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../error
 import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
 import type { AwsStoreConfig } from './config.js';
-import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
+import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
 
 export { awsStoreSchema, type AwsStoreConfig } from './config.js';
 export { sdkSecretsManager, type SecretsManagerApi } from './client.js';
@@ -95,8 +95,12 @@ interface Slot {
  */
 export class AwsSecretsStore implements SecretStore {
   readonly kind = 'aws';
-  /** Every write is a new secret version that an operator can move `AWSCURRENT` back to. */
-  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: true });
+  /**
+   * Every write is a new secret version, and Secrets Manager refuses more than about 100
+   * versions of one secret in 24 hours: a record spread over a ring of `ringSize` secrets
+   * takes `ringSize` × {@link MAX_VERSIONS_PER_DAY} writes a day.
+   */
+  readonly capabilities: StoreCapabilities;
   readonly prefix: string;
   readonly ringSize: number;
   readonly #client: SecretsManagerApi;
@@ -111,6 +115,10 @@ export class AwsSecretsStore implements SecretStore {
     if (!Number.isInteger(this.ringSize) || this.ringSize < 1 || this.ringSize > MAX_RING_SIZE) {
       throw new TypeError(`the AWS store ring size must be an integer from 1 to ${MAX_RING_SIZE}`);
     }
+    this.capabilities = Object.freeze({
+      compareAndSet: true,
+      writeBudget: Object.freeze({ writes: this.ringSize * MAX_VERSIONS_PER_DAY, windowSeconds: 86_400 }),
+    });
     this.#client = options.client;
     this.#kmsKeyId = options.kmsKeyId;
     this.#tags = options.tags ?? {};

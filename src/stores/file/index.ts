@@ -38,7 +38,7 @@ export interface FileStoreOptions {
  */
 export class FileStore implements SecretStore {
   readonly kind = 'file';
-  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: false });
+  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   /** The absolute store directory. */
   readonly directory: string;
   readonly #lockTimeoutMs: number | undefined;

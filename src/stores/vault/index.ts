@@ -65,7 +65,7 @@ export interface VaultStoreOptions {
  */
 export class VaultStore implements SecretStore {
   readonly kind = 'vault';
-  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true, history: true });
+  readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   readonly #client: VaultClient;
   readonly #session: VaultSession;
   readonly #mount: string;

@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.js';
+import { passesPerDay } from '../common/schedule.js';
+import { planStore } from '../stores/registry.js';
 import { resolveReferences, type StoreLookup } from './references.js';
-import { passesPerDay } from '../engine/policy.js';
-import { sizeRing } from '../stores/aws/config.js';
 import { rawConfigSchema, resolvedConfigSchema, type Config, type StoreConfig } from './schema.js';
 
 /** The default config path, unless `--config` or `TOKEN_ROTATOR_CONFIG` names another. */
@@ -99,20 +99,20 @@ export async function parseConfig(text: string, path: string, env: NodeJS.Proces
 }
 
 /**
- * Settings of the store that follow from the schedule: the AWS store's ring size.
- * @throws {ConfigError} when the schedule or a configured size would break the budget.
+ * Settings of the store that follow from the schedule (the AWS ring size), completed by
+ * the store kind's own hook.
+ * @throws {ConfigError} when the schedule or a configured size would break the store's budget.
  */
 function withStoreBudget(store: StoreConfig, policy: Config['policy']): StoreConfig {
-  if (store.kind !== 'aws') return store;
-  let passes: number;
+  let passes: number | undefined;
+  let planned: ReturnType<typeof planStore>;
   try {
-    passes = passesPerDay(policy.schedule, policy.timezone);
+    planned = planStore(store, { passesPerDay: () => (passes ??= passesPerDay(policy.schedule, policy.timezone)) });
   } catch {
     return store; // an invalid schedule is reported where the schedule is used
   }
-  const sized = sizeRing(store, passes);
-  if (sized.issues.length > 0) throw new ConfigError(sized.issues);
-  return sized.store;
+  if (planned.issues.length > 0) throw new ConfigError(planned.issues);
+  return resolvedConfigSchema.shape.store.parse(planned.config);
 }
 
 /** Reads and parses the config file at `path`. */

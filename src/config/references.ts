@@ -5,20 +5,10 @@
  * A reference may stand alone or inside a longer string; `$${` writes a literal `${`.
  */
 import { readFile } from 'node:fs/promises';
+import { REFERENCE_PATTERN as REFERENCE } from '../common/reference-syntax.js';
 import type { ConfigIssue } from '../errors.js';
 
-const REFERENCE = /\$\$\{|\$\{(env|file|store):([^}]*)\}/g;
-const WHOLE_REFERENCE = /^\$\{(env|file|store):([^}]+)\}$/;
-
-/** True when `value` is exactly one reference. */
-export function isWholeReference(value: string): boolean {
-  return WHOLE_REFERENCE.test(value);
-}
-
-/** True when `value` contains at least one reference. */
-export function hasReference(value: string): boolean {
-  return [...value.matchAll(REFERENCE)].some((match) => match[1] !== undefined);
-}
+export { hasReference, isWholeReference } from '../common/reference-syntax.js';
 
 /** Reads `${store:PATH#KEY}`; returns undefined when the record or key does not exist. */
 export type StoreLookup = (path: string, key: string) => Promise<string | undefined>;

@@ -1,70 +1,47 @@
 /**
- * The provider registry: one factory per `kind` of the config's provider union. The
- * mapped type makes the compiler prove every kind has a factory.
+ * The provider registry: every provider kind, listed once. The config's `providers`
+ * union, the factories and the lifetimes all come from this list, so a kind cannot be
+ * half-registered.
+ *
+ * Adding a kind: a folder `providers/<kind>/` with `schema.ts` (its section, built with the
+ * shared field builders), its implementation, and `kind.ts` (a {@link defineProviderKind}),
+ * then one entry in {@link PROVIDER_KINDS}.
  */
-import type { ProviderConfig, ProviderConfigOf, ProviderKind } from '../config/schema.js';
+import { z } from 'zod';
+import type { FieldKit } from '../common/fields.js';
+import { indexByKind, type SchemasOf } from '../common/registry.js';
 import type { TokenProvider } from './contract.js';
-import { createKeliwebProvider, KELIWEB_ACCESS_SECONDS } from './keliweb.js';
-import { createKlikooProvider, KLIKOO_ACCESS_SECONDS } from './klikoo.js';
-import { createOAuth2Provider } from './oauth2.js';
+import type { ProviderBuildOptions, ProviderKindDefinition } from './definition.js';
+import { keliwebKind } from './keliweb/kind.js';
+import { klikooKind } from './klikoo/kind.js';
+import { oauth2Kind } from './oauth2/kind.js';
 
-/** Lifetime assumed for a generic OAuth 2.0 token whose server sends no `expires_in`. */
-export const OAUTH2_FALLBACK_SECONDS = 3600;
+/** Every provider kind. */
+export const PROVIDER_KINDS = [oauth2Kind, keliwebKind, klikooKind] as const;
 
-/** How to build one kind of provider. */
-export interface ProviderFactory<K extends ProviderKind> {
-  create(config: ProviderConfigOf<K>, options: { timeoutMs: number }): TokenProvider;
-  /** The lifetime to plan for before the first token reveals the real one. */
-  expectedLifetime(config: ProviderConfigOf<K>): number;
-  /** Whether the profile can ever hold a refresh token. */
-  readonly refreshable: boolean;
+const byKind: ReadonlyMap<string, ProviderKindDefinition> = indexByKind('provider', PROVIDER_KINDS);
+
+/** The schema of one `providers.<name>` entry: the union of every kind's section. */
+export function providerSchema(kit: FieldKit) {
+  const schemas = PROVIDER_KINDS.map((kind) => kind.schema(kit)) as SchemasOf<typeof PROVIDER_KINDS>;
+  return z.discriminatedUnion('kind', schemas);
 }
 
-const factories: { readonly [K in ProviderKind]: ProviderFactory<K> } = {
-  oauth2: {
-    refreshable: true,
-    expectedLifetime: (config) => config.default_lifetime_seconds ?? OAUTH2_FALLBACK_SECONDS,
-    create: (config, { timeoutMs }) =>
-      createOAuth2Provider({
-        tokenUrl: config.token_url,
-        grant: config.grant,
-        clientId: config.client_id,
-        clientSecret: config.client_secret,
-        username: config.username,
-        password: config.password,
-        body: config.body,
-        clientAuth: config.client_auth,
-        scope: config.scope,
-        audience: config.audience,
-        headers: config.headers,
-        defaultLifetimeSeconds: config.default_lifetime_seconds ?? OAUTH2_FALLBACK_SECONDS,
-        refreshLifetimeSeconds: config.refresh_lifetime_seconds,
-        timeoutMs,
-      }),
-  },
-  keliweb: {
-    refreshable: true,
-    expectedLifetime: (config) => config.default_lifetime_seconds ?? KELIWEB_ACCESS_SECONDS,
-    create: (config, { timeoutMs }) => createKeliwebProvider(config, timeoutMs),
-  },
-  klikoo: {
-    refreshable: false,
-    expectedLifetime: (config) => config.default_lifetime_seconds ?? KLIKOO_ACCESS_SECONDS,
-    create: (config, { timeoutMs }) => createKlikooProvider(config, timeoutMs),
-  },
-};
+/** A resolved provider section, of any kind. */
+export type ProviderConfig = z.output<ReturnType<typeof providerSchema>>;
 
-/** The factory for a provider config's kind. */
-export function providerFactory<K extends ProviderKind>(kind: K): ProviderFactory<K> {
-  return factories[kind];
+function definitionOf(config: ProviderConfig): ProviderKindDefinition {
+  const definition = byKind.get(config.kind);
+  if (definition === undefined) throw new TypeError(`no provider kind "${config.kind}" is registered`);
+  return definition;
 }
 
-/** Builds the provider a config describes. */
-export function createProvider(config: ProviderConfig, options: { timeoutMs: number }): TokenProvider {
-  return (providerFactory(config.kind) as ProviderFactory<ProviderKind>).create(config as never, options);
+/** Builds the provider a config section describes. */
+export function createProvider(config: ProviderConfig, options: ProviderBuildOptions): TokenProvider {
+  return definitionOf(config).create(config, options);
 }
 
 /** The lifetime to plan for before the first token. */
 export function expectedLifetime(config: ProviderConfig): number {
-  return (providerFactory(config.kind) as ProviderFactory<ProviderKind>).expectedLifetime(config as never);
+  return definitionOf(config).expectedLifetime(config);
 }

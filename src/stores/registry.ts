@@ -1,29 +1,59 @@
 /**
- * The store registry: one factory per `kind` of the config's store union, checked by the
- * compiler to cover every kind.
+ * The store registry: every store kind, listed once. The config's `store` union, the
+ * factories and the schedule hooks all come from this list, so a kind cannot be
+ * half-registered.
+ *
+ * Adding a kind: a folder `stores/<kind>/` with `schema.ts` (its section, built with the
+ * shared field builders), its {@link SecretStore} implementation, and `kind.ts` (a
+ * {@link defineStoreKind}), then one entry in {@link STORE_KINDS}. The store conformance
+ * suite (`test/integration/store-conformance.test.ts`) takes one more setup object.
  */
-import type { StoreConfig, StoreConfigOf, StoreKind } from '../config/schema.js';
-import type { Logger } from '../observability/logger.js';
+import { z } from 'zod';
+import type { FieldKit } from '../common/fields.js';
+import { indexByKind, type SchemasOf } from '../common/registry.js';
 import type { SecretStore } from './contract.js';
-import { createFileStore } from './file/index.js';
-import { createAwsStore } from './aws/index.js';
-import { createVaultStore } from './vault/index.js';
+import type { PlannedStore, ScheduleFacts, StoreKindDefinition, StoreOptions } from './definition.js';
+import { awsStoreKind } from './aws/kind.js';
+import { fileStoreKind } from './file/kind.js';
+import { DEFAULT_FILE_DIRECTORY } from './file/schema.js';
+import { vaultStoreKind } from './vault/kind.js';
 
-/** What every factory may use besides its config section. */
-export interface StoreOptions {
-  /** For the store's own events (a Vault token renewed, about to expire); never a secret. */
-  readonly logger?: Logger;
+export type { StoreOptions } from './definition.js';
+
+/** Every store kind. */
+export const STORE_KINDS = [fileStoreKind, vaultStoreKind, awsStoreKind] as const;
+
+const byKind: ReadonlyMap<string, StoreKindDefinition> = indexByKind('store', STORE_KINDS);
+
+/** The store used when a config has no `store:` section: the embedded file store. */
+export const DEFAULT_STORE = Object.freeze({ kind: 'file', directory: DEFAULT_FILE_DIRECTORY } as const);
+
+/** The schema of the `store:` section: the union of every kind's section. */
+export function storeSchema(kit: FieldKit) {
+  const schemas = STORE_KINDS.map((kind) => kind.schema(kit)) as SchemasOf<typeof STORE_KINDS>;
+  return z.discriminatedUnion('kind', schemas);
 }
 
-type StoreFactory<K extends StoreKind> = (config: StoreConfigOf<K>, options: StoreOptions) => SecretStore;
+/** A resolved `store:` section, of any kind. */
+export type StoreConfig = z.output<ReturnType<typeof storeSchema>>;
 
-const factories: { readonly [K in StoreKind]: StoreFactory<K> } = {
-  file: createFileStore,
-  vault: createVaultStore,
-  aws: createAwsStore,
-};
+function definitionOf(config: StoreConfig): StoreKindDefinition {
+  const definition = byKind.get(config.kind);
+  if (definition === undefined) throw new TypeError(`no store kind "${config.kind}" is registered`);
+  return definition;
+}
 
-/** Builds the store a config describes. */
+/** Builds the store a config describes. It reaches its server only at its first call. */
 export function createStore(config: StoreConfig, options: StoreOptions = {}): SecretStore {
-  return (factories[config.kind] as StoreFactory<StoreKind>)(config, options);
+  return definitionOf(config).create(config, options);
+}
+
+/**
+ * Completes a store section from the schedule (the AWS ring size), or reports why the
+ * schedule and the section cannot work together. The completed section is for the
+ * caller to validate again with {@link storeSchema}.
+ */
+export function planStore(config: StoreConfig, schedule: ScheduleFacts): PlannedStore<{ readonly kind: string }> {
+  const definition = definitionOf(config);
+  return definition.plan === undefined ? { config, issues: [] } : definition.plan(config, schedule);
 }

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
-import { createKeliwebProvider } from '../../src/providers/keliweb.js';
-import { createKlikooProvider, klikooTimestamp } from '../../src/providers/klikoo.js';
-import { createOAuth2Provider, type OAuth2Settings } from '../../src/providers/oauth2.js';
+import { createKeliwebProvider } from '../../src/providers/keliweb/index.js';
+import { createKlikooProvider, klikooTimestamp } from '../../src/providers/klikoo/index.js';
+import { createOAuth2Provider, type OAuth2Settings } from '../../src/providers/shared/oauth2-client.js';
 import { startSandbox, type Sandbox, type SandboxClient } from '../../src/sandbox/index.js';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });

@@ -18,7 +18,7 @@ import { effectivePolicy, passesPerDay, scheduleGapSeconds } from '../../src/eng
 import type { RotationEnv, RotationTarget } from '../../src/engine/rotate.js';
 import { readPublic } from '../../src/engine/records-io.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { sizeRing } from '../../src/stores/aws/config.js';
+import { sizeRing } from '../../src/stores/aws/schema.js';
 import { AwsSecretsStore, MAX_VERSIONS_PER_DAY } from '../../src/stores/aws/index.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { FakeSecretsManager } from '../helpers/fake-secrets-manager.js';

@@ -12,7 +12,7 @@ import type {
   SecretsManagerClient,
   UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
-import type { AwsStoreConfig } from './config.js';
+import type { AwsStoreConfig } from './schema.js';
 
 /**
  * The Secrets Manager operations {@link AwsSecretsStore} uses. Failures are thrown as the

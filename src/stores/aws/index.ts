@@ -17,10 +17,10 @@ import { createHash } from 'node:crypto';
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
 import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
-import type { AwsStoreConfig } from './config.js';
+import type { AwsStoreConfig } from './schema.js';
 import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
 
-export { awsStoreSchema, type AwsStoreConfig } from './config.js';
+export { awsStoreSchema, type AwsStoreConfig } from './schema.js';
 export { sdkSecretsManager, type SecretsManagerApi } from './client.js';
 export { MAX_VERSIONS_PER_DAY, ringSizeFor, slotName } from './ring.js';
 

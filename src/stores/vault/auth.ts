@@ -5,7 +5,7 @@
  * so a rotated credential is picked up by the next one.
  */
 import type { VaultClient, VaultLogin } from './client.js';
-import type { VaultAuthConfig } from './config.js';
+import type { VaultAuthConfig } from './schema.js';
 import { appRoleAuth } from './auth-approle.js';
 import { awsAuth } from './auth-aws.js';
 import { jwtAuth } from './auth-jwt.js';

@@ -15,12 +15,12 @@ import type { Logger } from '../../observability/logger.js';
 import { assertRecordPath, isRecordPath, type RecordLabels, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
-import type { VaultStoreConfig } from './config.js';
+import type { VaultStoreConfig } from './schema.js';
 import { VaultSession } from './session.js';
 import { caTransport, type VaultTransport } from './transport.js';
 
-export type { VaultStoreConfig } from './config.js';
-export { vaultStoreSchema } from './config.js';
+export type { VaultStoreConfig } from './schema.js';
+export { vaultStoreSchema } from './schema.js';
 
 /** What Vault says when a write's `cas` is not the current version. */
 const CAS_MISMATCH = 'check-and-set parameter did not match the current version';

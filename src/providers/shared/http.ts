@@ -3,8 +3,8 @@
  * no redirects, a timeout, a response size cap, and classification of transport and
  * status failures. Profiles add only what their protocol needs on top.
  */
-import { isSafeTokenUrl } from '../config/schema.js';
-import { ProviderError } from '../errors.js';
+import { isSafeTokenUrl } from '../../common/urls.js';
+import { ProviderError } from '../../errors.js';
 
 /** Transport limits for one call. */
 export interface TransportOptions {

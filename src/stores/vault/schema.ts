@@ -3,7 +3,7 @@
  * the rest of the schema so credentials are references in the file, never plain text.
  */
 import { z } from 'zod';
-import type { FieldKit } from '../../config/schema.js';
+import { exactlyOne, type FieldKit } from '../../common/fields.js';
 
 /** A Vault path of one or more `[A-Za-z0-9._-]` segments: a mount or the records' prefix. */
 const VAULT_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
@@ -17,16 +17,6 @@ export const KUBERNETES_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceacco
 
 /** An AWS region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`. */
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-
-/** A check that exactly one of two alternative fields is given, naming the field at fault. */
-function exactlyOne<A extends string, B extends string>(first: A, second: B) {
-  return (value: Partial<Record<A | B, unknown>>, ctx: z.RefinementCtx): void => {
-    const hasFirst = value[first] !== undefined;
-    const hasSecond = value[second] !== undefined;
-    if (hasFirst && hasSecond) ctx.addIssue({ code: 'custom', path: [second], message: `give either ${first} or ${second}, not both` });
-    if (!hasFirst && !hasSecond) ctx.addIssue({ code: 'custom', path: [first], message: `required: give ${first} or ${second}` });
-  };
-}
 
 /**
  * The schema of the Vault store section for one pass (raw or resolved).

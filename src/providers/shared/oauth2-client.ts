@@ -8,9 +8,9 @@
  * @see https://www.rfc-editor.org/rfc/rfc6749
  */
 import * as oauth from 'oauth4webapi';
-import { isLoopbackHost } from '../config/schema.js';
-import { ProviderError } from '../errors.js';
-import type { CallOptions, TokenProvider, TokenSet } from './contract.js';
+import { isLoopbackHost } from '../../common/urls.js';
+import { ProviderError } from '../../errors.js';
+import type { CallOptions, TokenProvider, TokenSet } from '../contract.js';
 import { encodeBody, post } from './http.js';
 
 /** Settings of an OAuth 2.0 token endpoint, resolved from config. */

@@ -2,13 +2,13 @@
  * Klikoo B2B OpenAPI: client credentials in a JSON body, signed with the client's RSA
  * key, answered inside a `response_code`/`data` wrapper (seed 003). Tokens live 900 s
  * and there is no refresh token: renewal is always a new signed call.
- * @see ../../../shared/seeds/PROTOCOLS.md §2 (Klikoo "Access Token", section "Auth Signature")
+ * @see shared/seeds/PROTOCOLS.md §2, the vendor notes beside the repository (Klikoo "Access Token", "Auth Signature")
  */
 import { createPrivateKey, createSign, type KeyObject } from 'node:crypto';
-import type { ProviderConfigOf } from '../config/schema.js';
-import { ProviderError } from '../errors.js';
-import type { TokenProvider } from './contract.js';
-import { parseJsonObject, post } from './http.js';
+import { ProviderError } from '../../errors.js';
+import type { TokenProvider } from '../contract.js';
+import { parseJsonObject, post } from '../shared/http.js';
+import type { KlikooProviderConfig } from './schema.js';
 
 /** Default token lifetime Klikoo documents. */
 export const KLIKOO_ACCESS_SECONDS = 900;
@@ -30,7 +30,7 @@ export function klikooSignature(clientId: string, timestamp: string, key: KeyObj
 
 /** Builds a Klikoo provider from its resolved config; the key is parsed once, here. */
 export function createKlikooProvider(
-  config: ProviderConfigOf<'klikoo'>,
+  config: KlikooProviderConfig,
   timeoutMs: number,
   now: () => Date = () => new Date(),
 ): TokenProvider {

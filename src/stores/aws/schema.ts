@@ -3,7 +3,7 @@
  * rest of the schema so it is checked in the raw and the resolved pass alike.
  */
 import { z } from 'zod';
-import type { FieldKit } from '../../config/schema.js';
+import type { FieldKit } from '../../common/fields.js';
 import type { ConfigIssue } from '../../errors.js';
 import { MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, ringSizeFor, WRITES_PER_PASS } from './ring.js';
 

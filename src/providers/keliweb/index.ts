@@ -3,11 +3,11 @@
  * rotating refresh tokens that live 10 days (seeds 000, 001, 002). The servers behave
  * like thephpleague/oauth2-server: a refresh revokes the previous access token at once,
  * which is why an operator may set `renewal: reauthenticate` for an overlap window.
- * @see ../../../shared/seeds/PROTOCOLS.md §1
+ * @see shared/seeds/PROTOCOLS.md §1 (the vendor notes beside the repository)
  */
-import type { ProviderConfigOf } from '../config/schema.js';
-import type { TokenProvider } from './contract.js';
-import { createOAuth2Provider } from './oauth2.js';
+import type { TokenProvider } from '../contract.js';
+import { createOAuth2Provider } from '../shared/oauth2-client.js';
+import type { KeliwebProviderConfig } from './schema.js';
 
 /** Base URLs of the two Keliweb services. */
 export const KELIWEB_PRESETS = {
@@ -19,7 +19,7 @@ export const KELIWEB_PRESETS = {
 export const KELIWEB_ACCESS_SECONDS = 3600;
 
 /** Builds a Keliweb provider from its resolved config. */
-export function createKeliwebProvider(config: ProviderConfigOf<'keliweb'>, timeoutMs: number): TokenProvider {
+export function createKeliwebProvider(config: KeliwebProviderConfig, timeoutMs: number): TokenProvider {
   const base = (config.base_url ?? KELIWEB_PRESETS[config.preset ?? 'api-v2']).replace(/\/+$/, '');
   return createOAuth2Provider({
     kind: 'keliweb',

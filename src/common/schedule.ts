@@ -1,0 +1,45 @@
+/**
+ * Facts about a cron schedule (node-cron syntax, optional seconds field) that the engine's
+ * policy and a store's sizing both need: the longest gap between two runs, and the runs in
+ * a day.
+ */
+import { createTask } from 'node-cron';
+
+function nextRuns(dates: Date[], from: Date): number[] {
+  return dates.map((d) => d.getTime()).filter((t) => t >= from.getTime() - 1000);
+}
+
+/**
+ * The longest interval, in seconds, between two consecutive runs of a cron schedule,
+ * measured over its next `samples` runs.
+ * @throws {Error} when `schedule` is not a valid cron expression.
+ */
+export function scheduleGapSeconds(schedule: string, timezone?: string, samples = 400, from = new Date()): number {
+  const task = createTask(schedule, () => undefined, timezone === undefined ? {} : { timezone });
+  try {
+    const runs = nextRuns(task.getNextRuns(samples), from);
+    let gap = 0;
+    for (let i = 1; i < runs.length; i++) gap = Math.max(gap, (runs[i]! - runs[i - 1]!) / 1000);
+    return gap;
+  } finally {
+    void task.destroy();
+  }
+}
+
+/**
+ * The runs of a cron schedule within 24 hours of `from`, counted up to `cap` (a schedule
+ * that runs more often reports `cap`; counting is linear in the runs).
+ * @example passesPerDay('*\/5 * * * *') // 288
+ * @throws {Error} when `schedule` is not a valid cron expression.
+ */
+export function passesPerDay(schedule: string, timezone?: string, cap = 1000, from = new Date()): number {
+  const task = createTask(schedule, () => undefined, timezone === undefined ? {} : { timezone });
+  try {
+    const runs = nextRuns(task.getNextRuns(cap + 1), from);
+    if (runs.length === 0) return 0;
+    const end = runs[0]! + 86_400_000;
+    return Math.min(cap, runs.filter((t) => t < end).length);
+  } finally {
+    void task.destroy();
+  }
+}

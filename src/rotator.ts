@@ -7,8 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type { LoadedConfig } from './config/load.js';
 import type { Config, ProviderConfig } from './config/schema.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
+import { assertStoreFits } from './engine/budget.js';
 import { runPass, type PassSummary } from './engine/pass.js';
-import { effectivePolicy, feasibility, scheduleGapSeconds, type EffectivePolicy } from './engine/policy.js';
+import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
+import { effectivePolicy, feasibility, type EffectivePolicy } from './engine/policy.js';
 import type { RotationTarget } from './engine/rotate.js';
 import { readPublic, readState } from './engine/records-io.js';
 import type { StateRecord } from './engine/records.js';
@@ -151,6 +153,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
   const gapSeconds = gapOf(loaded.policy);
   const logger = options.logger ?? silentLogger();
   const store = options.store ?? createStore(loaded.store, { logger });
+  assertStoreFits(store.kind, store.capabilities, () => passesPerDay(loaded.policy.schedule, loaded.policy.timezone));
   const holder = options.holder ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const now = options.now ?? Date.now;
 

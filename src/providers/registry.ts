@@ -5,43 +5,34 @@
  *
  * Adding a kind: a folder `providers/<kind>/` with `schema.ts` (its section, built with the
  * shared field builders), its implementation, and `kind.ts` (a {@link defineProviderKind}),
- * then one entry in {@link PROVIDER_KINDS}.
+ * then one entry in the list below.
  */
-import { z } from 'zod';
-import type { FieldKit } from '../common/fields.js';
-import { indexByKind, type SchemasOf } from '../common/registry.js';
+import type { z } from 'zod';
+import { kindRegistry } from '../common/registry.js';
 import type { TokenProvider } from './contract.js';
 import type { ProviderBuildOptions, ProviderKindDefinition } from './definition.js';
 import { keliwebKind } from './keliweb/kind.js';
 import { klikooKind } from './klikoo/kind.js';
 import { oauth2Kind } from './oauth2/kind.js';
 
-/** Every provider kind. */
-export const PROVIDER_KINDS = [oauth2Kind, keliwebKind, klikooKind] as const;
+/** Every provider kind: one entry each. */
+const registry = kindRegistry<ProviderKindDefinition>('provider')([oauth2Kind, keliwebKind, klikooKind]);
 
-const byKind: ReadonlyMap<string, ProviderKindDefinition> = indexByKind('provider', PROVIDER_KINDS);
+/** Every provider kind's definition. */
+export const PROVIDER_KINDS = registry.definitions;
 
-/** The schema of one `providers.<name>` entry: the union of every kind's section. */
-export function providerSchema(kit: FieldKit) {
-  const schemas = PROVIDER_KINDS.map((kind) => kind.schema(kit)) as SchemasOf<typeof PROVIDER_KINDS>;
-  return z.discriminatedUnion('kind', schemas);
-}
+/** The schema of one `providers.<name>` entry, the union of every kind's section, for one parsing pass. */
+export const providerSchema = registry.schema;
 
 /** A resolved provider section, of any kind. */
 export type ProviderConfig = z.output<ReturnType<typeof providerSchema>>;
 
-function definitionOf(config: ProviderConfig): ProviderKindDefinition {
-  const definition = byKind.get(config.kind);
-  if (definition === undefined) throw new TypeError(`no provider kind "${config.kind}" is registered`);
-  return definition;
-}
-
 /** Builds the provider a config section describes. */
 export function createProvider(config: ProviderConfig, options: ProviderBuildOptions): TokenProvider {
-  return definitionOf(config).create(config, options);
+  return registry.definitionOf(config.kind).create(config, options);
 }
 
 /** The lifetime to plan for before the first token. */
 export function expectedLifetime(config: ProviderConfig): number {
-  return definitionOf(config).expectedLifetime(config);
+  return registry.definitionOf(config.kind).expectedLifetime(config);
 }

@@ -5,12 +5,11 @@
  *
  * Adding a kind: a folder `stores/<kind>/` with `schema.ts` (its section, built with the
  * shared field builders), its {@link SecretStore} implementation, and `kind.ts` (a
- * {@link defineStoreKind}), then one entry in {@link STORE_KINDS}. The store conformance
+ * {@link defineStoreKind}), then one entry in the list below. The store conformance
  * suite (`test/integration/store-conformance.test.ts`) takes one more setup object.
  */
-import { z } from 'zod';
-import type { FieldKit } from '../common/fields.js';
-import { indexByKind, type SchemasOf } from '../common/registry.js';
+import type { z } from 'zod';
+import { kindRegistry } from '../common/registry.js';
 import type { SecretStore } from './contract.js';
 import type { PlannedStore, ScheduleFacts, StoreKindDefinition, StoreOptions } from './definition.js';
 import { awsStoreKind } from './aws/kind.js';
@@ -20,32 +19,24 @@ import { vaultStoreKind } from './vault/kind.js';
 
 export type { StoreOptions } from './definition.js';
 
-/** Every store kind. */
-export const STORE_KINDS = [fileStoreKind, vaultStoreKind, awsStoreKind] as const;
+/** Every store kind: one entry each. */
+const registry = kindRegistry<StoreKindDefinition>('store')([fileStoreKind, vaultStoreKind, awsStoreKind]);
 
-const byKind: ReadonlyMap<string, StoreKindDefinition> = indexByKind('store', STORE_KINDS);
+/** Every store kind's definition. */
+export const STORE_KINDS = registry.definitions;
 
 /** The store used when a config has no `store:` section: the embedded file store. */
 export const DEFAULT_STORE = Object.freeze({ kind: 'file', directory: DEFAULT_FILE_DIRECTORY } as const);
 
-/** The schema of the `store:` section: the union of every kind's section. */
-export function storeSchema(kit: FieldKit) {
-  const schemas = STORE_KINDS.map((kind) => kind.schema(kit)) as SchemasOf<typeof STORE_KINDS>;
-  return z.discriminatedUnion('kind', schemas);
-}
+/** The schema of the `store:` section, the union of every kind's section, for one parsing pass. */
+export const storeSchema = registry.schema;
 
 /** A resolved `store:` section, of any kind. */
 export type StoreConfig = z.output<ReturnType<typeof storeSchema>>;
 
-function definitionOf(config: StoreConfig): StoreKindDefinition {
-  const definition = byKind.get(config.kind);
-  if (definition === undefined) throw new TypeError(`no store kind "${config.kind}" is registered`);
-  return definition;
-}
-
 /** Builds the store a config describes. It reaches its server only at its first call. */
 export function createStore(config: StoreConfig, options: StoreOptions = {}): SecretStore {
-  return definitionOf(config).create(config, options);
+  return registry.definitionOf(config.kind).create(config, options);
 }
 
 /**
@@ -54,6 +45,6 @@ export function createStore(config: StoreConfig, options: StoreOptions = {}): Se
  * caller to validate again with {@link storeSchema}.
  */
 export function planStore(config: StoreConfig, schedule: ScheduleFacts): PlannedStore<{ readonly kind: string }> {
-  const definition = definitionOf(config);
+  const definition = registry.definitionOf(config.kind);
   return definition.plan === undefined ? { config, issues: [] } : definition.plan(config, schedule);
 }

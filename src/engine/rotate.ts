@@ -237,9 +237,13 @@ async function callAndPersist(
   let retriesLeft = policy.retries;
   let tokenSet: TokenSet | undefined;
   let failure: unknown;
+  // When the request that answered was sent: the token's lifetime is counted from here,
+  // the safe lower bound, not from when the answer arrived.
+  let sentAt = now();
 
   while (tokenSet === undefined) {
     try {
+      sentAt = now();
       log.debug({ method }, 'calling token endpoint');
       tokenSet =
         method === 'refresh' && leased.refresh_token !== undefined && target.provider.refresh
@@ -298,8 +302,8 @@ async function callAndPersist(
     token: {
       access_token: tokenSet.accessToken,
       token_type: tokenSet.tokenType,
-      issued_at: iso(t),
-      expires_at: iso(t + tokenSet.expiresIn * 1000),
+      issued_at: iso(sentAt),
+      expires_at: iso(sentAt + tokenSet.expiresIn * 1000),
     },
     method,
     failures: { consecutive: 0 },
@@ -307,7 +311,7 @@ async function callAndPersist(
   };
   if (tokenSet.refreshToken !== undefined) {
     next.refresh_token = tokenSet.refreshToken;
-    if (tokenSet.refreshExpiresIn !== undefined) next.refresh_expires_at = iso(t + tokenSet.refreshExpiresIn * 1000);
+    if (tokenSet.refreshExpiresIn !== undefined) next.refresh_expires_at = iso(sentAt + tokenSet.refreshExpiresIn * 1000);
     else delete next.refresh_expires_at;
   } else if (!keepOldRefresh) {
     delete next.refresh_token;

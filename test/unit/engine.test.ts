@@ -110,6 +110,25 @@ describe('rotate', () => {
     expect(sleeps).toEqual([2000]);
   });
 
+  it('counts expires_at from when the successful request was sent, not from when its answer arrived', async () => {
+    const { target, env, provider, clock, state, pub } = setup({ lifetime: 3600, refreshable: false });
+    // The first request fails after 5 s; the retry, sent 1 s later, takes 20 s to answer.
+    provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 503', { status: 503 }), 'ok');
+    const answerTimes = [5_000, 20_000];
+    const obtain = provider.obtain.bind(provider);
+    provider.obtain = async () => {
+      clock.now += answerTimes.shift()!;
+      return obtain();
+    };
+    const retrySentAt = T0 + 5_000 + 1_000;
+
+    const outcome = await rotate(target, env);
+
+    expect(outcome).toMatchObject({ status: 'rotated', expiresAt: new Date(retrySentAt + 3600_000).toISOString() });
+    expect(pub()).toMatchObject({ issued_at: new Date(retrySentAt).toISOString(), expires_at: new Date(retrySentAt + 3600_000).toISOString() });
+    expect(state()?.last_success_at).toBe(new Date(retrySentAt + 20_000).toISOString());
+  });
+
   it('caps the wait a server asks for at max_retry_wait_seconds', async () => {
     const { target, env, provider, sleeps } = setup({ refreshable: false, policy: { max_retry_wait_seconds: 5 } });
     provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 429', { status: 429, retryAfterMs: 600_000 }), 'ok');

@@ -1,6 +1,8 @@
 /**
- * The two records kept per provider. Both layouts are a public interface, documented in
- * the README: consumers read the public record; only the rotator reads the state.
+ * Every record layout the rotator keeps, in one place: the two records per provider and
+ * the one heartbeat per store. All three are a public interface, documented in the
+ * README: consumers read the public record; only the rotator reads the state; `status`,
+ * `/readyz` and operators read the heartbeat.
  */
 import { z } from 'zod';
 
@@ -32,6 +34,7 @@ export const leaseSchema = z.object({
 });
 export type Lease = z.infer<typeof leaseSchema>;
 
+/** The last failed rotation, safe to print: a class, a stable code and a message without secrets. */
 export const failureSchema = z.object({
   at: isoTime,
   class: z.enum(['retryable', 'reauthenticate', 'permanent']),
@@ -63,6 +66,22 @@ export const stateRecordSchema = z.object({
   last_attempt_at: isoTime.optional(),
 });
 export type StateRecord = z.infer<typeof stateRecordSchema>;
+
+/** Record path of the heartbeat, beside `tokens/` and `state/`: one per store. */
+export const HEARTBEAT_PATH = 'runner/heartbeat';
+
+/**
+ * The heartbeat record (the dead-man signal): when the last pass finished, whether it
+ * was ok, who ran it and how long it took. Path: {@link HEARTBEAT_PATH}.
+ */
+export const heartbeatSchema = z.object({
+  last_pass_at: isoTime,
+  last_pass_ok: z.boolean(),
+  /** The runner's lease holder id (`host:pid:random`). */
+  holder: z.string(),
+  duration_ms: z.number().int().nonnegative(),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** Record paths, relative to the store's root. */
 export const recordPaths = {

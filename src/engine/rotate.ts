@@ -14,8 +14,9 @@ import { fingerprint } from '../observability/fingerprint.js';
 import type { TokenProvider, TokenSet } from '../providers/contract.js';
 import type { SecretStore } from '../stores/contract.js';
 import { backoffSeconds, chooseMethod, decide, type EffectivePolicy } from './policy.js';
-import { emptyState, recordPaths, type Method, type PublicRecord, type StateRecord } from './records.js';
-import { readPublic, readState, writeWithRetry, type WriteRetryOptions } from './records-io.js';
+import { publishBehind } from './publish.js';
+import { emptyState, recordPaths, type Method, type StateRecord } from './records.js';
+import { readState, writeWithRetry, type WriteRetryOptions } from './records-io.js';
 
 /** Everything needed to rotate one provider. */
 export interface RotationTarget {
@@ -83,11 +84,6 @@ function errorOf(error: unknown): OutcomeError {
   return { class: 'store', code: ErrorCodes.STORE_UNAVAILABLE, message: describeError(error) };
 }
 
-function publicFromState(name: string, state: StateRecord): PublicRecord | undefined {
-  if (state.token === undefined) return undefined;
-  return { provider: name, ...state.token, generation: state.generation };
-}
-
 /** Rotates one provider if it needs it. Never throws: every failure becomes an outcome. */
 export async function rotate(target: RotationTarget, env: RotationEnv): Promise<Outcome> {
   const now = env.now ?? Date.now;
@@ -123,7 +119,7 @@ async function rotateUnsafe(
   for (;;) {
     const read = await readState(store, target.name);
     const state = read.record ?? emptyState(target.name);
-    repaired = (await publish(target.name, state, env)) || repaired;
+    repaired = (await publishBehind(state, { provider: target.name, store, logger: log, writeRetry: env.writeRetry })) || repaired;
 
     const t = now();
     const lease = state.lease;
@@ -194,28 +190,6 @@ function tokenFacts(state: StateRecord): Pick<Outcome, 'expiresAt' | 'generation
     ...(state.token ? { expiresAt: state.token.expires_at, generation: state.generation } : {}),
     ...(state.method ? { method: state.method } : {}),
   };
-}
-
-/** Writes the public record from the state when it is behind. Returns true if it wrote. */
-async function publish(name: string, state: StateRecord, env: RotationEnv): Promise<boolean> {
-  const desired = publicFromState(name, state);
-  if (desired === undefined) return false;
-  const path = recordPaths.public(name);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await readPublic(env.store, name);
-    if (current.record !== undefined && current.record.generation >= desired.generation) return false;
-    try {
-      await writeWithRetry(env.store, path, desired, current.version, env.writeRetry, { provider: name, expires_at: desired.expires_at });
-      env.logger.info(
-        { provider: name, generation: desired.generation, access_token_fp: fingerprint(desired.access_token) },
-        'published token',
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-    }
-  }
-  throw new ConflictError(path);
 }
 
 async function callAndPersist(
@@ -291,7 +265,7 @@ async function callAndPersist(
       delete failedState.refresh_token;
       delete failedState.refresh_expires_at;
     }
-    await writeWithRetry(env.store, statePath, failedState, leaseVersion, env.writeRetry);
+    await writeWithRetry(env.store, statePath, failedState, { expectedVersion: leaseVersion, retry: env.writeRetry });
     return finish({ ...tokenFacts(failedState), status: 'failed', ok: false, method, reason, error });
   }
 
@@ -317,7 +291,7 @@ async function callAndPersist(
     delete next.refresh_token;
     delete next.refresh_expires_at;
   }
-  await writeWithRetry(env.store, statePath, next, leaseVersion, env.writeRetry);
+  await writeWithRetry(env.store, statePath, next, { expectedVersion: leaseVersion, retry: env.writeRetry });
   log.info(
     {
       method,
@@ -328,6 +302,6 @@ async function callAndPersist(
     },
     'obtained token',
   );
-  await publish(target.name, next, env);
+  await publishBehind(next, { provider: target.name, store: env.store, logger: log, writeRetry: env.writeRetry });
   return finish({ status: 'rotated', ok: true, method, reason, ...tokenFacts(next) });
 }

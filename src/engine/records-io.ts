@@ -1,6 +1,6 @@
 /**
  * Reading and writing records through a store: validation on read, writes that are
- * retried on store failures (never the provider call) and recognise their
+ * retried on store failures worth retrying (never the provider call) and recognise their
  * own earlier success when a retry meets a conflict, and one compare-and-set update loop
  * for the records several runners may write (the public record, the heartbeat).
  */
@@ -72,7 +72,17 @@ export interface WriteOptions {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Compare-and-set write, retried when the store fails. A conflict on the first attempt is
+ * Whether repeating a failed store call may help. A store says so on its errors
+ * ({@link StoreError.retryable}: false for permission denied, a missing mount, a record
+ * too large); anything else (a network error a backend did not wrap) is worth a retry.
+ */
+export function isRetryableStoreFailure(error: unknown): boolean {
+  return error instanceof StoreError ? error.retryable : true;
+}
+
+/**
+ * Compare-and-set write, retried when the store fails in a way worth retrying; a failure
+ * the store marks as not retryable is thrown at once. A conflict on the first attempt is
  * a real conflict and is thrown; on a later attempt it may be our own earlier write that
  * succeeded without us hearing, so the record is read and compared.
  */
@@ -93,6 +103,7 @@ export async function writeWithRetry(store: SecretStore, path: string, value: Re
         }
         throw error;
       }
+      if (!isRetryableStoreFailure(error)) throw error;
       lastError = error;
       if (attempt < attempts) await sleep((options.retry?.delayMs ?? 200) * 2 ** (attempt - 1));
     }

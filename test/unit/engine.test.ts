@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolvedConfigSchema } from '../../src/config/schema.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError, StoreError } from '../../src/errors.js';
 import { runPass } from '../../src/engine/pass.js';
 import { effectivePolicy, type EffectivePolicy } from '../../src/engine/policy.js';
 import { recordPaths, type PublicRecord, type StateRecord } from '../../src/engine/records.js';
@@ -193,6 +193,22 @@ describe('rotate', () => {
     expect(outcome.status).toBe('rotated');
     expect(provider.calls).toEqual(['obtain']);
     expect(pub()?.generation).toBe(1);
+  });
+
+  it('does not retry a store write the store marks as not retryable, and reports it as a store failure', async () => {
+    const { target, env, provider, store, pub } = setup();
+    const original = store.write.bind(store);
+    let stateWrites = 0;
+    store.write = async (path, value, expected) => {
+      // The lease write succeeds; the state write after the call is refused for good.
+      if (path === recordPaths.state('p1') && ++stateWrites === 2) throw new StoreError('permission denied on state/p1', { retryable: false });
+      return original(path, value, expected);
+    };
+    const outcome = await rotate(target, env);
+    expect(outcome).toMatchObject({ status: 'failed', ok: false, error: { class: 'store', code: 'STORE_UNAVAILABLE', message: 'permission denied on state/p1' } });
+    expect(stateWrites).toBe(2);
+    expect(provider.calls).toEqual(['obtain']);
+    expect(pub()).toBeUndefined();
   });
 
   it('recognises its own write when the acknowledgement was lost', async () => {

@@ -34,6 +34,17 @@ class RacedStore extends MemoryStore {
 const parseCounter: RecordParser<{ n: number }> = (value) => (typeof value.n === 'number' ? { n: value.n } : undefined);
 
 describe('writeWithRetry', () => {
+  it('throws a store error marked not retryable at once, after exactly one write', async () => {
+    const store = new FailingStore();
+    const denied = new StoreError('permission denied on runner/thing', { retryable: false });
+    store.errors.push(denied);
+
+    await expect(writeWithRetry(store, PATH, { n: 1 }, { expectedVersion: null, retry: noWait })).rejects.toBe(denied);
+
+    expect(store.calls).toBe(1);
+    expect(store.records.has(PATH)).toBe(false);
+  });
+
   it('retries a retryable store error and succeeds', async () => {
     const store = new FailingStore();
     store.errors.push(new StoreError('HTTP 503'), new StoreError('HTTP 503'));
@@ -151,5 +162,14 @@ describe('updateRecord', () => {
 
     expect(seen).toEqual([undefined]);
     expect(result).toMatchObject({ written: true, version: '2' });
+  });
+
+  it('passes a store failure marked not retryable straight through, after one write', async () => {
+    const store = new FailingStore();
+    const tooLarge = new StoreError('record too large', { retryable: false });
+    store.errors.push(tooLarge);
+
+    await expect(updateRecord(store, PATH, { parse: parseCounter, next: () => ({ n: 1 }), attempts: 3, retry: noWait })).rejects.toBe(tooLarge);
+    expect(store.calls).toBe(1);
   });
 });

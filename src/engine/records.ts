@@ -18,10 +18,12 @@ export const publicRecordSchema = z.object({
   /** Increases by one with every new token; consumers can tell a rotation happened. */
   generation: z.number().int().positive(),
 });
+/** A public record, as consumers read it. */
 export type PublicRecord = z.infer<typeof publicRecordSchema>;
 
 /** How a token was got. */
 export const methodSchema = z.enum(['obtain', 'refresh']);
+/** `obtain` (the provider's own credentials) or `refresh` (a refresh token). */
 export type Method = z.infer<typeof methodSchema>;
 
 /** A runner's claim on a provider, taken by compare-and-set on the state record. */
@@ -32,6 +34,7 @@ export const leaseSchema = z.object({
   /** What the holder is about to do; an abandoned `refresh` means the refresh token may be spent. */
   intent: methodSchema,
 });
+/** A lease as stored in the state record. */
 export type Lease = z.infer<typeof leaseSchema>;
 
 /** The last failed rotation, safe to print: a class, a stable code and a message without secrets. */
@@ -65,6 +68,7 @@ export const stateRecordSchema = z.object({
   last_success_at: isoTime.optional(),
   last_attempt_at: isoTime.optional(),
 });
+/** A state record, as only the rotator reads it. */
 export type StateRecord = z.infer<typeof stateRecordSchema>;
 
 /** Record path of the heartbeat, beside `tokens/` and `state/`: one per store. */
@@ -81,6 +85,7 @@ export const heartbeatSchema = z.object({
   holder: z.string(),
   duration_ms: z.number().int().nonnegative(),
 });
+/** A heartbeat record. */
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** Record paths, relative to the store's root. */

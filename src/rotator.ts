@@ -14,7 +14,8 @@ import { effectivePolicy, feasibility, type EffectivePolicy } from './engine/pol
 import type { RotationTarget } from './engine/rotate.js';
 import { readPublic, readState } from './engine/records-io.js';
 import type { StateRecord } from './engine/records.js';
-import { readHeartbeat, recordHeartbeat, type Heartbeat } from './observability/heartbeat.js';
+import { readHeartbeat, recordHeartbeat } from './engine/heartbeat.js';
+import type { Heartbeat } from './engine/records.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { createProvider, expectedLifetime } from './providers/registry.js';
 import type { SecretStore } from './stores/contract.js';
@@ -191,7 +192,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
         config.policy.concurrency,
       );
       logger.info({ counts: summary.counts, durationMs: summary.durationMs, ok: summary.ok }, 'pass finished');
-      // The dead-man signal: one write per pass, never failing it (see observability/heartbeat.ts).
+      // The dead-man signal: one write per pass, never failing it (see engine/heartbeat.ts).
       if (!passOptions.dryRun) {
         await recordHeartbeat(
           store,

@@ -93,7 +93,7 @@ export function chooseMethod(
 }
 
 /** Seconds to wait after the n-th consecutive permanent failure (n ≥ 1). */
-export function backoffSeconds(consecutive: number, policy: EffectivePolicy): number {
+export function backoffSeconds(consecutive: number, policy: Pick<EffectivePolicy, 'backoff_base_seconds' | 'backoff_max_seconds'>): number {
   const exponent = Math.min(Math.max(consecutive - 1, 0), 30);
   return Math.min(policy.backoff_max_seconds, policy.backoff_base_seconds * 2 ** exponent);
 }

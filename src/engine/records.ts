@@ -1,6 +1,8 @@
 /**
- * The two records kept per provider. Both layouts are a public interface, documented in
- * the README: consumers read the public record; only the rotator reads the state.
+ * Every record layout the rotator keeps, in one place: the two records per provider and
+ * the one heartbeat per store. All three are a public interface, documented in the
+ * README: consumers read the public record; only the rotator reads the state; `status`,
+ * `/readyz` and operators read the heartbeat.
  */
 import { z } from 'zod';
 
@@ -16,10 +18,12 @@ export const publicRecordSchema = z.object({
   /** Increases by one with every new token; consumers can tell a rotation happened. */
   generation: z.number().int().positive(),
 });
+/** A public record, as consumers read it. */
 export type PublicRecord = z.infer<typeof publicRecordSchema>;
 
 /** How a token was got. */
 export const methodSchema = z.enum(['obtain', 'refresh']);
+/** `obtain` (the provider's own credentials) or `refresh` (a refresh token). */
 export type Method = z.infer<typeof methodSchema>;
 
 /** A runner's claim on a provider, taken by compare-and-set on the state record. */
@@ -30,8 +34,10 @@ export const leaseSchema = z.object({
   /** What the holder is about to do; an abandoned `refresh` means the refresh token may be spent. */
   intent: methodSchema,
 });
+/** A lease as stored in the state record. */
 export type Lease = z.infer<typeof leaseSchema>;
 
+/** The last failed rotation, safe to print: a class, a stable code and a message without secrets. */
 export const failureSchema = z.object({
   at: isoTime,
   class: z.enum(['retryable', 'reauthenticate', 'permanent']),
@@ -62,7 +68,25 @@ export const stateRecordSchema = z.object({
   last_success_at: isoTime.optional(),
   last_attempt_at: isoTime.optional(),
 });
+/** A state record, as only the rotator reads it. */
 export type StateRecord = z.infer<typeof stateRecordSchema>;
+
+/** Record path of the heartbeat, beside `tokens/` and `state/`: one per store. */
+export const HEARTBEAT_PATH = 'runner/heartbeat';
+
+/**
+ * The heartbeat record (the dead-man signal): when the last pass finished, whether it
+ * was ok, who ran it and how long it took. Path: {@link HEARTBEAT_PATH}.
+ */
+export const heartbeatSchema = z.object({
+  last_pass_at: isoTime,
+  last_pass_ok: z.boolean(),
+  /** The runner's lease holder id (`host:pid:random`). */
+  holder: z.string(),
+  duration_ms: z.number().int().nonnegative(),
+});
+/** A heartbeat record. */
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 /** Record paths, relative to the store's root. */
 export const recordPaths = {

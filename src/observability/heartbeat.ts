@@ -1,75 +1,16 @@
 /**
- * The dead-man signal. Every pass, whatever runs it (`token-rotator run`, the daemon, the
- * Lambda), records when it finished in one small store record, `runner/heartbeat`.
+ * The dead-man verdict: pure functions over the heartbeat record that every pass writes
+ * (`engine/heartbeat.ts` reads and records it; its layout is in `engine/records.ts`).
  * `token-rotator status` and the daemon's `/readyz` fail when no pass has finished within
  * twice the schedule's longest gap, so a scheduler that silently stopped (a suspended
  * CronJob, a disabled EventBridge rule, a wedged daemon) is caught before tokens expire.
  *
- * The heartbeat is exactly one compare-and-set write per pass (the AWS store keeps a
- * version budget) and never fails a pass: a conflict is retried a couple of times, then
- * given up; a store error is logged.
- *
  * @see https://en.wikipedia.org/wiki/Dead_man%27s_switch
  */
-import { z } from 'zod';
-import { ConflictError, describeError } from '../errors.js';
-import type { SecretStore } from '../stores/contract.js';
-import type { Logger } from './logger.js';
+import type { Heartbeat } from '../engine/records.js';
 
-/** Record path of the heartbeat, beside `tokens/` and `state/`. */
-export const HEARTBEAT_PATH = 'runner/heartbeat';
-
-/** The heartbeat record: when the last pass finished, whether it was ok, who ran it and how long it took. */
-export const heartbeatSchema = z.object({
-  last_pass_at: z.iso.datetime({ offset: true }),
-  last_pass_ok: z.boolean(),
-  /** The runner's lease holder id (`host:pid:random`). */
-  holder: z.string(),
-  duration_ms: z.number().int().nonnegative(),
-});
-export type Heartbeat = z.infer<typeof heartbeatSchema>;
-
-/** A heartbeat as read: `invalid` when a record exists but does not have the layout. */
-export interface HeartbeatRead {
-  readonly heartbeat: Heartbeat | undefined;
-  readonly version: string | null;
-  readonly invalid: boolean;
-}
-
-/** Reads the heartbeat; a record of another layout reads as absent (it is overwritten by the next pass). */
-export async function readHeartbeat(store: SecretStore): Promise<HeartbeatRead> {
-  const stored = await store.read(HEARTBEAT_PATH);
-  if (stored === undefined) return { heartbeat: undefined, version: null, invalid: false };
-  const parsed = heartbeatSchema.safeParse(stored.value);
-  return parsed.success
-    ? { heartbeat: parsed.data, version: stored.version, invalid: false }
-    : { heartbeat: undefined, version: stored.version, invalid: true };
-}
-
-/**
- * Writes `heartbeat` by compare-and-set, unless the record already holds a later pass
- * (another runner's). Retries a conflict up to `attempts` times in all, then gives up.
- * Never throws: returns true when it wrote.
- */
-export async function recordHeartbeat(store: SecretStore, heartbeat: Heartbeat, logger: Logger, attempts = 3): Promise<boolean> {
-  try {
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      const current = await readHeartbeat(store);
-      if (current.heartbeat !== undefined && Date.parse(current.heartbeat.last_pass_at) > Date.parse(heartbeat.last_pass_at)) return false;
-      try {
-        await store.write(HEARTBEAT_PATH, { ...heartbeat }, current.version);
-        return true;
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-      }
-    }
-    logger.debug({ path: HEARTBEAT_PATH }, 'heartbeat not recorded: other runners kept writing it');
-    return false;
-  } catch (error) {
-    logger.warn({ err: { message: describeError(error), code: (error as { code?: string }).code } }, 'could not record the heartbeat');
-    return false;
-  }
-}
+/** Re-exported for code that judged and located the heartbeat here before the layout moved to the records module. */
+export { HEARTBEAT_PATH, type Heartbeat } from '../engine/records.js';
 
 /** How old the last pass may be before the dead-man signal fires: twice the schedule's longest gap. */
 export function maxPassAgeSeconds(gapSeconds: number): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolvedConfigSchema } from '../../src/config/schema.js';
-import { ProviderError } from '../../src/errors.js';
+import { ProviderError, StoreError } from '../../src/errors.js';
 import { runPass } from '../../src/engine/pass.js';
 import { effectivePolicy, type EffectivePolicy } from '../../src/engine/policy.js';
 import { recordPaths, type PublicRecord, type StateRecord } from '../../src/engine/records.js';
@@ -110,6 +110,25 @@ describe('rotate', () => {
     expect(sleeps).toEqual([2000]);
   });
 
+  it('counts expires_at from when the successful request was sent, not from when its answer arrived', async () => {
+    const { target, env, provider, clock, state, pub } = setup({ lifetime: 3600, refreshable: false });
+    // The first request fails after 5 s; the retry, sent 1 s later, takes 20 s to answer.
+    provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 503', { status: 503 }), 'ok');
+    const answerTimes = [5_000, 20_000];
+    const obtain = provider.obtain.bind(provider);
+    provider.obtain = async () => {
+      clock.now += answerTimes.shift()!;
+      return obtain();
+    };
+    const retrySentAt = T0 + 5_000 + 1_000;
+
+    const outcome = await rotate(target, env);
+
+    expect(outcome).toMatchObject({ status: 'rotated', expiresAt: new Date(retrySentAt + 3600_000).toISOString() });
+    expect(pub()).toMatchObject({ issued_at: new Date(retrySentAt).toISOString(), expires_at: new Date(retrySentAt + 3600_000).toISOString() });
+    expect(state()?.last_success_at).toBe(new Date(retrySentAt + 20_000).toISOString());
+  });
+
   it('caps the wait a server asks for at max_retry_wait_seconds', async () => {
     const { target, env, provider, sleeps } = setup({ refreshable: false, policy: { max_retry_wait_seconds: 5 } });
     provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 429', { status: 429, retryAfterMs: 600_000 }), 'ok');
@@ -174,6 +193,22 @@ describe('rotate', () => {
     expect(outcome.status).toBe('rotated');
     expect(provider.calls).toEqual(['obtain']);
     expect(pub()?.generation).toBe(1);
+  });
+
+  it('does not retry a store write the store marks as not retryable, and reports it as a store failure', async () => {
+    const { target, env, provider, store, pub } = setup();
+    const original = store.write.bind(store);
+    let stateWrites = 0;
+    store.write = async (path, value, expected) => {
+      // The lease write succeeds; the state write after the call is refused for good.
+      if (path === recordPaths.state('p1') && ++stateWrites === 2) throw new StoreError('permission denied on state/p1', { retryable: false });
+      return original(path, value, expected);
+    };
+    const outcome = await rotate(target, env);
+    expect(outcome).toMatchObject({ status: 'failed', ok: false, error: { class: 'store', code: 'STORE_UNAVAILABLE', message: 'permission denied on state/p1' } });
+    expect(stateWrites).toBe(2);
+    expect(provider.calls).toEqual(['obtain']);
+    expect(pub()).toBeUndefined();
   });
 
   it('recognises its own write when the acknowledgement was lost', async () => {

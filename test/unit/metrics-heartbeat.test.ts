@@ -2,15 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { recordPaths } from '../../src/engine/records.js';
-import {
-  describeLastPass,
-  HEARTBEAT_PATH,
-  lastPassProblem,
-  readHeartbeat,
-  recordHeartbeat,
-  type Heartbeat,
-} from '../../src/observability/heartbeat.js';
+import { readHeartbeat, recordHeartbeat } from '../../src/engine/heartbeat.js';
+import { HEARTBEAT_PATH, recordPaths, type Heartbeat } from '../../src/engine/records.js';
+import { describeLastPass, lastPassProblem } from '../../src/observability/heartbeat.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { createRotator } from '../../src/rotator.js';
 import { MemoryStore } from '../helpers/memory-store.js';

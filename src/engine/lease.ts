@@ -1,0 +1,166 @@
+/**
+ * The first step of a rotation: read the state, repair the public record, decide, and
+ * take the lease, a compare-and-set write of the state record naming this runner. Only
+ * the lease holder calls the token endpoint, so two runners never spend the same refresh
+ * token. The step ends with a lease or with an outcome that needs no provider call.
+ */
+import { ConflictError, ErrorCodes } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { fingerprint } from '../observability/fingerprint.js';
+import type { SecretStore } from '../stores/contract.js';
+import { tokenFacts, type OutcomeFacts, type RotationReason } from './outcome.js';
+import { chooseMethod, decide, type EffectivePolicy } from './policy.js';
+import { publishBehind } from './publish.js';
+import { emptyState, recordPaths, type Lease, type Method, type StateRecord } from './records.js';
+import { readState, type WriteRetryOptions } from './records-io.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A state record while a runner holds its lease. */
+export type LeasedState = StateRecord & { readonly lease: Lease };
+
+/** A lease taken: the state as written with it, its version, and what to do under it. */
+export interface TakenLease {
+  readonly state: LeasedState;
+  /** The version the lease was written at: the next state is written over exactly it. */
+  readonly version: string;
+  readonly method: Method;
+  readonly reason: RotationReason;
+}
+
+/** The lease step ends with a lease, or with an outcome that needs no provider call. */
+export type LeaseResult = { readonly kind: 'leased'; readonly lease: TakenLease } | { readonly kind: 'outcome'; readonly outcome: OutcomeFacts };
+
+/** Options of {@link acquireLease}. */
+export interface AcquireLeaseOptions {
+  /** The provider's name in config. */
+  readonly provider: string;
+  readonly store: SecretStore;
+  /** This runner, as named in leases. */
+  readonly holder: string;
+  readonly policy: EffectivePolicy;
+  /** Longest time between two scheduled passes, in seconds. */
+  readonly gapSeconds: number;
+  /** The provider can refresh (its profile has `refresh`). */
+  readonly canRefresh: boolean;
+  readonly renewal: 'refresh' | 'reauthenticate';
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Bound to the provider. */
+  readonly logger: Logger;
+  /** How long to wait for another runner's lease before reporting `busy`. */
+  readonly leaseWaitMs: number;
+  /** Rotate even when fresh and ignore back-off. */
+  readonly force?: boolean | undefined;
+  /** Decide and report `would-rotate`, but take no lease. */
+  readonly dryRun?: boolean | undefined;
+  /** Once aborted, stop waiting for another runner's lease. */
+  readonly signal?: AbortSignal | undefined;
+  readonly writeRetry?: WriteRetryOptions | undefined;
+}
+
+/** What to do about a state just read: wait for another runner, stop with an outcome, or take the lease. */
+type Assessment =
+  | { readonly kind: 'wait'; readonly ms: number }
+  | { readonly kind: 'outcome'; readonly outcome: OutcomeFacts }
+  | { readonly kind: 'take'; readonly method: Method; readonly reason: RotationReason; readonly abandonedRefresh: boolean };
+
+/** Where the lease step stands when it assesses a read: the time, how long it may wait, whether it repaired. */
+interface Moment {
+  readonly t: number;
+  readonly waitUntil: number;
+  readonly repaired: boolean;
+}
+
+/** The decision on one read of the state; pure. */
+function assess(state: StateRecord, { t, waitUntil, repaired }: Moment, options: AcquireLeaseOptions): Assessment {
+  const { lease } = state;
+  if (lease !== undefined && Date.parse(lease.expires_at) > t && lease.holder !== options.holder) {
+    if (t < waitUntil && !options.dryRun && !options.signal?.aborted) return { kind: 'wait', ms: Math.min(500, Math.max(50, waitUntil - t)) };
+    const valid = state.token !== undefined && Date.parse(state.token.expires_at) > t;
+    return {
+      kind: 'outcome',
+      outcome: {
+        status: 'busy',
+        ok: valid,
+        ...(valid ? {} : { error: { class: 'lease', code: ErrorCodes.LEASE_BUSY, message: `another runner (${lease.holder}) holds the lease` } }),
+      },
+    };
+  }
+  // An expired lease taken for a refresh: its holder died, maybe after spending the refresh token.
+  const abandonedRefresh = lease !== undefined && lease.intent === 'refresh';
+  const decision = decide(t, state, options.policy, options.gapSeconds);
+  const reason = abandonedRefresh ? 'abandoned-refresh' : decision.action === 'fresh' ? (options.force ? 'forced' : undefined) : decision.action;
+  if (reason === undefined) return { kind: 'outcome', outcome: { status: repaired ? 'repaired' : 'fresh', ok: true, ...tokenFacts(state) } };
+
+  const method: Method = abandonedRefresh
+    ? 'obtain'
+    : chooseMethod(t, state, { canRefresh: options.canRefresh, prefer: options.renewal, policy: options.policy, gap: options.gapSeconds });
+  const nextAttempt = state.failures.next_attempt_at;
+  if (nextAttempt !== undefined && Date.parse(nextAttempt) > t && !options.force && !abandonedRefresh) {
+    const last = state.failures.last;
+    return {
+      kind: 'outcome',
+      outcome: {
+        status: 'backoff',
+        ok: false,
+        reason,
+        ...tokenFacts(state),
+        error: last
+          ? { class: last.class, code: last.code, message: `backing off until ${nextAttempt}: ${last.message}` }
+          : { class: 'permanent', code: ErrorCodes.PROVIDER_PERMANENT, message: `backing off until ${nextAttempt}` },
+      },
+    };
+  }
+  if (options.dryRun) return { kind: 'outcome', outcome: { ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason } };
+  return { kind: 'take', method, reason, abandonedRefresh };
+}
+
+/** The state with `lease` on it; a refresh token a dead runner may have spent is dropped. */
+function withLease(state: StateRecord, lease: Lease, abandonedRefresh: boolean): LeasedState {
+  const { refresh_token: _token, refresh_expires_at: _expiry, ...withoutRefresh } = state;
+  return { ...(abandonedRefresh ? withoutRefresh : state), lease, last_attempt_at: lease.acquired_at };
+}
+
+/**
+ * Reads the provider's state until it can decide: republishes a public record left
+ * behind by a crash, waits (up to `leaseWaitMs`) while another runner holds a live lease,
+ * and returns an outcome when nothing is to be called (fresh, repaired, busy, backoff,
+ * would-rotate). Otherwise writes the lease by compare-and-set over the version it read;
+ * losing that race reads again.
+ * @throws {StoreError} when the store fails or the state record is not readable.
+ */
+export async function acquireLease(options: AcquireLeaseOptions): Promise<LeaseResult> {
+  const { store, provider, logger } = options;
+  const statePath = recordPaths.state(provider);
+  const waitUntil = options.now() + options.leaseWaitMs;
+  let repaired = false;
+
+  for (;;) {
+    const read = await readState(store, provider);
+    const state = read.record ?? emptyState(provider);
+    repaired = (await publishBehind(state, { provider, store, logger, writeRetry: options.writeRetry })) || repaired;
+
+    const t = options.now();
+    const assessment = assess(state, { t, waitUntil, repaired }, options);
+    if (assessment.kind === 'wait') {
+      await options.sleep(assessment.ms);
+      continue;
+    }
+    if (assessment.kind === 'outcome') return assessment;
+
+    const { method, reason, abandonedRefresh } = assessment;
+    if (abandonedRefresh) {
+      logger.warn({ refresh_token_fp: state.refresh_token && fingerprint(state.refresh_token) }, 'a runner died during a refresh; re-authenticating');
+    }
+    const lease: Lease = { holder: options.holder, acquired_at: iso(t), expires_at: iso(t + options.policy.lease_seconds * 1000), intent: method };
+    const leased = withLease(state, lease, abandonedRefresh);
+    try {
+      const version = await store.write(statePath, JSON.parse(JSON.stringify(leased)) as Record<string, unknown>, read.version);
+      return { kind: 'leased', lease: { state: leased, version, method, reason } };
+    } catch (error) {
+      if (error instanceof ConflictError) continue; // someone else moved first: look again
+      throw error;
+    }
+  }
+}

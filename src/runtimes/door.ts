@@ -6,8 +6,7 @@
  *
  * Nothing here imports the CLI, the demo or the sandbox: the Lambda bundle includes it.
  */
-import type { LoadedConfig } from '../config/load.js';
-import { DEFAULT_CONFIG_PATH } from '../config/load.js';
+import { DEFAULT_CONFIG_PATH, type LoadedConfig } from '../config/load.js';
 import type { PassSummary } from '../engine/pass.js';
 import { ConfigError } from '../errors.js';
 import { passMetrics, writeEmf, type PassMetricsOptions } from '../observability/emf.js';

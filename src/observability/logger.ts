@@ -7,6 +7,21 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
+/**
+ * The levels a logger accepts, most severe first; `silent` logs nothing. The config's
+ * `log_level`, `--log-level` and `TOKEN_ROTATOR_LOG_LEVEL` take exactly these.
+ * @see https://getpino.io/#/docs/api?id=level-string
+ */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
+
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Whether `value` names a level pino knows; narrows it to {@link LogLevel}. */
+export function isLogLevel(value: string): value is LogLevel {
+  return LOG_LEVELS.some((level) => level === value);
+}
+
 /** Field names that hold secrets anywhere in a log object; pino replaces their values. */
 export const REDACTED_KEYS = [
   'access_token',
@@ -33,7 +48,7 @@ const REDACT_PATHS = REDACTED_KEYS.flatMap((key) => {
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
-  readonly level?: LevelWithSilent;
+  readonly level?: LogLevel;
   /** Where lines go; default stderr. */
   readonly destination?: NodeJS.WritableStream;
 }

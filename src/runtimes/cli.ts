@@ -8,18 +8,43 @@ import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from '../config/lo
 import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
 import { describeLastPass, lastPassProblem } from '../observability/heartbeat.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { LOG_LEVELS, type Logger } from '../observability/logger.js';
 import { createTokenReader } from '../reader.js';
-import { createRotator } from '../rotator.js';
+import type { Rotator } from '../rotator.js';
 import { runDaemon } from './daemon.js';
 import { runDemo, runSandboxCommand } from './demo.js';
+import {
+  configPath,
+  EXIT,
+  LogLevelError,
+  openRotator,
+  passExitCode,
+  resolveLogLevel,
+  runtimeLogger,
+  stopOnSignals,
+  type LogLevelSources,
+} from './door.js';
 import { formatStatus, formatSummary } from './format.js';
 import { parseListen, type ListenAddress } from './http.js';
 
-/** Exit codes of the CLI. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export { EXIT };
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A parsed option's value, as `parseArgs` gives it for options declared at run time. */
+type OptionValue = string | boolean | (string | boolean)[] | undefined;
+
+/** The value of a string option, when given. */
+function text(value: OptionValue): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The values of a repeatable string option, when given. */
+function texts(value: OptionValue): string[] | undefined {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : undefined;
+}
 
 const common = {
   config: { type: 'string', short: 'c' },
@@ -36,11 +61,20 @@ interface Command {
 }
 
 interface Context {
-  readonly values: Record<string, string | boolean | undefined>;
-  readonly positionals: string[];
+  readonly values: Readonly<Record<string, OptionValue>>;
+  readonly positionals: readonly string[];
   readonly io: CliIO;
-  config(): Promise<LoadedConfig>;
-  logger(loaded?: LoadedConfig): Logger;
+  /** `--log-level` and the environment, already checked to give a valid level. */
+  readonly levels: Omit<LogLevelSources, 'config'>;
+  /** Loads the config and opens a rotator on it, with a logger at the runtime's level. */
+  open(): Promise<Opened>;
+}
+
+/** What a command works with once the config is loaded. */
+interface Opened {
+  readonly loaded: LoadedConfig;
+  readonly logger: Logger;
+  readonly rotator: Rotator;
 }
 
 /** Where the CLI reads and writes; injectable for tests. */
@@ -51,7 +85,8 @@ export interface CliIO {
 }
 
 const CONFIG_HELP = `  -c, --config PATH   config file (default: $TOKEN_ROTATOR_CONFIG or ${DEFAULT_CONFIG_PATH})
-      --log-level L   fatal|error|warn|info|debug|trace|silent (default: the config's log_level)
+      --log-level L   ${LOG_LEVELS.join('|')}
+                      (default: $TOKEN_ROTATOR_LOG_LEVEL, else the config's log_level, else info)
   -h, --help          this help`;
 
 const commands: Record<string, Command> = {
@@ -73,23 +108,10 @@ Rotates every provider whose token is missing or due, then exits:
       json: { type: 'boolean' },
     },
     async run(ctx) {
-      const loaded = await ctx.config();
-      const logger = ctx.logger(loaded);
-      const rotator = createRotator(loaded, { logger });
-      // SIGTERM (a CronJob's deadline, a deploy) or SIGINT: stop waiting on other runners'
-      // leases and retrying, let the calls in flight finish and their results be written.
-      // A second signal exits at once; a lease abandoned mid-refresh is then recovered by
-      // the next run, which re-authenticates.
-      const stop = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (stop.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
-        logger.warn({ signal }, 'finishing the calls in flight, then exiting');
-        stop.abort();
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
+      const { logger, rotator } = await ctx.open();
+      const stop = stopOnSignals({ announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting') });
       try {
-        const providers = ctx.values['provider'] as unknown as string[] | undefined;
+        const providers = texts(ctx.values['provider']);
         const summary = await rotator.pass({
           ...(providers ? { providers } : {}),
           force: ctx.values['force'] === true,
@@ -97,10 +119,9 @@ Rotates every provider whose token is missing or due, then exits:
           signal: stop.signal,
         });
         ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
-        return summary.ok ? EXIT.ok : EXIT.failed;
+        return passExitCode(summary);
       } finally {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
+        stop.dispose();
         await rotator.close();
       }
     },
@@ -118,22 +139,23 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
                       (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`,
     options: { provider: { type: 'string', short: 'p', multiple: true }, listen: { type: 'string' } },
     async run(ctx) {
-      const listen = listenOption(ctx.values['listen']);
-      const loaded = await ctx.config();
-      const logger = ctx.logger(loaded);
-      const rotator = createRotator(loaded, { logger });
-      const providers = ctx.values['provider'] as unknown as string[] | undefined;
+      const listen = listenOption(text(ctx.values['listen']));
+      const { loaded, logger, rotator } = await ctx.open();
+      const providers = texts(ctx.values['provider']);
+      const stop = stopOnSignals({ announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight') });
       try {
         await rotator.check();
         await runDaemon({
           rotator,
           logger,
+          stop: stop.signal,
           schedule: loaded.policy.schedule,
           timezone: loaded.policy.timezone,
           ...(providers ? { providers } : {}),
           ...(listen ? { listen } : {}),
         });
       } finally {
+        stop.dispose();
         await rotator.close();
       }
       return EXIT.ok;
@@ -150,8 +172,7 @@ each problem is also a line on stderr.
       --json          print the rows as JSON`,
     options: { json: { type: 'boolean' } },
     async run(ctx) {
-      const loaded = await ctx.config();
-      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      const { rotator } = await ctx.open();
       try {
         const [rows, heartbeat] = await Promise.all([rotator.status(), rotator.heartbeat()]);
         const now = Date.now();
@@ -176,8 +197,7 @@ builds every provider and checks that policy.schedule can keep each token fresh.
 Exits 0 when all is well, 2 naming each problem otherwise. Calls no provider.`,
     options: {},
     async run(ctx) {
-      const loaded = await ctx.config();
-      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      const { loaded, rotator } = await ctx.open();
       try {
         const config = await rotator.check();
         ctx.io.stdout.write(
@@ -200,8 +220,7 @@ is no valid token.`,
     async run(ctx) {
       const name = ctx.positionals[0];
       if (name === undefined) throw new UsageError('get needs a PROVIDER');
-      const loaded = await ctx.config();
-      const rotator = createRotator(loaded, { logger: ctx.logger(loaded) });
+      const { rotator } = await ctx.open();
       try {
         const token = await createTokenReader({ store: rotator.store, refreshMarginSeconds: 0 }).get(name);
         ctx.io.stdout.write(`${token.accessToken}\n`);
@@ -228,7 +247,7 @@ DIR/token-rotator.yaml (credentials in DIR/secrets, mode 0600) and serves until 
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
       await runSandboxCommand({
         port,
-        dir: (ctx.values['dir'] as string | undefined) ?? '.token-rotator/sandbox',
+        dir: text(ctx.values['dir']) ?? '.token-rotator/sandbox',
         short: ctx.values['short'] === true,
         out: ctx.io.stdout,
       });
@@ -246,10 +265,11 @@ counters. Ctrl-C stops it.`,
     options: { dir: { type: 'string' } },
     async run(ctx) {
       await runDemo({
-        dir: (ctx.values['dir'] as string | undefined) ?? '.token-rotator/demo',
+        dir: text(ctx.values['dir']) ?? '.token-rotator/demo',
         out: ctx.io.stdout,
         err: ctx.io.stderr,
-        isTTY: (ctx.io.stdout as NodeJS.WriteStream).isTTY === true,
+        isTTY: 'isTTY' in ctx.io.stdout && ctx.io.stdout.isTTY === true,
+        levels: ctx.levels,
       });
       return EXIT.ok;
     },
@@ -268,12 +288,12 @@ Prints the JSON Schema of the config, for editors (yaml-language-server, VS Code
 };
 
 /** Validates `--listen` before anything else runs. */
-function listenOption(value: string | boolean | undefined): ListenAddress | undefined {
-  if (typeof value !== 'string') return undefined;
+function listenOption(value: string | undefined): ListenAddress | undefined {
+  if (value === undefined) return undefined;
   try {
     return parseListen(value);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(error instanceof Error ? error.message : String(error));
   }
 }
 
@@ -311,31 +331,38 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       throw new UsageError(`unexpected argument "${parsed.positionals[command.positionals ?? 0]}"`);
     }
   } catch (error) {
-    io.stderr.write(`token-rotator ${name}: ${(error as Error).message}\n\nUsage: ${command.usage}\n${CONFIG_HELP}\n`);
+    io.stderr.write(`token-rotator ${name}: ${error instanceof Error ? error.message : String(error)}\n\nUsage: ${command.usage}\n${CONFIG_HELP}\n`);
     return EXIT.usage;
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const { values } = parsed;
   if (values['help']) {
     io.stdout.write(`Usage: ${command.usage}\n${CONFIG_HELP}\n`);
     return EXIT.ok;
   }
-  const configPath = (values['config'] as string | undefined) ?? io.env['TOKEN_ROTATOR_CONFIG'] ?? DEFAULT_CONFIG_PATH;
-  const context: Context = {
-    values,
-    positionals: parsed.positionals,
-    io,
-    config: () => loadConfig(configPath, io.env),
-    logger: (loaded) =>
-      createLogger({
-        level: ((values['log-level'] as string | undefined) ?? io.env['TOKEN_ROTATOR_LOG_LEVEL'] ?? loaded?.logLevel ?? 'info') as never,
-        destination: io.stderr,
-      }),
-  };
+  const levels = { flag: text(values['log-level']), env: io.env };
+  const path = configPath(text(values['config']), io.env);
   try {
+    // A level pino does not know is a usage error, reported before any config or store is read.
+    resolveLogLevel(levels);
+    const context: Context = {
+      values,
+      positionals: parsed.positionals,
+      io,
+      levels,
+      async open() {
+        const loaded = await loadConfig(path, io.env);
+        const logger = runtimeLogger(levels, io.stderr);
+        return { loaded, logger, rotator: openRotator(loaded, logger, levels) };
+      },
+    };
     return await command.run(context);
   } catch (error) {
+    if (error instanceof LogLevelError) {
+      io.stderr.write(`token-rotator ${name}: ${error.message}\n`);
+      return EXIT.usage;
+    }
     if (error instanceof ConfigError) {
-      io.stderr.write(`token-rotator ${name}: invalid config ${configPath}\n${error.issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
+      io.stderr.write(`token-rotator ${name}: invalid config ${path}\n${error.issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
       return EXIT.usage;
     }
     if (error instanceof UsageError) {

@@ -1,8 +1,9 @@
 /**
- * The long-running runtime: passes on a node-cron schedule, never overlapping, until
- * SIGTERM or SIGINT; then it stops scheduling, lets the pass in flight finish (its
- * leases are released as each provider completes, and a provider waiting for another
- * runner's lease stops waiting), closes its listener and resolves.
+ * The long-running runtime: passes on a node-cron schedule, never overlapping, until its
+ * stop signal is aborted (the door's SIGTERM/SIGINT, see `door.ts`); then it stops
+ * scheduling, lets the pass in flight finish (its leases are released as each provider
+ * completes, and a provider waiting for another runner's lease stops waiting), closes
+ * its listener and resolves.
  *
  * With `listen`, it serves `/healthz`, `/readyz` and `/metrics` (see `http.ts`); every
  * pass feeds the metrics, and readiness fails while draining.
@@ -12,6 +13,7 @@ import type { PassSummary } from '../engine/pass.js';
 import type { Logger } from '../observability/logger.js';
 import { RotatorMetrics } from '../observability/metrics.js';
 import type { Rotator } from '../rotator.js';
+import { errorCode, prometheusReport, reportedPass, untilAborted, type PassReport } from './door.js';
 import { startOpsServer, type ListenAddress, type OpsServer } from './http.js';
 import { createReadiness, type ReadinessCheck } from './readiness.js';
 
@@ -25,8 +27,8 @@ export interface DaemonOptions {
   readonly passAtStart?: boolean;
   /** Called after every pass (the demo prints its table here). */
   readonly onPass?: (summary: PassSummary) => void;
-  /** Resolves the daemon when aborted; default: SIGTERM and SIGINT. */
-  readonly stop?: AbortSignal;
+  /** Aborting it stops the daemon after the pass in flight (the door's `stopOnSignals`). */
+  readonly stop: AbortSignal;
   readonly providers?: readonly string[];
   /** Serve `/healthz`, `/readyz` and `/metrics` here (default: no listener). */
   readonly listen?: ListenAddress;
@@ -46,11 +48,11 @@ async function startListener(options: DaemonOptions, metrics: RotatorMetrics): P
 
 /** Runs passes until stopped. Resolves once the last pass has finished. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
-  const { rotator, logger } = options;
+  const { logger } = options;
   const metrics = options.metrics ?? new RotatorMetrics();
   const listener = await startListener(options, metrics);
   try {
-    await schedulePasses(options, metrics, () => listener?.readiness.shuttingDown());
+    await schedulePasses(options, prometheusReport(metrics), () => listener?.readiness.shuttingDown());
   } finally {
     if (listener !== undefined) {
       await listener.server.close();
@@ -60,37 +62,24 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   logger.info('daemon stopped');
 }
 
-/** Runs passes on the schedule until a stop signal, then waits for the pass in flight. */
-async function schedulePasses(options: DaemonOptions, metrics: RotatorMetrics, onShutdown: () => void): Promise<void> {
-  const { rotator, logger } = options;
-  const shutdown = new AbortController();
-  shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+/** Runs passes on the schedule until the stop signal, then waits for the pass in flight. */
+async function schedulePasses(options: DaemonOptions, report: PassReport, onShutdown: () => void): Promise<void> {
+  const { rotator, logger, stop } = options;
+  // Readiness fails from the signal on, while the pass in flight is still finishing.
+  if (stop.aborted) onShutdown();
+  else stop.addEventListener('abort', onShutdown, { once: true });
   let inFlight: Promise<unknown> = Promise.resolve();
 
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'shutting down after the pass in flight');
-    shutdown.abort();
-  };
-  const stopSignals = options.stop === undefined;
-  if (stopSignals) {
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  } else {
-    options.stop!.addEventListener('abort', () => shutdown.abort(), { once: true });
-  }
-
   const runOnce = async () => {
-    if (shutdown.signal.aborted) return;
+    if (stop.aborted) return;
     try {
-      const summary = await rotator.pass({
-        signal: shutdown.signal,
-        ...(options.providers ? { providers: options.providers } : {}),
-      });
-      metrics.observePass(summary, Date.now());
+      const summary = await reportedPass(
+        () => rotator.pass({ signal: stop, ...(options.providers ? { providers: options.providers } : {}) }),
+        report,
+      );
       options.onPass?.(summary);
     } catch (error) {
-      metrics.observePassError();
-      logger.error({ err: { message: (error as Error).message, code: (error as { code?: string }).code } }, 'pass failed');
+      logger.error({ err: { message: error instanceof Error ? error.message : String(error), code: errorCode(error) } }, 'pass failed');
     }
   };
   const tracked = () => {
@@ -106,17 +95,10 @@ async function schedulePasses(options: DaemonOptions, metrics: RotatorMetrics, o
   });
   logger.info({ schedule: options.schedule, gapSeconds: rotator.gapSeconds }, 'daemon started');
   if (options.passAtStart !== false) await tracked();
-  if (!shutdown.signal.aborted) await task.start();
+  if (!stop.aborted) await task.start();
 
-  await new Promise<void>((resolve) => {
-    if (shutdown.signal.aborted) resolve();
-    else shutdown.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await untilAborted(stop);
   await task.stop();
   await inFlight;
   await task.destroy();
-  if (stopSignals) {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-  }
 }

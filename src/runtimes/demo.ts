@@ -8,11 +8,10 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { createLogger } from '../observability/logger.js';
-import { createRotator } from '../rotator.js';
 import { createDemoClients, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.js';
 import type { DemoSecrets } from '../sandbox/index.js';
 import { runDaemon } from './daemon.js';
+import { openRotator, runtimeLogger, stopOnSignals, untilAborted, type LogLevelSources } from './door.js';
 import { formatStatus } from './format.js';
 
 /** Options for {@link writeWorkspace}. */
@@ -104,18 +103,6 @@ export async function startDemoSandbox(options: Omit<SandboxOptions, 'clients'> 
   return { sandbox, secrets };
 }
 
-function waitForStop(): Promise<NodeJS.Signals> {
-  return new Promise((resolveStop) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolveStop(signal);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-}
-
 /** `token-rotator sandbox`: serves the vendors' token endpoints until stopped. */
 export async function runSandboxCommand(options: { port: number; dir: string; short: boolean; out: NodeJS.WritableStream }): Promise<void> {
   const lifetimes = options.short ? SHORT_LIFETIMES : undefined;
@@ -130,8 +117,13 @@ export async function runSandboxCommand(options: { port: number; dir: string; sh
       `stats: curl ${sandbox.url}/_sandbox/stats\n` +
       'stop with Ctrl-C\n',
   );
-  await waitForStop();
-  await sandbox.close();
+  const stop = stopOnSignals();
+  try {
+    await untilAborted(stop.signal);
+  } finally {
+    stop.dispose();
+    await sandbox.close();
+  }
 }
 
 /** Lifetimes short enough to watch refreshes and re-authentications in a minute or two. */
@@ -149,7 +141,14 @@ const SHORT_POLICY = { min_margin_seconds: 10, lease_seconds: 30, request_timeou
  * daemon passing every 5 s on the embedded file store, and the status table after each
  * pass, until Ctrl-C.
  */
-export async function runDemo(options: { dir: string; out: NodeJS.WritableStream; err: NodeJS.WritableStream; isTTY: boolean }): Promise<void> {
+export async function runDemo(options: {
+  dir: string;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+  isTTY: boolean;
+  /** `--log-level` and the environment; the demo's config says `warn`, so the table stays readable. */
+  levels?: Omit<LogLevelSources, 'config'>;
+}): Promise<void> {
   const { sandbox, secrets } = await startDemoSandbox({ lifetimes: SHORT_LIFETIMES });
   const configPath = await writeWorkspace(options.dir, sandbox, secrets, {
     schedule: '*/5 * * * * *',
@@ -158,8 +157,10 @@ export async function runDemo(options: { dir: string; out: NodeJS.WritableStream
     keliwebRefreshSeconds: SHORT_LIFETIMES['keliweb-api-v2'].refreshSeconds,
   });
   const loaded = await loadConfig(configPath);
-  const logger = createLogger({ level: 'warn', destination: options.err });
-  const rotator = createRotator(loaded, { logger });
+  const levels = options.levels ?? {};
+  const logger = runtimeLogger(levels, options.err);
+  const rotator = openRotator(loaded, logger, levels);
+  const stop = stopOnSignals({ announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight') });
   const started = Date.now();
   const header =
     `token-rotator demo: sandbox at ${sandbox.url}, store in ${loaded.store.kind === 'file' ? loaded.store.directory : ''}\n` +
@@ -169,6 +170,7 @@ export async function runDemo(options: { dir: string; out: NodeJS.WritableStream
     await runDaemon({
       rotator,
       logger,
+      stop: stop.signal,
       schedule: loaded.policy.schedule,
       onPass: (summary) => {
         void rotator.status().then((rows) => {
@@ -184,6 +186,7 @@ export async function runDemo(options: { dir: string; out: NodeJS.WritableStream
       },
     });
   } finally {
+    stop.dispose();
     await rotator.close();
     await sandbox.close();
   }

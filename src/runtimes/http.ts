@@ -100,7 +100,7 @@ function hostForUrl(host: string): string {
 export async function startOpsServer(address: ListenAddress, endpoints: OpsEndpoints, logger: Logger): Promise<OpsServer> {
   const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (request, response) => {
     route(request, response, endpoints).catch((error: unknown) => {
-      logger.error({ err: { message: (error as Error).message }, path: request.url }, 'ops listener: request failed');
+      logger.error({ err: { message: error instanceof Error ? error.message : String(error) }, path: request.url }, 'ops listener: request failed');
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
     });

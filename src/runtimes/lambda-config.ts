@@ -90,7 +90,7 @@ export async function loadLambdaConfig(options: LambdaConfigOptions): Promise<{ 
   const source = configSource(env, options.bundleDir);
   switch (source.kind) {
     case 'env': {
-      const text = env[source.name] as string;
+      const text = env[source.name] ?? '';
       if (looksLikePath(text)) {
         throw new ConfigError([
           { path: '', message: `${source.name} holds the config text itself in Lambda, not a path; set ${CONFIG_ENV.file} to read a file` },

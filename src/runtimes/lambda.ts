@@ -23,9 +23,9 @@ import type { LoadedConfig } from '../config/load.js';
 import type { PassSummary } from '../engine/pass.js';
 import type { Outcome } from '../engine/rotate.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
-import { passMetrics, writeEmf } from '../observability/emf.js';
-import { createLogger, type Logger } from '../observability/logger.js';
-import { createRotator, type Rotator } from '../rotator.js';
+import type { Logger } from '../observability/logger.js';
+import type { Rotator } from '../rotator.js';
+import { emfReport, openRotator, reportedPass, resolveLogLevel, runtimeLogger } from './door.js';
 import { loadLambdaConfig, type ConfigSource, type SecretReader } from './lambda-config.js';
 
 /** Options of {@link createHandler}; the defaults are what Lambda needs. */
@@ -70,8 +70,6 @@ export function reserveMs(policy: LoadedConfig['policy']): number {
   return policy.request_timeout_seconds * 1000 + 10_000;
 }
 
-const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-
 interface Runtime {
   readonly rotator: Rotator;
   readonly policy: LoadedConfig['policy'];
@@ -115,22 +113,21 @@ async function withDeadline<T>(context: Context, reserve: number, task: (signal:
  */
 export function createHandler(options: LambdaHandlerOptions = {}): (event: ScheduledEvent, context: Context) => Promise<PassSummary> {
   const env = options.env ?? process.env;
-  const envLevel = env['TOKEN_ROTATOR_LOG_LEVEL'];
-  const logger: Logger = createLogger({
-    level: envLevel !== undefined && LEVELS.has(envLevel) ? (envLevel as never) : 'info',
-    ...(options.logDestination ? { destination: options.logDestination } : {}),
-  });
+  // `info` until the cold start has checked TOKEN_ROTATOR_LOG_LEVEL and read the config.
+  const logger: Logger = runtimeLogger({}, options.logDestination);
   const metricsOut = options.metricsOut ?? process.stdout;
   let runtime: Promise<Runtime> | undefined;
 
   async function start(): Promise<Runtime> {
+    // An invalid level is refused, not ignored: a typo in the deployment's parameter
+    // fails every invocation (the Errors alarm) instead of silently logging at another level.
+    logger.level = resolveLogLevel({ env });
     const { loaded, source } = await loadLambdaConfig({
       env,
       bundleDir: options.bundleDir ?? dirname(fileURLToPath(import.meta.url)),
       ...(options.readSecret ? { readSecret: options.readSecret } : {}),
     });
-    if (envLevel === undefined || !LEVELS.has(envLevel)) logger.level = loaded.logLevel;
-    const rotator = createRotator(loaded, { logger });
+    const rotator = openRotator(loaded, logger, { env });
     logger.info({ source: describeSource(source), store: loaded.store.kind }, 'lambda cold start: config loaded');
     return { rotator, policy: loaded.policy };
   }
@@ -150,16 +147,16 @@ export function createHandler(options: LambdaHandlerOptions = {}): (event: Sched
     const log = logger.child({ requestId: context.awsRequestId });
     log.debug({ eventId: event.id, scheduledTime: event.time }, 'scheduled pass');
 
+    const report = emfReport(metricsOut, { service: context.functionName, requestId: context.awsRequestId });
     let summary: PassSummary;
     try {
-      summary = await withDeadline(context, reserveMs(policy), (signal) => rotator.pass({ signal }));
+      summary = await withDeadline(context, reserveMs(policy), (signal) => reportedPass(() => rotator.pass({ signal }), report));
     } catch (error) {
       const code = error instanceof RotatorError ? error.code : undefined;
       log.error({ error: describeError(error), code }, 'pass could not run');
       throw error;
     }
 
-    writeEmf(passMetrics(summary, { service: context.functionName, requestId: context.awsRequestId }), metricsOut);
     log.info(
       { ok: summary.ok, counts: summary.counts, durationMs: summary.durationMs, outcomes: summary.outcomes.map(brief) },
       'lambda pass summary',

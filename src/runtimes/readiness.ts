@@ -11,6 +11,7 @@ import { describeError } from '../errors.js';
 import { lastPassProblem } from '../observability/heartbeat.js';
 import type { Logger } from '../observability/logger.js';
 import type { RotatorMetrics } from '../observability/metrics.js';
+import { errorCode } from './door.js';
 
 /** A readiness verdict, as `/readyz` serves it. */
 export interface Readiness {
@@ -79,9 +80,9 @@ export function createReadiness(options: ReadinessOptions): ReadinessCheck {
     // Concurrent probes share one store read.
     pending ??= withTimeout(options.probeStore, timeoutMs)
       .catch((error: unknown) => {
-        options.logger.warn({ err: { message: describeError(error), code: (error as { code?: string }).code } }, 'readiness: store check failed');
-        const code = (error as { code?: unknown }).code;
-        return `the store could not be read${typeof code === 'string' ? ` (${code})` : ''}`;
+        const code = errorCode(error);
+        options.logger.warn({ err: { message: describeError(error), code } }, 'readiness: store check failed');
+        return `the store could not be read${code === undefined ? '' : ` (${code})`}`;
       })
       .then((problem) => {
         cached = { at: now(), problem };

@@ -276,3 +276,49 @@ describe('createHandler', () => {
     expect(elapsed).toBeLessThan(10_000); // the lease would have held it for 60 s
   });
 });
+
+describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
+  it('uses a valid TOKEN_ROTATOR_LOG_LEVEL over the config log_level', async () => {
+    const { configPath } = await workspace(); // the workspace config says log_level: debug
+    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, TOKEN_ROTATOR_LOG_LEVEL: 'warn' });
+
+    const summary = await handler(event(), context());
+    done();
+
+    expect(summary.ok).toBe(true);
+    expect(out.logs).not.toMatch(/"level":(20|30),/);
+    expect(out.logs).not.toContain('lambda pass summary');
+  });
+
+  it('follows the config log_level when TOKEN_ROTATOR_LOG_LEVEL is empty, as the deployment template may leave it', async () => {
+    const { configPath } = await workspace();
+    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, TOKEN_ROTATOR_LOG_LEVEL: '' });
+
+    await handler(event(), context());
+    done();
+
+    expect(out.logs).toMatch(/"level":20,.*"msg":"scheduled pass"/);
+  });
+
+  it('refuses an invalid TOKEN_ROTATOR_LOG_LEVEL at every invocation, naming it and the valid levels, touching neither the store nor any provider', async () => {
+    const { configPath, storeDir } = await workspace();
+    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, TOKEN_ROTATOR_LOG_LEVEL: 'verbose' });
+    const requests = sandbox.requests.length;
+
+    const first = await handler(event(), context()).catch((e: unknown) => e);
+    const second = await handler(event(), context()).catch((e: unknown) => e);
+    done();
+
+    for (const error of [first, second]) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues).toEqual([
+        { path: 'TOKEN_ROTATOR_LOG_LEVEL', message: '"verbose" is not a log level; use one of fatal, error, warn, info, debug, trace, silent' },
+      ]);
+    }
+    expect(out.logs).toMatch(/"msg":"invalid config"/);
+    expect(out.logs).not.toContain('config loaded');
+    expect(out.metrics).toBe('');
+    expect(existsSync(storeDir)).toBe(false);
+    expect(sandbox.requests.length).toBe(requests);
+  });
+});

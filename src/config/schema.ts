@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { fieldKit, type SchemaMode } from '../common/fields.js';
 import { policySchema } from '../common/policy.js';
+import { LOG_LEVELS } from '../observability/logger.js';
 import { providerSchema } from '../providers/registry.js';
 import { DEFAULT_STORE, storeSchema } from '../stores/registry.js';
 
@@ -17,8 +18,6 @@ export { fieldKit, type FieldKit, type SchemaMode } from '../common/fields.js';
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
-/** The log levels of `log_level`, `--log-level` and `TOKEN_ROTATOR_LOG_LEVEL`. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function build(mode: SchemaMode) {
   const kit = fieldKit(mode);

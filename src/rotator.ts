@@ -173,8 +173,10 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       const config = await resolve();
       const targets = buildTargets(config, passOptions.providers);
       for (const target of targets) {
-        const issues = scheduleIssues({ policy: config.policy, providers: { [target.name]: config.providers[target.name]! } }, gapSeconds);
-        if (issues.length > 0) logger.warn({ provider: target.name }, issues[0]!.message);
+        const provider = config.providers[target.name];
+        if (provider === undefined) continue; // buildTargets took only configured names
+        const [issue] = scheduleIssues({ policy: config.policy, providers: { [target.name]: provider } }, gapSeconds);
+        if (issue !== undefined) logger.warn({ provider: target.name }, issue.message);
       }
       const summary = await runPass(
         targets,

@@ -19,7 +19,10 @@ export function scheduleGapSeconds(schedule: string, timezone?: string, samples 
   try {
     const runs = nextRuns(task.getNextRuns(samples), from);
     let gap = 0;
-    for (let i = 1; i < runs.length; i++) gap = Math.max(gap, (runs[i]! - runs[i - 1]!) / 1000);
+    runs.reduce((previous, run) => {
+      gap = Math.max(gap, (run - previous) / 1000);
+      return run;
+    });
     return gap;
   } finally {
     void task.destroy();
@@ -36,8 +39,9 @@ export function passesPerDay(schedule: string, timezone?: string, cap = 1000, fr
   const task = createTask(schedule, () => undefined, timezone === undefined ? {} : { timezone });
   try {
     const runs = nextRuns(task.getNextRuns(cap + 1), from);
-    if (runs.length === 0) return 0;
-    const end = runs[0]! + 86_400_000;
+    const first = runs[0];
+    if (first === undefined) return 0;
+    const end = first + 86_400_000;
     return Math.min(cap, runs.filter((t) => t < end).length);
   } finally {
     void task.destroy();

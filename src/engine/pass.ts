@@ -19,9 +19,8 @@ export async function mapWithLimit<T, R>(items: readonly T[], limit: number, tas
   const results = new Array<R>(items.length);
   let next = 0;
   async function worker(): Promise<void> {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!);
+    for (let index = next++; index < items.length; index = next++) {
+      results[index] = await task(items[index] as T);
     }
   }
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));

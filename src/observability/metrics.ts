@@ -105,16 +105,16 @@ class Histogram {
   }
 
   observe(value: number): void {
-    this.buckets.forEach((bound, index) => {
-      if (value <= bound) this.#counts[index]! += 1;
-    });
+    for (const [index, bound] of this.buckets.entries()) {
+      if (value <= bound) this.#counts[index] = (this.#counts[index] ?? 0) + 1;
+    }
     this.#sum += value;
     this.#count += 1;
   }
 
   samples(): Sample[] {
     return [
-      ...this.buckets.map((bound, index) => ({ suffix: '_bucket', labels: { le: formatValue(bound) }, value: this.#counts[index]! })),
+      ...this.buckets.map((bound, index) => ({ suffix: '_bucket', labels: { le: formatValue(bound) }, value: this.#counts[index] ?? 0 })),
       { suffix: '_bucket', labels: { le: '+Inf' }, value: this.#count },
       { suffix: '_sum', labels: {}, value: this.#sum },
       { suffix: '_count', labels: {}, value: this.#count },

@@ -177,7 +177,7 @@ export async function runDemo(options: {
           const stats = sandbox.stats();
           const rotated = summary.outcomes.filter((o) => o.status === 'rotated').map((o) => `${o.provider} (${o.method})`);
           const text =
-            `${options.isTTY ? '\x1b[2J\x1b[H' + header : ''}\n` +
+            `${options.isTTY ? `\x1b[2J\x1b[H${header}` : ''}\n` +
             `after ${Math.round((Date.now() - started) / 1000)} s — this pass: ${rotated.length > 0 ? `rotated ${rotated.join(', ')}` : 'all fresh'}\n` +
             `${formatStatus(rows)}\n` +
             `sandbox: ${stats.obtained} obtained, ${stats.refreshed} refreshed, ${stats.reuseDetected} refresh-token reuses\n`;

@@ -37,7 +37,7 @@ export function parseListen(value: string): ListenAddress {
   if (match === null) {
     throw new TypeError(`--listen must be HOST:PORT, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464 (got "${value}")`);
   }
-  const host = match[1] ?? match[2]!;
+  const host = match[1] ?? match[2] ?? '';
   if (match[1] !== undefined && isIP(host) !== 6) throw new TypeError(`--listen: "${host}" is not an IPv6 address`);
   const port = Number(match[3]);
   if (port > 65535) throw new TypeError(`--listen: port ${port} is out of range (0-65535)`);

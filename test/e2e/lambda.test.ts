@@ -167,7 +167,9 @@ describe('the Lambda bundle under Node 22', () => {
       for (const [key, value] of Object.entries(provider)) {
         const file = typeof value === 'string' ? /^\$\{file:(.+)\}$/.exec(value)?.[1] : undefined;
         if (file === undefined) continue;
-        (credentials[name] ??= {})[key] = (await readFile(file, 'utf8')).trim();
+        const stored = credentials[name] ?? {};
+        stored[key] = (await readFile(file, 'utf8')).trim();
+        credentials[name] = stored;
         providers[name][key] = `\${store:credentials/${name}#${key}}`;
       }
     }

@@ -167,7 +167,10 @@ describe('loadLambdaConfig', () => {
 
   it('parses the string of the secret TOKEN_ROTATOR_CONFIG_SECRET names', async () => {
     const asked: string[] = [];
-    const readSecret = async (id: string) => (asked.push(id), valid);
+    const readSecret = async (id: string) => {
+      asked.push(id);
+      return valid;
+    };
 
     const { source } = await loadLambdaConfig({ env: { TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config', GENERIC_SECRET: 's' }, bundleDir: root, readSecret });
 

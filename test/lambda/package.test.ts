@@ -23,7 +23,7 @@ const BUNDLE = join(ROOT, 'dist-lambda/index.mjs');
 const OSLS = join(ROOT, 'node_modules/osls/bin/serverless.js');
 const KMS_KEY = `arn:aws:kms:eu-south-1:111122223333:key/${randomUUID()}`;
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 interface Packaged {
   readonly dir: string;

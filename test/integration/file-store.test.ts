@@ -39,12 +39,12 @@ async function entriesUnder(dir: string): Promise<string[]> {
 
 describe('FileStore', () => {
   describe('createFileStore', () => {
-    it('builds a file store that declares compare-and-set without history', () => {
+    it('builds a file store that declares compare-and-set and no write budget', () => {
       const built = createFileStore({ kind: 'file', directory });
 
       expect(built).toBeInstanceOf(FileStore);
       expect(built.kind).toBe('file');
-      expect(built.capabilities).toEqual({ compareAndSet: true, history: false });
+      expect(built.capabilities).toEqual({ compareAndSet: true });
       expect(built.directory).toBe(directory);
     });
   });
@@ -228,15 +228,16 @@ describe('FileStore', () => {
   });
 
   describe('record paths', () => {
-    it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])('rejects %j before touching the disk', async (path) => {
-      await expect(store.read(path)).rejects.toBeInstanceOf(TypeError);
-      await expect(store.write(path, { access_token: 'a1' }, null)).rejects.toBeInstanceOf(TypeError);
+    it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])('rejects %j with a non-retryable StoreError before touching the disk', async (path) => {
+      const invalid = { name: 'StoreError', retryable: false, message: `invalid record path "${path}"` };
+      await expect(store.read(path)).rejects.toMatchObject(invalid);
+      await expect(store.write(path, { access_token: 'a1' }, null)).rejects.toMatchObject(invalid);
       await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(stat(join(root, 'x.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
-    it.each(['../x', '/abs', 'a//b'])('rejects the list prefix %j', async (prefix) => {
-      await expect(store.list(prefix)).rejects.toBeInstanceOf(TypeError);
+    it.each(['../x', '/abs', 'a//b'])('rejects the list prefix %j with a non-retryable StoreError', async (prefix) => {
+      await expect(store.list(prefix)).rejects.toMatchObject({ name: 'StoreError', retryable: false });
     });
   });
 

@@ -227,6 +227,34 @@ describe('FileStore', () => {
     });
   });
 
+  describe('errors repeating cannot fix', () => {
+    it('reports a record path blocked by a file where a directory should be as a non-retryable StoreError naming the code', async () => {
+      await mkdir(directory, { recursive: true });
+      await writeFile(join(directory, 'tokens'), 'not a directory');
+
+      const error: unknown = await store.write('tokens/klikoo', { access_token: 'a1' }, null).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(new RegExp(`tokens/klikoo in ${directory}: (EEXIST|ENOTDIR)$`)) });
+    });
+
+    it('refuses a record over 1 MiB before touching the disk, as a non-retryable StoreError', async () => {
+      const error: unknown = await store.write('tokens/klikoo', { padding: 'x'.repeat(1024 * 1024) }, null).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the file store\'s limit of 1048576') });
+      await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('reports a failure that may pass, such as a lock held too long, as retryable', async () => {
+      await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      await plantLock({ pid: process.pid });
+      const impatient = new FileStore({ directory, lockTimeoutMs: 200 });
+
+      await expect(impatient.write('tokens/klikoo', { access_token: 'a2' }, '1')).rejects.toMatchObject({ name: 'StoreError', retryable: true });
+    });
+  });
+
   describe('record paths', () => {
     it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])('rejects %j with a non-retryable StoreError before touching the disk', async (path) => {
       const invalid = { name: 'StoreError', retryable: false, message: `invalid record path "${path}"` };

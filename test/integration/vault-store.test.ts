@@ -271,6 +271,41 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     });
   });
 
+  describe('errors repeating cannot fix', () => {
+    it('reports a path with no secrets engine mounted as a non-retryable StoreError naming the mount, never as a missing record', async () => {
+      const store = storeFrom({ mount: 'no-such-mount' });
+
+      const read = await store.read('tokens/a').catch((e: unknown) => e);
+      const write = await store.write('tokens/a', { n: 1 }, null).catch((e: unknown) => e);
+
+      for (const error of [read, write]) {
+        expect(error).toBeInstanceOf(StoreError);
+        expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 404.*no secrets engine is mounted at no-such-mount/) });
+      }
+    });
+
+    it('reports a write the policy denies as a non-retryable StoreError naming the address', async () => {
+      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
+      const store = storeFrom({ auth: { method: 'token', token: consumer } });
+
+      const error = await store.write('state/denied', { n: 1 }, null).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining(`at ${bao.address}: Vault answered HTTP 403`) });
+      expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain(consumer);
+    });
+
+    it('refuses a record over 480 KiB before sending it, as a non-retryable StoreError', async () => {
+      const store = storeFrom({ prefix: uniquePrefix() });
+      // Go escapes each "<" as \u003c: 100,000 of them echo as 600,000 bytes.
+      const error = await store.write('tokens/a', { html: '<'.repeat(100_000) }, null).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the Vault store\'s limit of 491520') });
+      expect(await store.read('tokens/a')).toBeUndefined();
+    });
+  });
+
   describe('the consumer policy', () => {
     it('reads the public record and is denied the private state (403)', async () => {
       const root = storeFrom({});
@@ -356,6 +391,8 @@ providers:
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).message).toMatch(/could not read record tokens\/a/);
       expect(Date.now() - started).toBeLessThan(2000);
+      expect(error).toMatchObject({ retryable: true, message: expect.stringContaining(`at ${other.address}: could not reach Vault`) });
+      expect((error as StoreError).message).toContain('(ECONNREFUSED)');
     });
 
     it('fails a read with a StoreError within its timeout when the server accepts connections but never answers', async () => {

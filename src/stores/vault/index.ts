@@ -258,15 +258,16 @@ export class VaultStore implements SecretStore, RecordLister {
    */
   #wrap(error: unknown, operation: string, path: string): RotatorError {
     if (error instanceof RotatorError) return error;
-    const where = `could not ${operation} record ${path} at ${this.#address}`;
+    const where = `could not ${operation} record ${path}`;
     if (error instanceof VaultTransportError && error.timedOut) {
       return new StoreError(`${where}: no answer from Vault within ${this.#timeoutMs / 1000} s`, { cause: error });
     }
+    const at = `; Vault at ${this.#address}`;
     if (error instanceof VaultHttpError) {
       const reason = error.status === 403 ? ' (permission denied)' : error.noSuchMount ? ` (no secrets engine is mounted at ${this.#mount})` : '';
-      return new StoreError(`${where}: ${error.message}${reason}`, { cause: error, retryable: !PERMANENT_STATUSES.has(error.status) });
+      return new StoreError(`${where}: ${error.message}${reason}${at}`, { cause: error, retryable: !PERMANENT_STATUSES.has(error.status) });
     }
-    return new StoreError(`${where}: ${(error as Error).message}`, { cause: error });
+    return new StoreError(`${where}: ${(error as Error).message}${at}`, { cause: error });
   }
 }
 

@@ -100,3 +100,18 @@ export function isRecordPath(path: string): boolean {
     return false;
   }
 }
+
+/**
+ * The system error code (`ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`) somewhere in an
+ * error's chain of causes (`fetch` and the AWS SDK wrap it), for messages that name the
+ * cause of a failure without quoting anything a server sent.
+ */
+export function systemErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

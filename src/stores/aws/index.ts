@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, isRecordPath, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, systemErrorCode, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
 import type { AwsStoreConfig } from './config.js';
 import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
@@ -421,7 +421,7 @@ function failure(operation: string, name: string, error: unknown): RotatorError 
   if (error instanceof RotatorError) return error;
   const exception = error instanceof Error && error.name !== 'Error' ? error.name : undefined;
   const status = httpStatusOf(error);
-  const code = systemCodeOf(error);
+  const code = systemErrorCode(error);
   const details = [exception, status === undefined ? undefined : `HTTP ${status}`, code].filter((part) => part !== undefined);
   const denied = status === 403 || (exception !== undefined && PERMANENT_EXCEPTIONS.has(exception));
   const reason = details.length === 0 ? '' : ` (${details.join(', ')}${status === 403 ? ': access denied' : ''})`;
@@ -433,15 +433,3 @@ function httpStatusOf(error: unknown): number | undefined {
   const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
   return typeof status === 'number' ? status : undefined;
 }
-
-/** The system error code (`ECONNREFUSED`, `ECONNRESET`) of a network failure, also when wrapped. */
-function systemCodeOf(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-

@@ -17,11 +17,10 @@ import { acquireLock } from './lock.js';
 import { encodeData, encodeRecord, readRecordFile } from './record.js';
 
 /**
- * The largest record the file store keeps, in bytes of its JSON. Tokens take a few KiB;
- * a record a thousand times larger is a bug upstream (a value that keeps growing), and
- * each read loads the whole file into memory, so the bound keeps reads bounded too. It
- * equals the largest answer the Vault client accepts, so a record that fits here is not
- * refused by a reader built for Vault-sized records.
+ * The largest record the file store keeps, in bytes of its JSON. The disk sets no useful
+ * bound, so this one is chosen: tokens take a few KiB, a record hundreds of times larger
+ * is a bug upstream (a value that keeps growing), and every read and every locked write
+ * loads the whole file into memory, so 1 MiB keeps both small and quick.
  */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 

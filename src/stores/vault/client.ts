@@ -31,25 +31,10 @@ export class VaultTransportError extends Error {
   readonly timedOut: boolean;
 
   constructor(what: string, timedOut: boolean, cause: unknown) {
-    const code = systemErrorCode(cause);
-    super(timedOut ? `no answer from Vault to ${what} within the timeout` : `could not reach Vault for ${what}${code === undefined ? '' : ` (${code})`}`, { cause });
+    super(timedOut ? `no answer from Vault to ${what} within the timeout` : `could not reach Vault for ${what}`, { cause });
     this.name = 'VaultTransportError';
     this.timedOut = timedOut;
   }
-}
-
-/**
- * The system error code (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`) somewhere in an
- * error's chain of causes: `fetch` wraps it in a `TypeError: fetch failed`.
- */
-export function systemErrorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 /**

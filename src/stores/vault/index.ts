@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { assertRecordPath, isRecordPath, type RecordLabels, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, systemErrorCode, type RecordLabels, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
 import type { VaultStoreConfig } from './config.js';
@@ -267,7 +267,9 @@ export class VaultStore implements SecretStore, RecordLister {
       const reason = error.status === 403 ? ' (permission denied)' : error.noSuchMount ? ` (no secrets engine is mounted at ${this.#mount})` : '';
       return new StoreError(`${where}: ${error.message}${reason}${at}`, { cause: error, retryable: !PERMANENT_STATUSES.has(error.status) });
     }
-    return new StoreError(`${where}: ${(error as Error).message}${at}`, { cause: error });
+    // fetch hides the system error (ECONNREFUSED) two causes deep.
+    const code = systemErrorCode(error);
+    return new StoreError(`${where}: ${(error as Error).message}${code === undefined ? '' : ` (${code})`}${at}`, { cause: error });
   }
 }
 

@@ -8,9 +8,9 @@
  * own test file.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, vi } from 'vitest';
 import type { StoreConfigOf } from '../../src/config/schema.js';
@@ -75,13 +75,22 @@ const fileBackend = (() => {
     labels: { ignored: 'a record file mirrors a KV v2 read (data and version) and has no metadata an operator sees apart from the record' },
     async deniedWrite(opened, path) {
       const { directory } = opened.config as StoreConfigOf<'file'>;
-      // Root passes every permission check, so the denied writer is `nobody`, in a child
-      // process; the store directory is root's and mode 0700 (mkdtemp).
-      if (process.getuid?.() !== 0) throw new Error('run as root, or give this backend a chmod-based denial');
       const current = await opened.store.read(path);
       expect(current).toBeDefined();
-      const line = await runAsUser(NOBODY, DENIED_WRITER, [pathToFileURL(DIST_REGISTRY).href, JSON.stringify({ kind: 'file', directory }), path, current!.version]);
-      return { error: JSON.parse(line) as unknown, secrets: [] };
+      if (process.getuid?.() === 0) {
+        // Root passes every permission check, so the denied writer is `nobody`, in a child
+        // process; the store directory is root's and mode 0700 (mkdtemp).
+        const line = await runAsUser(NOBODY, DENIED_WRITER, [pathToFileURL(DIST_REGISTRY).href, JSON.stringify({ kind: 'file', directory }), path, current!.version]);
+        return { error: JSON.parse(line) as unknown, secrets: [] };
+      }
+      // Not root: the owner itself is denied once the record's folder is read-only.
+      const folder = dirname(join(directory, ...path.split('/')));
+      await chmod(folder, 0o500);
+      try {
+        return { error: await opened.store.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught), secrets: [] };
+      } finally {
+        await chmod(folder, 0o700);
+      }
     },
     unresponsive: {
       // No server: the peer that can stop answering is another writer holding the record's

@@ -21,7 +21,7 @@ import { MAX_RECORD_BYTES as VAULT_MAX_RECORD_BYTES } from '../../src/stores/vau
 import { startNode, type Child } from '../helpers/file-store-processes.js';
 import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
 import { startOpenBao, type OpenBao } from '../helpers/openbao.js';
-import { defineStoreConformance, DIST_REGISTRY, runAsUser, type ConformanceBackend } from '../helpers/store-conformance.js';
+import { defineStoreConformance, DIST_REGISTRY, pauseProcess, runAsUser, type ConformanceBackend } from '../helpers/store-conformance.js';
 
 /** The byte size of a value's JSON, as the file and Vault stores count it (no `<>&` in the padding). */
 const jsonBytes = (value: Record<string, unknown>): number => Buffer.byteLength(JSON.stringify(value), 'utf8');
@@ -170,13 +170,7 @@ const vaultBackend = (() => {
     },
     unresponsive: {
       timeoutMs: 2000,
-      async freeze() {
-        const { process: child } = server();
-        child.kill('SIGSTOP');
-        return async () => {
-          child.kill('SIGCONT');
-        };
-      },
+      freeze: () => pauseProcess(server().process),
     },
   } satisfies ConformanceBackend;
 })();
@@ -280,13 +274,7 @@ const awsBackend = (() => {
     },
     unresponsive: {
       timeoutMs: 2000,
-      async freeze() {
-        const { process: child } = server();
-        child.kill('SIGSTOP');
-        return async () => {
-          child.kill('SIGCONT');
-        };
-      },
+      freeze: () => pauseProcess(server().process),
     },
   } satisfies ConformanceBackend;
 })();

@@ -3,7 +3,13 @@
  * JSON objects at slash-separated paths, each with an opaque version, and write only
  * when the caller's expected version still holds (compare-and-set). The engine's lease
  * is built on that one primitive.
+ *
+ * Failures are {@link StoreError}s whose `retryable` says whether repeating the call can
+ * help: a network error, a timeout, a 5xx or throttling can; permission denied, a missing
+ * mount, an invalid record path, a record over the backend's size limit or a malformed
+ * request cannot, and the engine does not repeat those.
  */
+import { StoreError } from '../errors.js';
 
 /** A record as read from a store. */
 export interface StoredRecord {
@@ -52,20 +58,37 @@ export interface SecretStore {
   /**
    * Writes `value` at `path` if the record's current version is `expectedVersion`
    * (`null`: only if no record exists) and returns the new version.
+   *
+   * A backend may make a retried write idempotent (AWS derives its request token from the
+   * path, the expected version and the value), so two writes of an identical value over
+   * the same version can both succeed: a caller that must know whether it won writes a
+   * value that names it, as the engine's lease names its holder.
    * @throws {ConflictError} when the record changed since it was read.
+   * @throws {StoreError} `retryable: false` for what repeating cannot fix (see the module doc).
    */
   write(path: string, value: Record<string, unknown>, expectedVersion: string | null, labels?: RecordLabels): Promise<string>;
-  /** Lists the record paths directly or indirectly under `prefix`. */
-  list(prefix: string): Promise<string[]>;
   /** Releases connections or timers; the store is unusable afterwards. */
   close(): Promise<void>;
 }
 
-/** Checks a record path: relative, slash-separated segments of `[A-Za-z0-9._-]`, no `..`. */
+/**
+ * Lists records: what the file, Vault and AWS stores offer operators and tests for an
+ * inventory. Not part of {@link SecretStore}: neither the engine nor the reader lists, so
+ * a backend need not be able to.
+ */
+export interface RecordLister {
+  /** Lists the record paths directly or indirectly under `prefix` (`''` for all), sorted. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/**
+ * Checks a record path: relative, slash-separated segments of `[A-Za-z0-9._-]`, no `..`.
+ * @throws {StoreError} `retryable: false`: the same path is refused however often it is tried.
+ */
 export function assertRecordPath(path: string): void {
   const segments = path.split('/');
   const valid = segments.every((segment) => /^[A-Za-z0-9_][A-Za-z0-9._-]*$/.test(segment));
-  if (!valid) throw new TypeError(`invalid record path "${path}"`);
+  if (!valid) throw new StoreError(`invalid record path "${path}"`, { retryable: false });
 }
 
 /** True when {@link assertRecordPath} accepts `path`. */
@@ -76,4 +99,19 @@ export function isRecordPath(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The system error code (`ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`) somewhere in an
+ * error's chain of causes (`fetch` and the AWS SDK wrap it), for messages that name the
+ * cause of a failure without quoting anything a server sent.
+ */
+export function systemErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code)) return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

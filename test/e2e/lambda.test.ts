@@ -22,6 +22,7 @@ import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
 import { createStore } from '../../src/stores/registry.js';
 import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
+import { listRecords } from '../helpers/record-lister.js';
 import { Canary, PROVIDERS } from '../helpers/scenario.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -223,7 +224,7 @@ describe('the Lambda bundle under Node 22', () => {
     expect(run.invocations[0]!.errorType).toBe('ConfigError');
     expect(run.invocations[0]!.errorMessage).toMatch(/^providers\.generic\.client_secret: must be a reference/);
     expect(run.emf).toEqual([]);
-    expect(await (await storeOf(awsConfig(prefix))).list('')).toEqual([]);
+    expect(await listRecords(await storeOf(awsConfig(prefix)), '')).toEqual([]);
   });
 
   it('never prints a credential or a token', async () => {

@@ -20,9 +20,9 @@ export interface Child {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** Starts `node <args>` with piped stdio. */
-export async function startNode(args: readonly string[]): Promise<Child> {
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Starts `node <args>` with piped stdio, and `env` added to this process's environment. */
+export async function startNode(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<Child> {
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   await once(child, 'spawn');
   if (child.pid === undefined) throw new Error('child process has no pid');
   const pid = child.pid;

@@ -7,7 +7,21 @@ import { freePort } from './ports.js';
 export interface Moto {
   /** `http://127.0.0.1:<port>`, for the SDK's `endpoint`. */
   readonly endpoint: string;
+  /** The server process, e.g. to pause it with SIGSTOP. */
+  readonly process: ChildProcess;
+  /** Resumes a paused server (SIGCONT), then SIGTERM, then SIGKILL after 5 s; idempotent. */
   stop(): Promise<void>;
+}
+
+/** Options of {@link startMoto}. */
+export interface MotoOptions {
+  /** Milliseconds to wait for the server to answer; 30 s by default. */
+  readonly timeoutMs?: number;
+  /**
+   * Extra environment of the server, e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to make it
+   * enforce IAM policies after that many requests.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const MOTO_SERVER = fileURLToPath(new URL('../../.venv/bin/moto_server', import.meta.url));
@@ -25,13 +39,17 @@ export const MOTO_ENV = {
 } as const;
 
 /** Starts `.venv/bin/moto_server` and resolves once it answers HTTP. */
-export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
+export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   if (!existsSync(MOTO_SERVER)) {
     throw new Error(`moto_server not found at ${MOTO_SERVER}: run scripts/install-test-peers.sh`);
   }
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
@@ -57,8 +75,10 @@ export async function startMoto(timeoutMs = 30_000): Promise<Moto> {
 
   return {
     endpoint,
+    process: child,
     async stop() {
       if (exitCode !== undefined) return;
+      child.kill('SIGCONT'); // a test that failed while the server was paused must not hang here
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;

@@ -14,6 +14,7 @@ import { parse, stringify } from 'yaml';
 import { writeWorkspace, type WorkspaceOptions } from '../../src/runtimes/demo.js';
 import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
+import { listRecords } from './record-lister.js';
 
 export const BIN = resolve(import.meta.dirname, '../../dist/runtimes/bin.js');
 
@@ -123,7 +124,7 @@ function fileRecords(storeDir: string): RecordSource {
 function storeRecords(store: SecretStore): RecordSource {
   return {
     read: async (path) => (await store.read(path))?.value,
-    list: (folder) => store.list(folder),
+    list: (folder) => listRecords(store, folder),
   };
 }
 

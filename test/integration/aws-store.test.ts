@@ -289,6 +289,26 @@ describe('AwsSecretsStore against moto', () => {
       await expect(attempt).rejects.toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE });
       await expect(attempt).rejects.toThrow(/GetSecretValue failed for secret token-rotator\/tokens\/klikoo@\d/);
     });
+
+    it('reports a network failure as retryable, naming the system error', async () => {
+      const store = createAwsStore({ kind: 'aws', prefix: 'token-rotator/', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', max_attempts: 1 });
+      opened.push(store);
+
+      const error = await store.read('tokens/klikoo').catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: true, message: expect.stringContaining('ECONNREFUSED') });
+    });
+
+    it('refuses a record whose slot would exceed 65,536 bytes before calling Secrets Manager, as a non-retryable StoreError', async () => {
+      const store = newStore();
+
+      const error = await store.write('tokens/klikoo', { padding: 'é'.repeat(33_000) }, null).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the Secrets Manager limit of 65536') });
+      await expect(raw.send(new DescribeSecretCommand({ SecretId: slot0(store, 'tokens/klikoo') }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    });
   });
 });
 

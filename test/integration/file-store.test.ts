@@ -39,12 +39,12 @@ async function entriesUnder(dir: string): Promise<string[]> {
 
 describe('FileStore', () => {
   describe('createFileStore', () => {
-    it('builds a file store that declares compare-and-set without history', () => {
+    it('builds a file store that declares compare-and-set and no write budget', () => {
       const built = createFileStore({ kind: 'file', directory });
 
       expect(built).toBeInstanceOf(FileStore);
       expect(built.kind).toBe('file');
-      expect(built.capabilities).toEqual({ compareAndSet: true, history: false });
+      expect(built.capabilities).toEqual({ compareAndSet: true });
       expect(built.directory).toBe(directory);
     });
   });
@@ -227,16 +227,45 @@ describe('FileStore', () => {
     });
   });
 
+  describe('errors repeating cannot fix', () => {
+    it('reports a record path blocked by a file where a directory should be as a non-retryable StoreError naming the code', async () => {
+      await mkdir(directory, { recursive: true });
+      await writeFile(join(directory, 'tokens'), 'not a directory');
+
+      const error: unknown = await store.write('tokens/klikoo', { access_token: 'a1' }, null).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(new RegExp(`tokens/klikoo in ${directory}: (EEXIST|ENOTDIR)$`)) });
+    });
+
+    it('refuses a record over 1 MiB before touching the disk, as a non-retryable StoreError', async () => {
+      const error: unknown = await store.write('tokens/klikoo', { padding: 'x'.repeat(1024 * 1024) }, null).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the file store\'s limit of 1048576') });
+      await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('reports a failure that may pass, such as a lock held too long, as retryable', async () => {
+      await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      await plantLock({ pid: process.pid });
+      const impatient = new FileStore({ directory, lockTimeoutMs: 200 });
+
+      await expect(impatient.write('tokens/klikoo', { access_token: 'a2' }, '1')).rejects.toMatchObject({ name: 'StoreError', retryable: true });
+    });
+  });
+
   describe('record paths', () => {
-    it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])('rejects %j before touching the disk', async (path) => {
-      await expect(store.read(path)).rejects.toBeInstanceOf(TypeError);
-      await expect(store.write(path, { access_token: 'a1' }, null)).rejects.toBeInstanceOf(TypeError);
+    it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])('rejects %j with a non-retryable StoreError before touching the disk', async (path) => {
+      const invalid = { name: 'StoreError', retryable: false, message: `invalid record path "${path}"` };
+      await expect(store.read(path)).rejects.toMatchObject(invalid);
+      await expect(store.write(path, { access_token: 'a1' }, null)).rejects.toMatchObject(invalid);
       await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
       await expect(stat(join(root, 'x.json'))).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
-    it.each(['../x', '/abs', 'a//b'])('rejects the list prefix %j', async (prefix) => {
-      await expect(store.list(prefix)).rejects.toBeInstanceOf(TypeError);
+    it.each(['../x', '/abs', 'a//b'])('rejects the list prefix %j with a non-retryable StoreError', async (prefix) => {
+      await expect(store.list(prefix)).rejects.toMatchObject({ name: 'StoreError', retryable: false });
     });
   });
 

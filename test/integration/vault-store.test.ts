@@ -13,6 +13,7 @@ import { appRoleAuth } from '../../src/stores/vault/auth-approle.js';
 import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
 import { VaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
 import { enableJwtAuth, freePort, startOpenBao, type OpenBao } from '../helpers/openbao.js';
+import { listRecords } from '../helpers/record-lister.js';
 
 let bao: OpenBao;
 let sandbox: Sandbox;
@@ -163,10 +164,10 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
     it('lists the records under a prefix, recursively and sorted', async () => {
       const store = storeFrom({ prefix: uniquePrefix() });
       for (const path of ['tokens/b', 'tokens/a', 'tokens/nested/c', 'state/a']) await store.write(path, { path }, null);
-      expect(await store.list('tokens')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
-      expect(await store.list('tokens/')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
-      expect(await store.list('')).toEqual(['state/a', 'tokens/a', 'tokens/b', 'tokens/nested/c']);
-      expect(await store.list('missing')).toEqual([]);
+      expect(await listRecords(store, 'tokens')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
+      expect(await listRecords(store, 'tokens/')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
+      expect(await listRecords(store, '')).toEqual(['state/a', 'tokens/a', 'tokens/b', 'tokens/nested/c']);
+      expect(await listRecords(store, 'missing')).toEqual([]);
     });
   });
 
@@ -208,8 +209,8 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
       expect(await store.write('tests/approle', { n: 2 }, version)).toBe('2');
       await expect(store.write('tests/approle', { n: 3 }, version)).rejects.toBeInstanceOf(ConflictError);
       expect(await store.read('tests/approle')).toEqual({ value: { n: 2 }, version: '2' });
-      expect(await store.list('tests')).toContain('tests/approle');
-      expect(await store.list('')).toContain('tests/approle');
+      expect(await listRecords(store, 'tests')).toContain('tests/approle');
+      expect(await listRecords(store, '')).toContain('tests/approle');
     });
 
     it('logs in with a JWT signed by a key the JWT auth method trusts', async () => {
@@ -267,6 +268,41 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
       expect(error).not.toBeInstanceOf(ConflictError);
       expect((error as StoreError).message).toMatch(/HTTP 403.*permission denied/);
       expect(counting.logins()).toBe(0);
+    });
+  });
+
+  describe('errors repeating cannot fix', () => {
+    it('reports a path with no secrets engine mounted as a non-retryable StoreError naming the mount, never as a missing record', async () => {
+      const store = storeFrom({ mount: 'no-such-mount' });
+
+      const read = await store.read('tokens/a').catch((e: unknown) => e);
+      const write = await store.write('tokens/a', { n: 1 }, null).catch((e: unknown) => e);
+
+      for (const error of [read, write]) {
+        expect(error).toBeInstanceOf(StoreError);
+        expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 404.*no secrets engine is mounted at no-such-mount/) });
+      }
+    });
+
+    it('reports a write the policy denies as a non-retryable StoreError naming the address', async () => {
+      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
+      const store = storeFrom({ auth: { method: 'token', token: consumer } });
+
+      const error = await store.write('state/denied', { n: 1 }, null).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(/^could not write record state\/denied: Vault answered HTTP 403 .*\(permission denied\); Vault at http:\/\/127\.0\.0\.1:\d+$/) });
+      expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain(consumer);
+    });
+
+    it('refuses a record over 480 KiB before sending it, as a non-retryable StoreError', async () => {
+      const store = storeFrom({ prefix: uniquePrefix() });
+      // Go escapes each "<" as \u003c: 100,000 of them echo as 600,000 bytes.
+      const error = await store.write('tokens/a', { html: '<'.repeat(100_000) }, null).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the Vault store\'s limit of 491520') });
+      expect(await store.read('tokens/a')).toBeUndefined();
     });
   });
 
@@ -355,6 +391,8 @@ providers:
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).message).toMatch(/could not read record tokens\/a/);
       expect(Date.now() - started).toBeLessThan(2000);
+      expect(error).toMatchObject({ retryable: true, message: expect.stringContaining('could not reach Vault for read of secret/data/token-rotator/tokens/a (ECONNREFUSED)') });
+      expect((error as StoreError).message).toContain(`; Vault at ${other.address}`);
     });
 
     it('fails a read with a StoreError within its timeout when the server accepts connections but never answers', async () => {

@@ -32,12 +32,30 @@ export interface SecretsManagerApi {
   destroy(): void;
 }
 
+/** How long one attempt waits for a connection to open. */
+export const CONNECTION_TIMEOUT_MS = 5_000;
+/** How long one attempt waits for an answer once connected (a hung server, a stalled socket). */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Options of {@link sdkSecretsManager} beyond the store's config. */
+export interface SdkSecretsManagerOptions {
+  /** {@link CONNECTION_TIMEOUT_MS} by default. */
+  readonly connectionTimeoutMs?: number;
+  /** {@link REQUEST_TIMEOUT_MS} by default; tests shorten it to see a hung server fail quickly. */
+  readonly requestTimeoutMs?: number;
+  /** Used instead of the SDK's standard credential chain (a second principal in a test). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+}
+
 /**
  * Builds the SDK client from the store's config: the standard credential chain, the
  * configured or default region, and the SDK's standard retry strategy with
  * `max_attempts`, which backs off on throttling and 5xx. Nothing above retries again.
  */
-export function sdkSecretsManager(config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>): SecretsManagerApi {
+export function sdkSecretsManager(
+  config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>,
+  options: SdkSecretsManagerOptions = {},
+): SecretsManagerApi {
   // The SDK is loaded on the first call, so runs on other stores never pay for it.
   let loaded: Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }> | undefined;
   let destroyed = false;
@@ -48,9 +66,16 @@ export function sdkSecretsManager(config: Pick<AwsStoreConfig, 'region' | 'endpo
         ...(config.region === undefined ? {} : { region: config.region }),
         ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
         maxAttempts: config.max_attempts,
+        ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
         retryMode: 'standard',
         // A hung connection must not hold a lease until it expires.
-        requestHandler: { connectionTimeout: 5_000, requestTimeout: 15_000 },
+        requestHandler: {
+          connectionTimeout: options.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
+          requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+          // Without it, @smithy/node-http-handler 4 only logs a warning when the request
+          // timeout passes, and a call to a hung server waits forever.
+          throwOnRequestTimeout: true,
+        },
       }),
     })));
   const send = async <T>(call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>) => {

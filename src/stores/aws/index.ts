@@ -15,13 +15,13 @@
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, systemErrorCode, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
 import type { AwsStoreConfig } from './schema.js';
 import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
 
 export { awsStoreSchema, type AwsStoreConfig } from './schema.js';
-export { sdkSecretsManager, type SecretsManagerApi } from './client.js';
+export { sdkSecretsManager, type SdkSecretsManagerOptions, type SecretsManagerApi } from './client.js';
 export { MAX_VERSIONS_PER_DAY, ringSizeFor, slotName } from './ring.js';
 
 /** The label a write stages its new version under before `AWSCURRENT` moves onto it. */
@@ -29,6 +29,36 @@ export const PENDING_STAGE = 'TOKEN_ROTATOR_PENDING';
 const CURRENT_STAGE = 'AWSCURRENT';
 /** Prefix of the version of a record read from a single secret rather than a ring. */
 const SINGLE_VERSION = 'single:';
+
+/**
+ * Secrets Manager's limit on a `SecretString`, in bytes. What counts is a slot's whole
+ * text, the ring envelope around the record included.
+ * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+ */
+export const MAX_SECRET_STRING_BYTES = 65_536;
+
+/**
+ * Exceptions that repeating the same call cannot fix: denied by IAM or by the KMS key,
+ * unknown or expired credentials, a request Secrets Manager refuses as malformed, a
+ * secret marked for deletion (`InvalidRequestException`). Throttling, 5xx and network
+ * errors are not here: the SDK retries those itself, and the engine may again later.
+ */
+const PERMANENT_EXCEPTIONS = new Set([
+  'AccessDeniedException',
+  'AccessDenied',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+  'IncompleteSignature',
+  'MissingAuthenticationToken',
+  'ExpiredTokenException',
+  'EncryptionFailure',
+  'DecryptionFailure',
+  'InvalidParameterException',
+  'InvalidRequestException',
+  'ValidationException',
+  'MalformedPolicyDocumentException',
+]);
 
 /** Options of {@link AwsSecretsStore}. */
 export interface AwsSecretsStoreOptions {
@@ -93,7 +123,7 @@ interface Slot {
  * await store.write('tokens/klikoo', { access_token: '…' }, v1);              // '1/6', in …/tokens/klikoo@1
  * ```
  */
-export class AwsSecretsStore implements SecretStore {
+export class AwsSecretsStore implements SecretStore, RecordLister {
   readonly kind = 'aws';
   /**
    * Every write is a new secret version, and Secrets Manager refuses more than about 100
@@ -148,7 +178,9 @@ export class AwsSecretsStore implements SecretStore {
    * Writes `value` as the next position of the record's ring if `expectedVersion` is still
    * its latest (`null`: only if the record has no ring yet) and returns the new version.
    * @throws {ConflictError} when another writer got there first.
-   * @throws {StoreError} when Secrets Manager fails after the SDK's own retries.
+   * @throws {StoreError} when Secrets Manager fails after the SDK's own retries; not
+   *   retryable when access is denied, the request is refused as invalid, or the slot's
+   *   text would exceed {@link MAX_SECRET_STRING_BYTES}.
    */
   async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
     assertRecordPath(path);
@@ -161,6 +193,12 @@ export class AwsSecretsStore implements SecretStore {
     const slot = position.seq % position.size;
     const name = slotName(this.secretName(path), slot);
     const body = encodeSlot(position, value);
+    const size = Buffer.byteLength(body, 'utf8');
+    if (size > MAX_SECRET_STRING_BYTES) {
+      throw new StoreError(`record ${path} takes ${size} bytes in secret ${name}, over the Secrets Manager limit of ${MAX_SECRET_STRING_BYTES}`, {
+        retryable: false,
+      });
+    }
     const token = requestToken(name, expectedVersion, body);
 
     const current = await this.#readSlot(name, slot);
@@ -178,7 +216,8 @@ export class AwsSecretsStore implements SecretStore {
 
   /**
    * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all) that have a
-   * ring or a single secret not scheduled for deletion, as record paths, sorted.
+   * ring or a single secret not scheduled for deletion, as record paths, sorted. For
+   * operators and tests: not part of the store contract ({@link RecordLister}).
    */
   async list(prefix: string): Promise<string[]> {
     const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
@@ -373,10 +412,24 @@ function isNamed(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
 }
 
-/** A StoreError naming the call and the secret, and the exception's name, never its message. */
+/**
+ * A StoreError naming the call and the secret, the exception's name, the HTTP status and
+ * the system error code (`ECONNREFUSED`), never the exception's message, which may quote
+ * the request. Not retryable for a 403 or a {@link PERMANENT_EXCEPTIONS} name.
+ */
 function failure(operation: string, name: string, error: unknown): RotatorError {
   if (error instanceof RotatorError) return error;
-  const kind = error instanceof Error && error.name !== 'Error' ? ` (${error.name})` : '';
-  return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${kind}`, { cause: error });
+  const exception = error instanceof Error && error.name !== 'Error' ? error.name : undefined;
+  const status = httpStatusOf(error);
+  const code = systemErrorCode(error);
+  const details = [exception, status === undefined ? undefined : `HTTP ${status}`, code].filter((part) => part !== undefined);
+  const denied = status === 403 || (exception !== undefined && PERMANENT_EXCEPTIONS.has(exception));
+  const reason = details.length === 0 ? '' : ` (${details.join(', ')}${status === 403 ? ': access denied' : ''})`;
+  return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${reason}`, { cause: error, retryable: !denied });
 }
 
+/** The HTTP status of an SDK error's response, when one came. */
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}

@@ -11,10 +11,24 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConflictError, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, isRecordPath, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { DIRECTORY_MODE, errorCode, writeFileAtomic } from './atomic.js';
 import { acquireLock } from './lock.js';
 import { encodeData, encodeRecord, readRecordFile } from './record.js';
+
+/**
+ * The largest record the file store keeps, in bytes of its JSON. The disk sets no useful
+ * bound, so this one is chosen: tokens take a few KiB, a record hundreds of times larger
+ * is a bug upstream (a value that keeps growing), and every read and every locked write
+ * loads the whole file into memory, so 1 MiB keeps both small and quick.
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+/**
+ * System error codes that repeating the same call cannot fix: permissions, a read-only
+ * file system, a record path that collides with a directory or a file, a name too long.
+ */
+const PERMANENT_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'EEXIST', 'ENAMETOOLONG']);
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
@@ -36,7 +50,7 @@ export interface FileStoreOptions {
  * await store.write('tokens/klikoo', { access_token: '…' }, version); // '2'
  * ```
  */
-export class FileStore implements SecretStore {
+export class FileStore implements SecretStore, RecordLister {
   readonly kind = 'file';
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   /** The absolute store directory. */
@@ -57,7 +71,7 @@ export class FileStore implements SecretStore {
       const record = await readRecordFile(this.#fileOf(path), path);
       return record === undefined ? undefined : { value: record.data, version: String(record.version) };
     } catch (error) {
-      throw wrap(error, `could not read record ${path}`);
+      throw wrap(error, `could not read record ${path} in ${this.directory}`);
     }
   }
 
@@ -66,11 +80,16 @@ export class FileStore implements SecretStore {
    * record does not exist) and returns the new version, `1` on creation and one more on
    * each update. The lock makes the read-compare-write atomic across processes.
    * @throws {ConflictError} when the record's version is not `expectedVersion`.
-   * @throws {StoreError} on an I/O failure or when the lock stays held too long.
+   * @throws {StoreError} on an I/O failure or when the lock stays held too long; not
+   *   retryable when permission is denied or the record is over {@link MAX_RECORD_BYTES}.
    */
   async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
     assertRecordPath(path);
     const data = encodeData(value);
+    const size = Buffer.byteLength(data, 'utf8');
+    if (size > MAX_RECORD_BYTES) {
+      throw new StoreError(`record ${path} is ${size} bytes as JSON, over the file store's limit of ${MAX_RECORD_BYTES}`, { retryable: false });
+    }
     const file = this.#fileOf(path);
     try {
       await mkdir(dirname(file), { recursive: true, mode: DIRECTORY_MODE });
@@ -96,13 +115,14 @@ export class FileStore implements SecretStore {
       await lock.release();
       return String(version);
     } catch (error) {
-      throw wrap(error, `could not write record ${path}`);
+      throw wrap(error, `could not write record ${path} in ${this.directory}`);
     }
   }
 
   /**
    * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all), as full
-   * record paths, sorted. Temporary and lock files are never listed.
+   * record paths, sorted. Temporary and lock files are never listed. For operators and
+   * tests: not part of the store contract ({@link RecordLister}).
    */
   async list(prefix: string): Promise<string[]> {
     const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
@@ -111,7 +131,7 @@ export class FileStore implements SecretStore {
     try {
       await collect(base === '' ? this.directory : join(this.directory, ...base.split('/')), base, found);
     } catch (error) {
-      throw wrap(error, `could not list records under ${prefix}`);
+      throw wrap(error, `could not list records under ${prefix} in ${this.directory}`);
     }
     return found.sort();
   }
@@ -159,7 +179,15 @@ async function collect(directory: string, prefix: string, found: string[]): Prom
 }
 
 
-/** Our own errors pass unchanged; anything else (an fs error) becomes a StoreError. */
+/**
+ * Our own errors pass unchanged; anything else (an fs error) becomes a StoreError naming
+ * the system error code, not retryable when the code says repeating cannot help.
+ */
 function wrap(error: unknown, message: string): RotatorError {
-  return error instanceof RotatorError ? error : new StoreError(message, { cause: error });
+  if (error instanceof RotatorError) return error;
+  const code = errorCode(error);
+  return new StoreError(code === undefined ? message : `${message}: ${code}`, {
+    cause: error,
+    retryable: code === undefined || !PERMANENT_CODES.has(code),
+  });
 }

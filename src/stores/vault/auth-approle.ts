@@ -1,5 +1,5 @@
 /** AppRole auth: a role id and a secret id, for machines. */
-import type { VaultAuth } from './auth.js';
+import type { VaultAuth } from './auth-method.js';
 
 /**
  * Logs in at `auth/<mount>/login` with `role_id` and `secret_id`.

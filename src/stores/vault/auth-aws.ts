@@ -13,7 +13,7 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { StoreError } from '../../errors.js';
-import type { VaultAuth } from './auth.js';
+import type { VaultAuth } from './auth-method.js';
 
 /** The signed body: the GetCallerIdentity action of the STS query API. */
 export const GET_CALLER_IDENTITY_BODY = 'Action=GetCallerIdentity&Version=2011-06-15';

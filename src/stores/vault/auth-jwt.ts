@@ -1,5 +1,5 @@
 /** JWT auth: a signed JWT (a CI job's or a workload identity's) exchanged for a token. */
-import type { VaultAuth } from './auth.js';
+import type { VaultAuth } from './auth-method.js';
 import { valueOrFile } from './auth-file.js';
 
 /**

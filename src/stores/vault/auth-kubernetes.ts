@@ -1,5 +1,5 @@
 /** Kubernetes auth: the pod's service account token, checked by Vault with a TokenReview. */
-import type { VaultAuth } from './auth.js';
+import type { VaultAuth } from './auth-method.js';
 import { readCredentialFile } from './auth-file.js';
 
 /**

@@ -1,5 +1,5 @@
 /** Token auth: a token given by the operator (environment, or a file read at each login). */
-import type { VaultAuth } from './auth.js';
+import type { VaultAuth } from './auth-method.js';
 import { valueOrFile } from './auth-file.js';
 
 /**

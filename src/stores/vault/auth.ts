@@ -4,16 +4,15 @@
  * Methods that read a file (`token_file`, `jwt_file`, Kubernetes) read it at each login,
  * so a rotated credential is picked up by the next one.
  */
-import type { VaultClient, VaultLogin } from './client.js';
 import type { VaultAuthConfig } from './schema.js';
+import type { VaultAuth } from './auth-method.js';
 import { appRoleAuth } from './auth-approle.js';
 import { awsAuth } from './auth-aws.js';
 import { jwtAuth } from './auth-jwt.js';
 import { kubernetesAuth } from './auth-kubernetes.js';
 import { tokenAuth } from './auth-token.js';
 
-/** Obtains a Vault token. Called lazily, ahead of expiry, and when Vault stops accepting the token. */
-export type VaultAuth = (client: VaultClient) => Promise<VaultLogin>;
+export type { VaultAuth } from './auth-method.js';
 
 /** Builds the strategy a config's `auth` section describes. */
 export function authFor(config: VaultAuthConfig): VaultAuth {

@@ -13,6 +13,11 @@ export class VaultHttpError extends Error {
   readonly status: number;
   readonly errors: readonly string[];
 
+  /** True when the path has no secrets engine mounted (`no handler for route`). */
+  get noSuchMount(): boolean {
+    return this.status === 404 && this.errors.some((message) => message.includes(NO_ROUTE));
+  }
+
   constructor(status: number, what: string, errors: readonly string[]) {
     super(`Vault answered HTTP ${status} to ${what}`);
     this.name = 'VaultHttpError';
@@ -31,6 +36,12 @@ export class VaultTransportError extends Error {
     this.timedOut = timedOut;
   }
 }
+
+/**
+ * Vault's answer to a path no secrets engine is mounted at: a 404 like that of a missing
+ * secret, told apart by its message.
+ */
+const NO_ROUTE = 'no handler for route';
 
 /** Vault's answer was not the JSON shape its API documents. */
 export class VaultResponseError extends Error {
@@ -289,9 +300,12 @@ export class VaultClient {
         if (response.status < 300) throw new VaultResponseError(call.what, error);
       }
     }
-    if ((response.status >= 200 && response.status < 300) || call.accept?.includes(response.status)) return { status: response.status, body };
-    const errors = errorBodySchema.safeParse(body);
-    throw new VaultHttpError(response.status, call.what, errors.success ? errors.data.errors : []);
+    const parsed = errorBodySchema.safeParse(body);
+    const errors = parsed.success ? parsed.data.errors : [];
+    // A missing mount must not read as a missing secret: it is a configuration error.
+    const noRoute = response.status === 404 && errors.some((message) => message.includes(NO_ROUTE));
+    if ((response.status >= 200 && response.status < 300) || (call.accept?.includes(response.status) && !noRoute)) return { status: response.status, body };
+    throw new VaultHttpError(response.status, call.what, errors);
   }
 }
 

@@ -12,15 +12,29 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { assertRecordPath, isRecordPath, type RecordLabels, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import { assertRecordPath, isRecordPath, systemErrorCode, type RecordLabels, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
 import type { VaultStoreConfig } from './schema.js';
 import { VaultSession } from './session.js';
-import { caTransport, type VaultTransport } from './transport.js';
+import { caTransport, MAX_RESPONSE_BYTES, type VaultTransport } from './transport.js';
 
 export type { VaultStoreConfig } from './schema.js';
 export { vaultStoreSchema } from './schema.js';
+
+/**
+ * The largest record the Vault store writes, in bytes of its JSON as Vault sends it back
+ * (Go escapes `<`, `>`, `&`, U+2028 and U+2029 as six-byte `\u` sequences). Vault's
+ * storage backends bound one entry: Consul at 512 KiB, integrated storage (raft) at
+ * `max_entry_size`, 1 MiB by default. A KV v2 version is stored wrapped and encrypted,
+ * so 480 KiB leaves room for both under Consul's bound, and keeps every record far below
+ * the client's {@link MAX_RESPONSE_BYTES} answer cap: a record that can be written can
+ * always be read back.
+ */
+export const MAX_RECORD_BYTES = 480 * 1024;
+
+/** HTTP statuses that repeating the same request cannot change. */
+const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 413]);
 
 /** What Vault says when a write's `cas` is not the current version. */
 const CAS_MISMATCH = 'check-and-set parameter did not match the current version';
@@ -63,7 +77,7 @@ export interface VaultStoreOptions {
  * const version = await store.write('tokens/klikoo', { access_token: '…' }, null); // '1'
  * ```
  */
-export class VaultStore implements SecretStore {
+export class VaultStore implements SecretStore, RecordLister {
   readonly kind = 'vault';
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   readonly #client: VaultClient;
@@ -72,6 +86,7 @@ export class VaultStore implements SecretStore {
   readonly #prefix: string;
   readonly #metadata: { max_versions: number; custom_metadata: Record<string, string> };
   readonly #timeoutMs: number;
+  readonly #address: string;
   readonly #logger: Logger | undefined;
   readonly #closing = new AbortController();
   /** Records whose metadata this process has set; once each is enough. */
@@ -94,6 +109,7 @@ export class VaultStore implements SecretStore {
     this.#mount = options.mount;
     this.#prefix = options.prefix;
     this.#timeoutMs = options.timeoutMs;
+    this.#address = this.#client.address;
     this.#logger = options.logger;
     this.#metadata = { max_versions: options.maxVersions, custom_metadata: { ...options.customMetadata, 'managed-by': 'token-rotator' } };
   }
@@ -117,10 +133,17 @@ export class VaultStore implements SecretStore {
    * no record exists) and returns its KV version. Works when the engine or the secret has
    * `cas_required` set.
    * @throws {ConflictError} when the record's version is not `expectedVersion`.
-   * @throws {StoreError} when Vault is unreachable, slow or refuses the write.
+   * @throws {StoreError} when Vault is unreachable, slow or refuses the write; not
+   *   retryable when the record is over {@link MAX_RECORD_BYTES} or Vault's answer cannot
+   *   change (permission denied, no such mount, a malformed request).
    */
   async write(path: string, value: Record<string, unknown>, expectedVersion: string | null, labels?: RecordLabels): Promise<string> {
     assertRecordPath(path);
+    const size = echoedSize(value);
+    if (size === undefined) throw new StoreError(`record ${path} is not a JSON object`, { retryable: false });
+    if (size > MAX_RECORD_BYTES) {
+      throw new StoreError(`record ${path} is ${size} bytes as JSON, over the Vault store's limit of ${MAX_RECORD_BYTES}`, { retryable: false });
+    }
     const cas = expectedVersion === null ? 0 : Number(expectedVersion);
     if (!Number.isSafeInteger(cas) || cas < 0) throw new ConflictError(path);
     const secretPath = this.#secretPath(path);
@@ -169,7 +192,10 @@ export class VaultStore implements SecretStore {
     }
   }
 
-  /** Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all), sorted. */
+  /**
+   * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all), sorted. For
+   * operators and tests: not part of the store contract ({@link RecordLister}).
+   */
   async list(prefix: string): Promise<string[]> {
     const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
     if (base !== '') assertRecordPath(base);
@@ -224,14 +250,26 @@ export class VaultStore implements SecretStore {
     return path === '' ? this.#prefix : `${this.#prefix}/${path}`;
   }
 
-  /** Our own errors pass unchanged; Vault's become a StoreError naming the call, never a value. */
+  /**
+   * Our own errors pass unchanged; Vault's become a StoreError naming the call, the
+   * address and the status or system error, never a value. An HTTP answer repeating cannot
+   * change (permission denied, no such mount, a malformed or too large request) is not
+   * retryable; a network error, a timeout, 429 and 5xx are.
+   */
   #wrap(error: unknown, operation: string, path: string): RotatorError {
     if (error instanceof RotatorError) return error;
+    const where = `could not ${operation} record ${path}`;
     if (error instanceof VaultTransportError && error.timedOut) {
-      return new StoreError(`could not ${operation} record ${path}: no answer from Vault within ${this.#timeoutMs / 1000} s`, { cause: error });
+      return new StoreError(`${where}: no answer from Vault within ${this.#timeoutMs / 1000} s`, { cause: error });
     }
-    const reason = error instanceof VaultHttpError && error.status === 403 ? `${error.message} (permission denied)` : (error as Error).message;
-    return new StoreError(`could not ${operation} record ${path}: ${reason}`, { cause: error });
+    const at = `; Vault at ${this.#address}`;
+    if (error instanceof VaultHttpError) {
+      const reason = error.status === 403 ? ' (permission denied)' : error.noSuchMount ? ` (no secrets engine is mounted at ${this.#mount})` : '';
+      return new StoreError(`${where}: ${error.message}${reason}${at}`, { cause: error, retryable: !PERMANENT_STATUSES.has(error.status) });
+    }
+    // fetch hides the system error (ECONNREFUSED) two causes deep.
+    const code = systemErrorCode(error);
+    return new StoreError(`${where}: ${(error as Error).message}${code === undefined ? '' : ` (${code})`}${at}`, { cause: error });
   }
 }
 
@@ -262,6 +300,27 @@ function readCa(file: string): string {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError([{ path: 'store.ca_file', message: `cannot read ${file} (${code})` }], { cause: error });
   }
+}
+
+/**
+ * The UTF-8 size of `value`'s JSON as Vault echoes it: Go's encoder writes `<`, `>` and
+ * `&` as `\u003c`-style escapes (five bytes more each) and U+2028 and U+2029 likewise
+ * (three more); `undefined` when `value` has no JSON form (a BigInt, a cycle).
+ */
+function echoedSize(value: Record<string, unknown>): number | undefined {
+  let json: unknown;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== 'string' || !json.startsWith('{')) return undefined;
+  let extra = 0;
+  for (const char of json) {
+    if (char === '<' || char === '>' || char === '&') extra += 5;
+    else if (char === '\u2028' || char === '\u2029') extra += 3;
+  }
+  return Buffer.byteLength(json, 'utf8') + extra;
 }
 
 function isCasMismatch(error: unknown): boolean {

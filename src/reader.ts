@@ -3,8 +3,9 @@
  * memory until shortly before it expires, and dropped when an API call answers 401 (a
  * refresh on a Keliweb-like server revokes the previous access token at once).
  */
-import { TokenUnavailableError } from './errors.js';
+
 import { readPublic } from './engine/records-io.js';
+import { TokenUnavailableError } from './errors.js';
 import type { SecretStore } from './stores/contract.js';
 
 /** A token as consumers use it. */

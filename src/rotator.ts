@@ -2,20 +2,21 @@
  * The rotator: builds the store, providers and policy from a loaded config and runs
  * passes. Every runtime (CLI, daemon, Lambda) is a thin door onto this.
  */
-import { hostname } from 'node:os';
+
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config, ProviderConfig } from './config/schema.js';
-import { ConfigError, type ConfigIssue } from './errors.js';
 import { assertStoreFits } from './engine/budget.js';
-import { runPass, type PassSummary } from './engine/pass.js';
-import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
-import { effectivePolicy, feasibility, type EffectivePolicy } from './engine/policy.js';
-import type { RotationTarget } from './engine/rotate.js';
-import { readPublic, readState } from './engine/records-io.js';
 import { readHeartbeat, recordHeartbeat } from './engine/heartbeat.js';
+import { type PassSummary, runPass } from './engine/pass.js';
+import { type EffectivePolicy, effectivePolicy, feasibility } from './engine/policy.js';
 import type { Heartbeat, StateRecord } from './engine/records.js';
-import { silentLogger, type Logger } from './observability/logger.js';
+import { readPublic, readState } from './engine/records-io.js';
+import type { RotationTarget } from './engine/rotate.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { type Logger, silentLogger } from './observability/logger.js';
 import { createProvider, expectedLifetime } from './providers/registry.js';
 import type { SecretStore } from './stores/contract.js';
 import { createStore } from './stores/registry.js';
@@ -75,7 +76,11 @@ export interface Rotator {
 export function scheduleIssues(config: Pick<Config, 'policy' | 'providers'>, gapSeconds: number): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const [name, provider] of Object.entries(config.providers)) {
-    const verdict = feasibility(expectedLifetime(provider), effectivePolicy(config.policy, provider.policy), gapSeconds);
+    const verdict = feasibility(
+      expectedLifetime(provider),
+      effectivePolicy(config.policy, provider.policy),
+      gapSeconds,
+    );
     if (!verdict.ok) issues.push({ path: `policy.schedule`, message: `provider ${name}: ${verdict.reason}` });
   }
   return issues;
@@ -86,9 +91,12 @@ export function gapOf(policy: Config['policy']): number {
   try {
     return scheduleGapSeconds(policy.schedule, policy.timezone);
   } catch (error) {
-    throw new ConfigError([{ path: 'policy.schedule', message: `not a valid cron expression (${(error as Error).message})` }], {
-      cause: error,
-    });
+    throw new ConfigError(
+      [{ path: 'policy.schedule', message: `not a valid cron expression (${(error as Error).message})` }],
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -127,13 +135,21 @@ function storeLookup(store: SecretStore) {
   };
 }
 
-function describeState(name: string, kind: string, state: StateRecord | undefined, published: number | undefined, now: number): ProviderStatus {
+function describeState(
+  name: string,
+  kind: string,
+  state: StateRecord | undefined,
+  published: number | undefined,
+  now: number,
+): ProviderStatus {
   const token = state?.token;
   const last = state?.failures.last;
   return {
     provider: name,
     kind,
-    ...(token ? { expiresAt: token.expires_at, secondsToExpiry: Math.round((Date.parse(token.expires_at) - now) / 1000) } : {}),
+    ...(token
+      ? { expiresAt: token.expires_at, secondsToExpiry: Math.round((Date.parse(token.expires_at) - now) / 1000) }
+      : {}),
     ...(state && state.generation > 0 ? { generation: state.generation } : {}),
     ...(published === undefined ? {} : { published }),
     ...(state?.method ? { lastMethod: state.method } : {}),
@@ -197,7 +213,12 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       if (!passOptions.dryRun) {
         await recordHeartbeat(
           store,
-          { last_pass_at: new Date(now()).toISOString(), last_pass_ok: summary.ok, holder, duration_ms: Math.max(0, Math.round(summary.durationMs)) },
+          {
+            last_pass_at: new Date(now()).toISOString(),
+            last_pass_ok: summary.ok,
+            holder,
+            duration_ms: Math.max(0, Math.round(summary.durationMs)),
+          },
           logger,
         );
       }

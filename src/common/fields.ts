@@ -35,7 +35,8 @@ export function fieldKit(mode: SchemaMode) {
     /** Any non-empty string; in the raw pass it may contain references. */
     text: () => z.string().min(1, 'must not be empty'),
     /** A credential: in the file it must be a reference, so no secret is ever committed. */
-    secret: () => (raw ? z.string().refine(isWholeReference, REFERENCE_HINT) : z.string().min(1, 'resolved to an empty value')),
+    secret: () =>
+      raw ? z.string().refine(isWholeReference, REFERENCE_HINT) : z.string().min(1, 'resolved to an empty value'),
     /** A URL that carries credentials: HTTPS, or HTTP on loopback (the sandbox and tests). */
     url: () =>
       raw
@@ -56,7 +57,9 @@ export function exactlyOne<A extends string, B extends string>(first: A, second:
   return (value: Partial<Record<A | B, unknown>>, ctx: z.RefinementCtx): void => {
     const hasFirst = value[first] !== undefined;
     const hasSecond = value[second] !== undefined;
-    if (hasFirst && hasSecond) ctx.addIssue({ code: 'custom', path: [second], message: `give either ${first} or ${second}, not both` });
-    if (!hasFirst && !hasSecond) ctx.addIssue({ code: 'custom', path: [first], message: `required: give ${first} or ${second}` });
+    if (hasFirst && hasSecond)
+      ctx.addIssue({ code: 'custom', path: [second], message: `give either ${first} or ${second}, not both` });
+    if (!hasFirst && !hasSecond)
+      ctx.addIssue({ code: 'custom', path: [first], message: `required: give ${first} or ${second}` });
   };
 }

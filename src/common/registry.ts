@@ -19,7 +19,10 @@ type SchemasOf<D extends readonly KindDefinition[]> = { -readonly [I in keyof D]
  * Indexes `definitions` by kind.
  * @throws {Error} when two definitions declare the same kind.
  */
-export function indexByKind<T extends { readonly kind: string }>(concept: string, definitions: readonly T[]): ReadonlyMap<string, T> {
+export function indexByKind<T extends { readonly kind: string }>(
+  concept: string,
+  definitions: readonly T[],
+): ReadonlyMap<string, T> {
   const byKind = new Map<string, T>();
   for (const definition of definitions) {
     if (byKind.has(definition.kind)) throw new Error(`${concept} kind "${definition.kind}" is registered twice`);
@@ -40,7 +43,10 @@ export function kindRegistry<Base extends KindDefinition>(concept: string) {
   return <const D extends readonly [Base, ...Base[]]>(definitions: D) => registryOf<Base, D>(concept, definitions);
 }
 
-function registryOf<Base extends KindDefinition, D extends readonly [Base, ...Base[]]>(concept: string, definitions: D) {
+function registryOf<Base extends KindDefinition, D extends readonly [Base, ...Base[]]>(
+  concept: string,
+  definitions: D,
+) {
   const byKind: ReadonlyMap<string, Base> = indexByKind(concept, definitions);
   return {
     definitions,

@@ -6,11 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, ErrorCodes, type ConfigIssue } from '../errors.js';
 import { passesPerDay } from '../common/schedule.js';
+import { ConfigError, type ConfigIssue, ErrorCodes } from '../errors.js';
 import { planStore } from '../stores/registry.js';
 import { resolveReferences, type StoreLookup } from './references.js';
-import { rawConfigSchema, resolvedConfigSchema, type Config, type StoreConfig } from './schema.js';
+import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
 
 /** The default config path, unless `--config` or `TOKEN_ROTATOR_CONFIG` names another. */
 export const DEFAULT_CONFIG_PATH = 'token-rotator.yaml';
@@ -53,7 +53,11 @@ export interface LoadedConfig {
 }
 
 /** Parses config text (YAML or JSON) that came from `path`. */
-export async function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function parseConfig(
+  text: string,
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
   let document: unknown;
   try {
     document = parseYaml(text, { prettyErrors: false });

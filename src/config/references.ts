@@ -39,7 +39,8 @@ async function resolveOne(kind: string, target: string, sources: ReferenceSource
       }
     }
     case 'store': {
-      if (sources.store === undefined) throw new Error('${store:…} references cannot be used to configure the store itself');
+      if (sources.store === undefined)
+        throw new Error('${store:…} references cannot be used to configure the store itself');
       if (sources.store === 'defer') return `\${store:${target}}`;
       const hash = target.lastIndexOf('#');
       if (hash <= 0 || hash === target.length - 1) throw new Error(`store reference "${target}" must be PATH#KEY`);

@@ -14,10 +14,9 @@ import { LOG_LEVELS } from '../observability/logger.js';
 import { providerSchema } from '../providers/registry.js';
 import { DEFAULT_STORE, storeSchema } from '../stores/registry.js';
 
-export { fieldKit, type FieldKit, type SchemaMode } from '../common/fields.js';
+export { type FieldKit, fieldKit, type SchemaMode } from '../common/fields.js';
 
 const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
 
 function build(mode: SchemaMode) {
   const kit = fieldKit(mode);
@@ -28,7 +27,10 @@ function build(mode: SchemaMode) {
       store: storeSchema(kit).default(DEFAULT_STORE),
       policy: policy.default(() => policy.parse({})),
       providers: z
-        .record(z.string().regex(PROVIDER_NAME, 'provider names are lower-case letters, digits, - and _'), providerSchema(kit))
+        .record(
+          z.string().regex(PROVIDER_NAME, 'provider names are lower-case letters, digits, - and _'),
+          providerSchema(kit),
+        )
         .refine((providers) => Object.keys(providers).length > 0, 'at least one provider is required'),
       log_level: z.enum(LOG_LEVELS).default('info'),
     })

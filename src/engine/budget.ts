@@ -20,10 +20,17 @@ export const WRITES_PER_RECORD_PER_PASS = 2;
  * storeFitIssues('aws', { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: 86_400 } }, () => 288);
  * // [{ path: 'policy.schedule', message: '288 passes in 86400 s write a record up to 576 times; the aws store takes at most 96' }]
  */
-export function storeFitIssues(kind: string, capabilities: StoreCapabilities, passesPerDay: () => number): ConfigIssue[] {
+export function storeFitIssues(
+  kind: string,
+  capabilities: StoreCapabilities,
+  passesPerDay: () => number,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (!capabilities.compareAndSet) {
-    issues.push({ path: 'store.kind', message: `the ${kind} store cannot compare-and-set, which the engine's lease needs` });
+    issues.push({
+      path: 'store.kind',
+      message: `the ${kind} store cannot compare-and-set, which the engine's lease needs`,
+    });
   }
   const budget = capabilities.writeBudget;
   if (budget !== undefined) {

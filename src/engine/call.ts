@@ -54,7 +54,9 @@ export type ProviderResult = {
 
 /** Any error as a classified provider failure; something unclassified is permanent (repeating will not fix a bug). */
 function classify(error: unknown): ProviderError {
-  return error instanceof ProviderError ? error : new ProviderError('permanent', describeError(error), { cause: error });
+  return error instanceof ProviderError
+    ? error
+    : new ProviderError('permanent', describeError(error), { cause: error });
 }
 
 /**
@@ -75,21 +77,32 @@ export async function callProvider(options: CallProviderOptions): Promise<Provid
     try {
       logger.debug({ method }, 'calling token endpoint');
       const tokenSet =
-        refresh !== undefined && refreshToken !== undefined ? await refresh.call(provider, refreshToken) : await provider.obtain();
+        refresh !== undefined && refreshToken !== undefined
+          ? await refresh.call(provider, refreshToken)
+          : await provider.obtain();
       return { ok: true, tokenSet, method, refreshDead, sentAt };
     } catch (error) {
       const failure = classify(error);
       if (method === 'refresh' && (failure.failureClass === 'reauthenticate' || failure.ambiguous)) {
-        logger.warn({ error: { class: failure.failureClass, message: failure.message } }, 'refresh failed; re-authenticating');
+        logger.warn(
+          { error: { class: failure.failureClass, message: failure.message } },
+          'refresh failed; re-authenticating',
+        );
         method = 'obtain';
         refreshDead = true;
         continue;
       }
-      const wait = Math.min(failure.retryAfterMs ?? 1000 * 2 ** (policy.retries - retriesLeft), policy.max_retry_wait_seconds * 1000);
+      const wait = Math.min(
+        failure.retryAfterMs ?? 1000 * 2 ** (policy.retries - retriesLeft),
+        policy.max_retry_wait_seconds * 1000,
+      );
       const roomInLease = options.leaseEndsAt - now() - wait - policy.request_timeout_seconds * 1000 > 5000;
       if (failure.failureClass === 'retryable' && retriesLeft > 0 && roomInLease && !options.signal?.aborted) {
         retriesLeft--;
-        logger.info({ error: { class: failure.failureClass, message: failure.message }, waitMs: wait }, 'retrying token call');
+        logger.info(
+          { error: { class: failure.failureClass, message: failure.message }, waitMs: wait },
+          'retrying token call',
+        );
         await options.sleep(wait);
         continue;
       }

@@ -13,8 +13,8 @@
 import { ConflictError, describeError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretStore } from '../stores/contract.js';
-import { HEARTBEAT_PATH, heartbeatSchema, type Heartbeat } from './records.js';
-import { readRecord, updateRecord, type RecordParser } from './records-io.js';
+import { HEARTBEAT_PATH, type Heartbeat, heartbeatSchema } from './records.js';
+import { type RecordParser, readRecord, updateRecord } from './records-io.js';
 
 /** A heartbeat as read: `invalid` when a record exists but does not have the layout. */
 export interface HeartbeatRead {
@@ -40,12 +40,18 @@ export async function readHeartbeat(store: SecretStore): Promise<HeartbeatRead> 
  * gives up. A store failure is not retried: the next pass writes again. Never throws:
  * returns true when it wrote.
  */
-export async function recordHeartbeat(store: SecretStore, heartbeat: Heartbeat, logger: Logger, attempts = 3): Promise<boolean> {
+export async function recordHeartbeat(
+  store: SecretStore,
+  heartbeat: Heartbeat,
+  logger: Logger,
+  attempts = 3,
+): Promise<boolean> {
   const passAt = Date.parse(heartbeat.last_pass_at);
   try {
     const result = await updateRecord(store, HEARTBEAT_PATH, {
       parse: parseHeartbeat,
-      next: (current) => (current !== undefined && Date.parse(current.last_pass_at) > passAt ? undefined : { ...heartbeat }),
+      next: (current) =>
+        current !== undefined && Date.parse(current.last_pass_at) > passAt ? undefined : { ...heartbeat },
       attempts,
       retry: { attempts: 1 },
     });
@@ -54,7 +60,10 @@ export async function recordHeartbeat(store: SecretStore, heartbeat: Heartbeat, 
     if (error instanceof ConflictError) {
       logger.debug({ path: HEARTBEAT_PATH }, 'heartbeat not recorded: other runners kept writing it');
     } else {
-      logger.warn({ err: { message: describeError(error), code: (error as { code?: string }).code } }, 'could not record the heartbeat');
+      logger.warn(
+        { err: { message: describeError(error), code: (error as { code?: string }).code } },
+        'could not record the heartbeat',
+      );
     }
     return false;
   }

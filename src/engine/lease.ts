@@ -5,13 +5,13 @@
  * token. The step ends with a lease or with an outcome that needs no provider call.
  */
 import { ConflictError, ErrorCodes } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
 import { fingerprint } from '../observability/fingerprint.js';
+import type { Logger } from '../observability/logger.js';
 import type { SecretStore } from '../stores/contract.js';
-import { tokenFacts, type OutcomeFacts, type RotationReason } from './outcome.js';
+import { type OutcomeFacts, type RotationReason, tokenFacts } from './outcome.js';
 import { chooseMethod, decide, type EffectivePolicy } from './policy.js';
 import { publishBehind } from './publish.js';
-import { emptyState, recordPaths, type Lease, type Method, type StateRecord } from './records.js';
+import { emptyState, type Lease, type Method, recordPaths, type StateRecord } from './records.js';
 import { readState, type WriteRetryOptions } from './records-io.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -29,7 +29,9 @@ export interface TakenLease {
 }
 
 /** The lease step ends with a lease, or with an outcome that needs no provider call. */
-export type LeaseResult = { readonly kind: 'leased'; readonly lease: TakenLease } | { readonly kind: 'outcome'; readonly outcome: OutcomeFacts };
+export type LeaseResult =
+  | { readonly kind: 'leased'; readonly lease: TakenLease }
+  | { readonly kind: 'outcome'; readonly outcome: OutcomeFacts };
 
 /** Options of {@link acquireLease}. */
 export interface AcquireLeaseOptions {
@@ -63,7 +65,12 @@ export interface AcquireLeaseOptions {
 type Assessment =
   | { readonly kind: 'wait'; readonly ms: number }
   | { readonly kind: 'outcome'; readonly outcome: OutcomeFacts }
-  | { readonly kind: 'take'; readonly method: Method; readonly reason: RotationReason; readonly abandonedRefresh: boolean };
+  | {
+      readonly kind: 'take';
+      readonly method: Method;
+      readonly reason: RotationReason;
+      readonly abandonedRefresh: boolean;
+    };
 
 /** Where the lease step stands when it assesses a read: the time, how long it may wait, whether it repaired. */
 interface Moment {
@@ -76,26 +83,47 @@ interface Moment {
 function assess(state: StateRecord, { t, waitUntil, repaired }: Moment, options: AcquireLeaseOptions): Assessment {
   const { lease } = state;
   if (lease !== undefined && Date.parse(lease.expires_at) > t && lease.holder !== options.holder) {
-    if (t < waitUntil && !options.dryRun && !options.signal?.aborted) return { kind: 'wait', ms: Math.min(500, Math.max(50, waitUntil - t)) };
+    if (t < waitUntil && !options.dryRun && !options.signal?.aborted)
+      return { kind: 'wait', ms: Math.min(500, Math.max(50, waitUntil - t)) };
     const valid = state.token !== undefined && Date.parse(state.token.expires_at) > t;
     return {
       kind: 'outcome',
       outcome: {
         status: 'busy',
         ok: valid,
-        ...(valid ? {} : { error: { class: 'lease', code: ErrorCodes.LEASE_BUSY, message: `another runner (${lease.holder}) holds the lease` } }),
+        ...(valid
+          ? {}
+          : {
+              error: {
+                class: 'lease',
+                code: ErrorCodes.LEASE_BUSY,
+                message: `another runner (${lease.holder}) holds the lease`,
+              },
+            }),
       },
     };
   }
   // An expired lease taken for a refresh: its holder died, maybe after spending the refresh token.
   const abandonedRefresh = lease !== undefined && lease.intent === 'refresh';
   const decision = decide(t, state, options.policy, options.gapSeconds);
-  const reason = abandonedRefresh ? 'abandoned-refresh' : decision.action === 'fresh' ? (options.force ? 'forced' : undefined) : decision.action;
-  if (reason === undefined) return { kind: 'outcome', outcome: { status: repaired ? 'repaired' : 'fresh', ok: true, ...tokenFacts(state) } };
+  const reason = abandonedRefresh
+    ? 'abandoned-refresh'
+    : decision.action === 'fresh'
+      ? options.force
+        ? 'forced'
+        : undefined
+      : decision.action;
+  if (reason === undefined)
+    return { kind: 'outcome', outcome: { status: repaired ? 'repaired' : 'fresh', ok: true, ...tokenFacts(state) } };
 
   const method: Method = abandonedRefresh
     ? 'obtain'
-    : chooseMethod(t, state, { canRefresh: options.canRefresh, prefer: options.renewal, policy: options.policy, gap: options.gapSeconds });
+    : chooseMethod(t, state, {
+        canRefresh: options.canRefresh,
+        prefer: options.renewal,
+        policy: options.policy,
+        gap: options.gapSeconds,
+      });
   const nextAttempt = state.failures.next_attempt_at;
   if (nextAttempt !== undefined && Date.parse(nextAttempt) > t && !options.force && !abandonedRefresh) {
     const last = state.failures.last;
@@ -112,7 +140,8 @@ function assess(state: StateRecord, { t, waitUntil, repaired }: Moment, options:
       },
     };
   }
-  if (options.dryRun) return { kind: 'outcome', outcome: { ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason } };
+  if (options.dryRun)
+    return { kind: 'outcome', outcome: { ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason } };
   return { kind: 'take', method, reason, abandonedRefresh };
 }
 
@@ -151,12 +180,24 @@ export async function acquireLease(options: AcquireLeaseOptions): Promise<LeaseR
 
     const { method, reason, abandonedRefresh } = assessment;
     if (abandonedRefresh) {
-      logger.warn({ refresh_token_fp: state.refresh_token && fingerprint(state.refresh_token) }, 'a runner died during a refresh; re-authenticating');
+      logger.warn(
+        { refresh_token_fp: state.refresh_token && fingerprint(state.refresh_token) },
+        'a runner died during a refresh; re-authenticating',
+      );
     }
-    const lease: Lease = { holder: options.holder, acquired_at: iso(t), expires_at: iso(t + options.policy.lease_seconds * 1000), intent: method };
+    const lease: Lease = {
+      holder: options.holder,
+      acquired_at: iso(t),
+      expires_at: iso(t + options.policy.lease_seconds * 1000),
+      intent: method,
+    };
     const leased = withLease(state, lease, abandonedRefresh);
     try {
-      const version = await store.write(statePath, JSON.parse(JSON.stringify(leased)) as Record<string, unknown>, read.version);
+      const version = await store.write(
+        statePath,
+        JSON.parse(JSON.stringify(leased)) as Record<string, unknown>,
+        read.version,
+      );
       return { kind: 'leased', lease: { state: leased, version, method, reason } };
     } catch (error) {
       if (error instanceof ConflictError) continue; // someone else moved first: look again

@@ -2,7 +2,7 @@
  * What a rotation reports: one {@link Outcome} per provider and pass, safe to print and to
  * turn into metrics (no token is ever part of it).
  */
-import { describeError, ErrorCodes, ProviderError, RotatorError, type FailureClass } from '../errors.js';
+import { describeError, ErrorCodes, type FailureClass, ProviderError, RotatorError } from '../errors.js';
 import type { Method, StateRecord } from './records.js';
 
 /** What happened to one provider in a pass. */

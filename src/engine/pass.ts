@@ -2,7 +2,7 @@
  * A pass: every selected provider rotated concurrently under a cap. One provider's
  * failure never stops the others.
  */
-import { rotate, type Outcome, type RotationEnv, type RotationTarget } from './rotate.js';
+import { type Outcome, type RotationEnv, type RotationTarget, rotate } from './rotate.js';
 
 /** The result of a pass. */
 export interface PassSummary {
@@ -15,7 +15,11 @@ export interface PassSummary {
 }
 
 /** Runs `task` over `items` with at most `limit` at once, keeping input order in the result. */
-export async function mapWithLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   async function worker(): Promise<void> {
@@ -28,7 +32,11 @@ export async function mapWithLimit<T, R>(items: readonly T[], limit: number, tas
 }
 
 /** Rotates every target once. */
-export async function runPass(targets: readonly RotationTarget[], env: RotationEnv, concurrency: number): Promise<PassSummary> {
+export async function runPass(
+  targets: readonly RotationTarget[],
+  env: RotationEnv,
+  concurrency: number,
+): Promise<PassSummary> {
   const now = env.now ?? Date.now;
   const started = now();
   const outcomes = await mapWithLimit(targets, concurrency, (target) => rotate(target, env));

@@ -62,7 +62,12 @@ export function feasibility(
 /** What a pass should do about one provider. */
 export type Decision =
   | { readonly action: 'missing' }
-  | { readonly action: 'due' | 'fresh'; readonly remaining: number; readonly threshold: number; readonly lifetime: number };
+  | {
+      readonly action: 'due' | 'fresh';
+      readonly remaining: number;
+      readonly threshold: number;
+      readonly lifetime: number;
+    };
 
 /** Decides from the state whether the provider's token is missing, due or fresh. */
 export function decide(now: number, state: StateRecord, policy: EffectivePolicy, gap: number): Decision {
@@ -93,7 +98,10 @@ export function chooseMethod(
 }
 
 /** Seconds to wait after the n-th consecutive permanent failure (n ≥ 1). */
-export function backoffSeconds(consecutive: number, policy: Pick<EffectivePolicy, 'backoff_base_seconds' | 'backoff_max_seconds'>): number {
+export function backoffSeconds(
+  consecutive: number,
+  policy: Pick<EffectivePolicy, 'backoff_base_seconds' | 'backoff_max_seconds'>,
+): number {
   const exponent = Math.min(Math.max(consecutive - 1, 0), 30);
   return Math.min(policy.backoff_max_seconds, policy.backoff_base_seconds * 2 ** exponent);
 }

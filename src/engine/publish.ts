@@ -3,10 +3,11 @@
  * (so a crash between the two is repaired by republishing, never by calling the provider
  * again) and only ever moves forward in generation, whichever runner writes it.
  */
-import type { Logger } from '../observability/logger.js';
+
 import { fingerprint } from '../observability/fingerprint.js';
+import type { Logger } from '../observability/logger.js';
 import type { SecretStore } from '../stores/contract.js';
-import { recordPaths, type PublicRecord, type StateRecord } from './records.js';
+import { type PublicRecord, recordPaths, type StateRecord } from './records.js';
 import { parsePublic, updateRecord, type WriteRetryOptions } from './records-io.js';
 
 /** Options of {@link publishBehind}. */
@@ -45,7 +46,10 @@ export async function publishBehind(state: StateRecord, options: PublishOptions)
     retry: options.writeRetry,
   });
   if (result.written) {
-    options.logger.info({ generation: desired.generation, access_token_fp: fingerprint(desired.access_token) }, 'published token');
+    options.logger.info(
+      { generation: desired.generation, access_token_fp: fingerprint(desired.access_token) },
+      'published token',
+    );
   }
   return result.written;
 }

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ErrorCodes, StoreError } from '../errors.js';
 import type { RecordLabels, SecretStore } from '../stores/contract.js';
-import { publicRecordSchema, recordPaths, stateRecordSchema, type PublicRecord, type StateRecord } from './records.js';
+import { type PublicRecord, publicRecordSchema, recordPaths, type StateRecord, stateRecordSchema } from './records.js';
 
 /** A record with the version it was read at (`null`: it does not exist yet). */
 export interface Versioned<T> {
@@ -28,7 +28,11 @@ export const parsePublic: RecordParser<PublicRecord> = (value) => {
  * Reads a record and parses it. One of another layout reads as absent (`valid: false`)
  * with its version, so a compare-and-set write can replace it.
  */
-export async function readRecord<T>(store: SecretStore, path: string, parse: RecordParser<T>): Promise<Versioned<T> & { valid: boolean }> {
+export async function readRecord<T>(
+  store: SecretStore,
+  path: string,
+  parse: RecordParser<T>,
+): Promise<Versioned<T> & { valid: boolean }> {
   const stored = await store.read(path);
   if (stored === undefined) return { record: undefined, version: null, valid: true };
   const record = parse(stored.value);
@@ -42,13 +46,18 @@ export async function readState(store: SecretStore, provider: string): Promise<V
   if (stored === undefined) return { record: undefined, version: null };
   const parsed = stateRecordSchema.safeParse(stored.value);
   if (!parsed.success) {
-    throw new StoreError(`state record ${path} does not have the expected layout`, { code: ErrorCodes.STORE_RECORD_INVALID });
+    throw new StoreError(`state record ${path} does not have the expected layout`, {
+      code: ErrorCodes.STORE_RECORD_INVALID,
+    });
   }
   return { record: parsed.data, version: stored.version };
 }
 
 /** Reads a provider's public record; an invalid one reads as absent (it will be rewritten). */
-export async function readPublic(store: SecretStore, provider: string): Promise<Versioned<PublicRecord> & { valid: boolean }> {
+export async function readPublic(
+  store: SecretStore,
+  provider: string,
+): Promise<Versioned<PublicRecord> & { valid: boolean }> {
   return readRecord(store, recordPaths.public(provider), parsePublic);
 }
 
@@ -86,7 +95,12 @@ export function isRetryableStoreFailure(error: unknown): boolean {
  * a real conflict and is thrown; on a later attempt it may be our own earlier write that
  * succeeded without us hearing, so the record is read and compared.
  */
-export async function writeWithRetry(store: SecretStore, path: string, value: Record<string, unknown>, options: WriteOptions): Promise<string> {
+export async function writeWithRetry(
+  store: SecretStore,
+  path: string,
+  value: Record<string, unknown>,
+  options: WriteOptions,
+): Promise<string> {
   // Undefined members vanish in JSON; drop them now so the comparison below is exact.
   const json = JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
   const attempts = options.retry?.attempts ?? 4;
@@ -126,7 +140,9 @@ export interface UpdateRecordOptions<T> {
 }
 
 /** What {@link updateRecord} did: wrote `value` at `version`, or found no write needed. */
-export type UpdateResult = { readonly written: true; readonly version: string; readonly value: Record<string, unknown> } | { readonly written: false };
+export type UpdateResult =
+  | { readonly written: true; readonly version: string; readonly value: Record<string, unknown> }
+  | { readonly written: false };
 
 /**
  * Updates a record other runners may write at the same time: reads it, asks `next` for
@@ -142,13 +158,21 @@ export type UpdateResult = { readonly written: true; readonly version: string; r
  *   attempts: 3,
  * });
  */
-export async function updateRecord<T>(store: SecretStore, path: string, options: UpdateRecordOptions<T>): Promise<UpdateResult> {
+export async function updateRecord<T>(
+  store: SecretStore,
+  path: string,
+  options: UpdateRecordOptions<T>,
+): Promise<UpdateResult> {
   for (let attempt = 1; attempt <= options.attempts; attempt++) {
     const current = await readRecord(store, path, options.parse);
     const value = options.next(current.record);
     if (value === undefined) return { written: false };
     try {
-      const version = await writeWithRetry(store, path, value, { expectedVersion: current.version, labels: options.labels, retry: options.retry });
+      const version = await writeWithRetry(store, path, value, {
+        expectedVersion: current.version,
+        labels: options.labels,
+        retry: options.retry,
+      });
       return { written: true, version, value };
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;

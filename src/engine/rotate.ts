@@ -10,18 +10,19 @@
  * again. A lease abandoned during a refresh means the refresh token may be spent and the
  * published access token revoked: the next runner re-authenticates at once.
  */
-import type { Logger } from '../observability/logger.js';
+
 import { fingerprint } from '../observability/fingerprint.js';
+import type { Logger } from '../observability/logger.js';
 import type { TokenProvider } from '../providers/contract.js';
 import type { SecretStore } from '../stores/contract.js';
 import { callProvider } from './call.js';
 import { acquireLease, type TakenLease } from './lease.js';
 import { nextState } from './next-state.js';
-import { outcomeError, tokenFacts, type Outcome, type OutcomeFacts } from './outcome.js';
+import { type Outcome, type OutcomeFacts, outcomeError, tokenFacts } from './outcome.js';
 import type { EffectivePolicy } from './policy.js';
 import { publishBehind } from './publish.js';
 import { recordPaths } from './records.js';
-import { writeWithRetry, type WriteRetryOptions } from './records-io.js';
+import { type WriteRetryOptions, writeWithRetry } from './records-io.js';
 
 export type { Outcome, OutcomeError, OutcomeStatus, RotationReason } from './outcome.js';
 
@@ -65,7 +66,10 @@ export async function rotate(target: RotationTarget, env: RotationEnv): Promise<
   const finish = (facts: OutcomeFacts): Outcome => {
     const result = { provider: target.name, ...facts, durationMs: now() - started };
     const level = result.ok ? (result.status === 'fresh' ? 'debug' : 'info') : 'warn';
-    log[level]({ outcome: result.status, method: result.method, reason: result.reason, error: result.error }, `provider ${result.status}`);
+    log[level](
+      { outcome: result.status, method: result.method, reason: result.reason, error: result.error },
+      `provider ${result.status}`,
+    );
     return result;
   };
   try {
@@ -101,7 +105,12 @@ async function rotateSteps(target: RotationTarget, env: RotationEnv, log: Logger
 }
 
 /** Calls the provider under `lease`, writes the next state over the lease, and publishes a new token. */
-async function renewUnderLease(target: RotationTarget, env: RotationEnv, log: Logger, lease: TakenLease): Promise<OutcomeFacts> {
+async function renewUnderLease(
+  target: RotationTarget,
+  env: RotationEnv,
+  log: Logger,
+  lease: TakenLease,
+): Promise<OutcomeFacts> {
   const now = env.now ?? Date.now;
   const { state: leased, reason } = lease;
   const result = await callProvider({
@@ -116,9 +125,19 @@ async function renewUnderLease(target: RotationTarget, env: RotationEnv, log: Lo
     signal: env.signal,
   });
   const next = nextState(leased, result, now(), target.policy);
-  await writeWithRetry(env.store, recordPaths.state(target.name), next, { expectedVersion: lease.version, retry: env.writeRetry });
+  await writeWithRetry(env.store, recordPaths.state(target.name), next, {
+    expectedVersion: lease.version,
+    retry: env.writeRetry,
+  });
   if (!result.ok) {
-    return { ...tokenFacts(next), status: 'failed', ok: false, method: result.method, reason, error: outcomeError(result.failure) };
+    return {
+      ...tokenFacts(next),
+      status: 'failed',
+      ok: false,
+      method: result.method,
+      reason,
+      error: outcomeError(result.failure),
+    };
   }
 
   const { tokenSet } = result;

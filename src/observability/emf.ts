@@ -115,7 +115,11 @@ function providerDocument(outcome: Outcome, options: PassMetricsOptions, now: nu
   // Unknown when no token was ever stored, or the store could not be read: left out
   // rather than invented, so an alarm on it treats the gap as missing data.
   if (outcome.expiresAt !== undefined) {
-    metrics.push({ name: 'SecondsToExpiry', unit: 'Seconds', value: Math.round((Date.parse(outcome.expiresAt) - now) / 1000) });
+    metrics.push({
+      name: 'SecondsToExpiry',
+      unit: 'Seconds',
+      value: Math.round((Date.parse(outcome.expiresAt) - now) / 1000),
+    });
   }
   return emfDocument({
     namespace: options.namespace ?? EMF_NAMESPACE,

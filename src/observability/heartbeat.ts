@@ -24,7 +24,11 @@ export function maxPassAgeSeconds(gapSeconds: number): number {
  * @example
  * lastPassProblem(undefined, 300, Date.now()); // 'no pass has been recorded: …'
  */
-export function lastPassProblem(lastPassAtMs: number | undefined, gapSeconds: number, nowMs: number): string | undefined {
+export function lastPassProblem(
+  lastPassAtMs: number | undefined,
+  gapSeconds: number,
+  nowMs: number,
+): string | undefined {
   const limit = maxPassAgeSeconds(gapSeconds);
   if (lastPassAtMs === undefined) {
     return `no pass has been recorded: no runner (run, daemon or Lambda) has finished a pass against this store`;

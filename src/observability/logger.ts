@@ -3,7 +3,7 @@
  * `token-rotator get`). Secrets are kept out by design (the code logs fingerprints,
  * never values) and by pino `redact` as a second line of defence.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { type LevelWithSilent, type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -12,7 +12,15 @@ export type { Logger };
  * `log_level`, `--log-level` and `TOKEN_ROTATOR_LOG_LEVEL` take exactly these.
  * @see https://getpino.io/#/docs/api?id=level-string
  */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
+export const LOG_LEVELS = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+] as const satisfies readonly LevelWithSilent[];
 
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];

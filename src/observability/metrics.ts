@@ -70,7 +70,8 @@ function formatLabels(labels: Labels): string {
 function renderFamily(family: Family): string {
   const name = PREFIX + family.name;
   const lines = [`# HELP ${name} ${escapeHelp(family.help)}`, `# TYPE ${name} ${family.type}`];
-  for (const sample of family.samples) lines.push(`${name}${sample.suffix ?? ''}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+  for (const sample of family.samples)
+    lines.push(`${name}${sample.suffix ?? ''}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
   return lines.join('\n');
 }
 
@@ -114,7 +115,11 @@ class Histogram {
 
   samples(): Sample[] {
     return [
-      ...this.buckets.map((bound, index) => ({ suffix: '_bucket', labels: { le: formatValue(bound) }, value: this.#counts[index] ?? 0 })),
+      ...this.buckets.map((bound, index) => ({
+        suffix: '_bucket',
+        labels: { le: formatValue(bound) },
+        value: this.#counts[index] ?? 0,
+      })),
       { suffix: '_bucket', labels: { le: '+Inf' }, value: this.#count },
       { suffix: '_sum', labels: {}, value: this.#sum },
       { suffix: '_count', labels: {}, value: this.#count },
@@ -182,21 +187,30 @@ export class RotatorMetrics {
     if (outcome.expiresAt !== undefined) known.expiresAtMs = Date.parse(outcome.expiresAt);
     if (outcome.ok && outcome.error === undefined) known.lastSuccessMs = at;
     this.#providers.set(provider, known);
-    if (outcome.status === 'rotated' && outcome.method !== undefined) this.#rotations.inc({ provider, method: outcome.method });
+    if (outcome.status === 'rotated' && outcome.method !== undefined)
+      this.#rotations.inc({ provider, method: outcome.method });
     // A back-off repeats an earlier failure without a new attempt, so it is not counted again.
-    if (outcome.error !== undefined && outcome.status !== 'backoff') this.#failures.inc({ provider, class: outcome.error.class });
+    if (outcome.error !== undefined && outcome.status !== 'backoff')
+      this.#failures.inc({ provider, class: outcome.error.class });
   }
 
   /** The exposition text, every line ending in a line feed. */
   render(nowMs: number = Date.now()): string {
     const providers = [...this.#providers.entries()];
-    const perProvider = (value: (p: { expiresAtMs?: number; lastSuccessMs?: number }) => number | undefined): Sample[] =>
+    const perProvider = (
+      value: (p: { expiresAtMs?: number; lastSuccessMs?: number }) => number | undefined,
+    ): Sample[] =>
       providers.flatMap(([provider, known]) => {
         const v = value(known);
         return v === undefined ? [] : [{ labels: { provider }, value: v }];
       });
     const families: Family[] = [
-      { name: 'rotations_total', type: 'counter', help: 'Tokens obtained or refreshed, by provider and method.', samples: this.#rotations.samples() },
+      {
+        name: 'rotations_total',
+        type: 'counter',
+        help: 'Tokens obtained or refreshed, by provider and method.',
+        samples: this.#rotations.samples(),
+      },
       {
         name: 'failures_total',
         type: 'counter',
@@ -215,8 +229,18 @@ export class RotatorMetrics {
         help: 'When a pass last left the provider with a valid token and nothing failed, in seconds since the epoch.',
         samples: perProvider((p) => (p.lastSuccessMs === undefined ? undefined : p.lastSuccessMs / 1000)),
       },
-      { name: 'pass_duration_seconds', type: 'histogram', help: 'How long passes took.', samples: this.#duration.samples() },
-      { name: 'passes_total', type: 'counter', help: 'Passes by result: ok, failed (a provider failed) or error (the pass could not run).', samples: this.#passes.samples() },
+      {
+        name: 'pass_duration_seconds',
+        type: 'histogram',
+        help: 'How long passes took.',
+        samples: this.#duration.samples(),
+      },
+      {
+        name: 'passes_total',
+        type: 'counter',
+        help: 'Passes by result: ok, failed (a provider failed) or error (the pass could not run).',
+        samples: this.#passes.samples(),
+      },
       {
         name: 'last_pass_timestamp_seconds',
         type: 'gauge',

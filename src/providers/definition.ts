@@ -38,6 +38,8 @@ export interface ProviderKindDefinition<S extends ProviderSchema = ProviderSchem
  * Declares a provider kind; an identity function that lets the compiler infer the
  * section's type for the factory.
  */
-export function defineProviderKind<S extends ProviderSchema>(definition: ProviderKindDefinition<S>): ProviderKindDefinition<S> {
+export function defineProviderKind<S extends ProviderSchema>(
+  definition: ProviderKindDefinition<S>,
+): ProviderKindDefinition<S> {
   return Object.freeze(definition);
 }

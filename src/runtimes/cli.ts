@@ -3,8 +3,8 @@
  * 1 a provider failed (or, for `get`, no token), 2 a config or usage error — reported
  * before any store or provider is touched.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_CONFIG_PATH, loadConfig, type LoadedConfig } from '../config/load.js';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { DEFAULT_CONFIG_PATH, type LoadedConfig, loadConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
 import { describeLastPass, lastPassProblem } from '../observability/heartbeat.js';
@@ -17,15 +17,15 @@ import {
   configPath,
   EXIT,
   LogLevelError,
+  type LogLevelSources,
   openRotator,
   passExitCode,
   resolveLogLevel,
   runtimeLogger,
   stopOnSignals,
-  type LogLevelSources,
 } from './door.js';
 import { formatStatus, formatSummary } from './format.js';
-import { parseListen, type ListenAddress } from './http.js';
+import { type ListenAddress, parseListen } from './http.js';
 
 export { EXIT };
 
@@ -109,7 +109,9 @@ Rotates every provider whose token is missing or due, then exits:
     },
     async run(ctx) {
       const { logger, rotator } = await ctx.open();
-      const stop = stopOnSignals({ announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting') });
+      const stop = stopOnSignals({
+        announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting'),
+      });
       try {
         const providers = texts(ctx.values['provider']);
         const summary = await rotator.pass({
@@ -118,7 +120,9 @@ Rotates every provider whose token is missing or due, then exits:
           dryRun: ctx.values['dry-run'] === true,
           signal: stop.signal,
         });
-        ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`);
+        ctx.io.stdout.write(
+          ctx.values['json'] ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
+        );
         return passExitCode(summary);
       } finally {
         stop.dispose();
@@ -142,7 +146,9 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
       const listen = listenOption(text(ctx.values['listen']));
       const { loaded, logger, rotator } = await ctx.open();
       const providers = texts(ctx.values['provider']);
-      const stop = stopOnSignals({ announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight') });
+      const stop = stopOnSignals({
+        announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight'),
+      });
       try {
         await rotator.check();
         await runDaemon({
@@ -176,9 +182,15 @@ each problem is also a line on stderr.
       try {
         const [rows, heartbeat] = await Promise.all([rotator.status(), rotator.heartbeat()]);
         const now = Date.now();
-        ctx.io.stdout.write(ctx.values['json'] ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatus(rows)}\n${describeLastPass(heartbeat, now)}\n`);
+        ctx.io.stdout.write(
+          ctx.values['json']
+            ? `${JSON.stringify(rows, null, 2)}\n`
+            : `${formatStatus(rows)}\n${describeLastPass(heartbeat, now)}\n`,
+        );
         const problems = [
-          ...rows.filter((row) => (row.secondsToExpiry ?? 0) <= 0).map((row) => `provider ${row.provider} has no valid token`),
+          ...rows
+            .filter((row) => (row.secondsToExpiry ?? 0) <= 0)
+            .map((row) => `provider ${row.provider} has no valid token`),
           lastPassProblem(heartbeat && Date.parse(heartbeat.last_pass_at), rotator.gapSeconds, now),
         ].filter((problem) => problem !== undefined);
         for (const problem of problems) ctx.io.stderr.write(`token-rotator status: ${problem}\n`);
@@ -231,7 +243,7 @@ is no valid token.`,
     },
   },
   sandbox: {
-    summary: 'serve the vendors\' token endpoints locally, with a ready config, to rehearse',
+    summary: "serve the vendors' token endpoints locally, with a ready config, to rehearse",
     usage: `token-rotator sandbox [--port N] [--dir DIR] [--short]
 
 Starts the provider sandbox (Keliweb API v2 and Fatture, Klikoo, generic OAuth 2.0) on
@@ -326,12 +338,19 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...rest], options: { ...common, ...command.options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: [...rest],
+      options: { ...common, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
     if (parsed.positionals.length > (command.positionals ?? 0)) {
       throw new UsageError(`unexpected argument "${parsed.positionals[command.positionals ?? 0]}"`);
     }
   } catch (error) {
-    io.stderr.write(`token-rotator ${name}: ${error instanceof Error ? error.message : String(error)}\n\nUsage: ${command.usage}\n${CONFIG_HELP}\n`);
+    io.stderr.write(
+      `token-rotator ${name}: ${error instanceof Error ? error.message : String(error)}\n\nUsage: ${command.usage}\n${CONFIG_HELP}\n`,
+    );
     return EXIT.usage;
   }
   const { values } = parsed;
@@ -362,7 +381,9 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
-      io.stderr.write(`token-rotator ${name}: invalid config ${path}\n${error.issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`);
+      io.stderr.write(
+        `token-rotator ${name}: invalid config ${path}\n${error.issues.map((i) => `  ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n')}\n`,
+      );
       return EXIT.usage;
     }
     if (error instanceof UsageError) {

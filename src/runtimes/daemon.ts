@@ -13,8 +13,8 @@ import type { PassSummary } from '../engine/pass.js';
 import type { Logger } from '../observability/logger.js';
 import { RotatorMetrics } from '../observability/metrics.js';
 import type { Rotator } from '../rotator.js';
-import { errorCode, prometheusReport, reportedPass, untilAborted, type PassReport } from './door.js';
-import { startOpsServer, type ListenAddress, type OpsServer } from './http.js';
+import { errorCode, type PassReport, prometheusReport, reportedPass, untilAborted } from './door.js';
+import { type ListenAddress, type OpsServer, startOpsServer } from './http.js';
 import { createReadiness, type ReadinessCheck } from './readiness.js';
 
 /** Options for {@link runDaemon}. */
@@ -37,11 +37,23 @@ export interface DaemonOptions {
 }
 
 /** Binds the ops listener, if asked; a bind failure throws before any pass runs. */
-async function startListener(options: DaemonOptions, metrics: RotatorMetrics): Promise<{ server: OpsServer; readiness: ReadinessCheck } | undefined> {
+async function startListener(
+  options: DaemonOptions,
+  metrics: RotatorMetrics,
+): Promise<{ server: OpsServer; readiness: ReadinessCheck } | undefined> {
   if (options.listen === undefined) return undefined;
   const { rotator, logger } = options;
-  const readiness = createReadiness({ metrics, gapSeconds: rotator.gapSeconds, probeStore: () => rotator.heartbeat(), logger });
-  const server = await startOpsServer(options.listen, { metrics: () => metrics.render(), readiness: () => readiness.check() }, logger);
+  const readiness = createReadiness({
+    metrics,
+    gapSeconds: rotator.gapSeconds,
+    probeStore: () => rotator.heartbeat(),
+    logger,
+  });
+  const server = await startOpsServer(
+    options.listen,
+    { metrics: () => metrics.render(), readiness: () => readiness.check() },
+    logger,
+  );
   logger.info({ url: server.url }, 'serving /healthz, /readyz and /metrics');
   return { server, readiness };
 }
@@ -79,7 +91,10 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
       );
       options.onPass?.(summary);
     } catch (error) {
-      logger.error({ err: { message: error instanceof Error ? error.message : String(error), code: errorCode(error) } }, 'pass failed');
+      logger.error(
+        { err: { message: error instanceof Error ? error.message : String(error), code: errorCode(error) } },
+        'pass failed',
+      );
     }
   };
   const tracked = () => {

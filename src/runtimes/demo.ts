@@ -8,10 +8,10 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../config/load.js';
-import { createDemoClients, startSandbox, type Sandbox, type SandboxOptions } from '../sandbox/index.js';
 import type { DemoSecrets } from '../sandbox/index.js';
+import { createDemoClients, type Sandbox, type SandboxOptions, startSandbox } from '../sandbox/index.js';
 import { runDaemon } from './daemon.js';
-import { openRotator, runtimeLogger, stopOnSignals, untilAborted, type LogLevelSources } from './door.js';
+import { type LogLevelSources, openRotator, runtimeLogger, stopOnSignals, untilAborted } from './door.js';
 import { formatStatus } from './format.js';
 
 /** Options for {@link writeWorkspace}. */
@@ -37,7 +37,12 @@ async function secretFile(dir: string, name: string, value: string): Promise<str
  * with every credential in its own 0600 file under `dir/secrets` and referenced as
  * `${file:…}`. Returns the config path.
  */
-export async function writeWorkspace(dir: string, sandbox: Sandbox, secrets: DemoSecrets, options: WorkspaceOptions = {}): Promise<string> {
+export async function writeWorkspace(
+  dir: string,
+  sandbox: Sandbox,
+  secrets: DemoSecrets,
+  options: WorkspaceOptions = {},
+): Promise<string> {
   const root = resolve(dir);
   const secretDir = join(root, 'secrets');
   await mkdir(secretDir, { recursive: true, mode: 0o700 });
@@ -48,7 +53,8 @@ export async function writeWorkspace(dir: string, sandbox: Sandbox, secrets: Dem
     username: c.username,
     password: await ref(`${prefix}-password`, c.password),
   });
-  const refreshLifetime = options.keliwebRefreshSeconds === undefined ? {} : { refresh_lifetime_seconds: options.keliwebRefreshSeconds };
+  const refreshLifetime =
+    options.keliwebRefreshSeconds === undefined ? {} : { refresh_lifetime_seconds: options.keliwebRefreshSeconds };
 
   const config = {
     store: { kind: 'file', directory: options.storeDirectory ?? join(root, 'store') },
@@ -97,18 +103,31 @@ export async function writeWorkspace(dir: string, sandbox: Sandbox, secrets: Dem
 }
 
 /** Starts the sandbox with fresh demo clients. */
-export async function startDemoSandbox(options: Omit<SandboxOptions, 'clients'> = {}): Promise<{ sandbox: Sandbox; secrets: DemoSecrets }> {
+export async function startDemoSandbox(
+  options: Omit<SandboxOptions, 'clients'> = {},
+): Promise<{ sandbox: Sandbox; secrets: DemoSecrets }> {
   const { clients, secrets } = await createDemoClients();
   const sandbox = await startSandbox({ ...options, clients });
   return { sandbox, secrets };
 }
 
 /** `token-rotator sandbox`: serves the vendors' token endpoints until stopped. */
-export async function runSandboxCommand(options: { port: number; dir: string; short: boolean; out: NodeJS.WritableStream }): Promise<void> {
+export async function runSandboxCommand(options: {
+  port: number;
+  dir: string;
+  short: boolean;
+  out: NodeJS.WritableStream;
+}): Promise<void> {
   const lifetimes = options.short ? SHORT_LIFETIMES : undefined;
   const { sandbox, secrets } = await startDemoSandbox({ port: options.port, ...(lifetimes ? { lifetimes } : {}) });
   const configPath = await writeWorkspace(options.dir, sandbox, secrets, {
-    ...(options.short ? { schedule: '*/5 * * * * *', policy: SHORT_POLICY, keliwebRefreshSeconds: SHORT_LIFETIMES['keliweb-api-v2'].refreshSeconds } : {}),
+    ...(options.short
+      ? {
+          schedule: '*/5 * * * * *',
+          policy: SHORT_POLICY,
+          keliwebRefreshSeconds: SHORT_LIFETIMES['keliweb-api-v2'].refreshSeconds,
+        }
+      : {}),
   });
   options.out.write(
     `sandbox listening on ${sandbox.url}\n` +
@@ -160,7 +179,9 @@ export async function runDemo(options: {
   const levels = options.levels ?? {};
   const logger = runtimeLogger(levels, options.err);
   const rotator = openRotator(loaded, logger, levels);
-  const stop = stopOnSignals({ announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight') });
+  const stop = stopOnSignals({
+    announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight'),
+  });
   const started = Date.now();
   const header =
     `token-rotator demo: sandbox at ${sandbox.url}, store in ${loaded.store.kind === 'file' ? loaded.store.directory : ''}\n` +
@@ -175,7 +196,9 @@ export async function runDemo(options: {
       onPass: (summary) => {
         void rotator.status().then((rows) => {
           const stats = sandbox.stats();
-          const rotated = summary.outcomes.filter((o) => o.status === 'rotated').map((o) => `${o.provider} (${o.method})`);
+          const rotated = summary.outcomes
+            .filter((o) => o.status === 'rotated')
+            .map((o) => `${o.provider} (${o.method})`);
           const text =
             `${options.isTTY ? `\x1b[2J\x1b[H${header}` : ''}\n` +
             `after ${Math.round((Date.now() - started) / 1000)} s — this pass: ${rotated.length > 0 ? `rotated ${rotated.join(', ')}` : 'all fresh'}\n` +

@@ -9,7 +9,7 @@
 import { DEFAULT_CONFIG_PATH, type LoadedConfig } from '../config/load.js';
 import type { PassSummary } from '../engine/pass.js';
 import { ConfigError } from '../errors.js';
-import { passMetrics, writeEmf, type PassMetricsOptions } from '../observability/emf.js';
+import { type PassMetricsOptions, passMetrics, writeEmf } from '../observability/emf.js';
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../observability/logger.js';
 import type { RotatorMetrics } from '../observability/metrics.js';
 import { createRotator, type Rotator } from '../rotator.js';
@@ -191,7 +191,9 @@ export function untilAborted(signal: AbortSignal): Promise<void> {
  * or a Node errno code. Never its message, which may quote a server's answer.
  */
 export function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
 }
 
 // ─── What a pass means ───────────────────────────────────────────────────────────────

@@ -7,7 +7,11 @@ import type { ProviderStatus } from '../rotator.js';
 /** Renders rows as a left-aligned text table. */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -51,11 +55,17 @@ export function formatStatus(rows: readonly ProviderStatus[]): string {
     rows.map((row) => [
       row.provider,
       row.kind,
-      row.secondsToExpiry === undefined ? 'no token' : row.secondsToExpiry <= 0 ? `expired ${duration(-row.secondsToExpiry)} ago` : duration(row.secondsToExpiry),
+      row.secondsToExpiry === undefined
+        ? 'no token'
+        : row.secondsToExpiry <= 0
+          ? `expired ${duration(-row.secondsToExpiry)} ago`
+          : duration(row.secondsToExpiry),
       row.generation === undefined ? '-' : String(row.generation),
       row.lastMethod ?? '-',
       row.hasRefreshToken ? 'yes' : 'no',
-      (row.lastError ?? '') + (row.nextAttemptAt ? ` (next try ${row.nextAttemptAt})` : '') + (row.leaseHolder ? ` [leased by ${row.leaseHolder}]` : ''),
+      (row.lastError ?? '') +
+        (row.nextAttemptAt ? ` (next try ${row.nextAttemptAt})` : '') +
+        (row.leaseHolder ? ` [leased by ${row.leaseHolder}]` : ''),
     ]),
   );
 }

@@ -17,7 +17,7 @@
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import { METRICS_CONTENT_TYPE } from '../observability/metrics.js';
 import type { Readiness } from './readiness.js';
@@ -67,7 +67,13 @@ export class ListenError extends Error {
   }
 }
 
-function send(response: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
   response.end(body);
 }
@@ -76,7 +82,8 @@ async function route(request: IncomingMessage, response: ServerResponse, endpoin
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   const known = path === '/healthz' || path === '/readyz' || path === '/metrics';
   if (!known) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
-  if (request.method !== 'GET') return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET' });
+  if (request.method !== 'GET')
+    return send(response, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET' });
   switch (path) {
     case '/healthz':
       return send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
@@ -97,17 +104,29 @@ function hostForUrl(host: string): string {
  * Binds the listener and serves until {@link OpsServer.close}.
  * @throws {ListenError} when the address cannot be bound.
  */
-export async function startOpsServer(address: ListenAddress, endpoints: OpsEndpoints, logger: Logger): Promise<OpsServer> {
+export async function startOpsServer(
+  address: ListenAddress,
+  endpoints: OpsEndpoints,
+  logger: Logger,
+): Promise<OpsServer> {
   const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (request, response) => {
     route(request, response, endpoints).catch((error: unknown) => {
-      logger.error({ err: { message: error instanceof Error ? error.message : String(error) }, path: request.url }, 'ops listener: request failed');
+      logger.error(
+        { err: { message: error instanceof Error ? error.message : String(error) }, path: request.url },
+        'ops listener: request failed',
+      );
       if (!response.headersSent) send(response, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else response.destroy();
     });
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
-      reject(new ListenError(`cannot listen on ${hostForUrl(address.host)}:${address.port}: ${error.code ?? error.message}${describeCode(error.code)}`, { cause: error }));
+      reject(
+        new ListenError(
+          `cannot listen on ${hostForUrl(address.host)}:${address.port}: ${error.code ?? error.message}${describeCode(error.code)}`,
+          { cause: error },
+        ),
+      );
     };
     server.once('error', onError);
     server.listen(address.port, address.host, () => {

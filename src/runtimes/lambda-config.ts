@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadConfig, parseConfig, type LoadedConfig } from '../config/load.js';
+import { type LoadedConfig, loadConfig, parseConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 
 /** The environment variables the Lambda reads its config from, in order of precedence. */
@@ -69,7 +69,8 @@ export async function readSecretString(id: string): Promise<string> {
   const client = new SecretsManagerClient({});
   try {
     const output = await client.send(new GetSecretValueCommand({ SecretId: id }));
-    if (output.SecretString === undefined) throw new ConfigError([{ path: '', message: `config secret ${id} holds no text (SecretString)` }]);
+    if (output.SecretString === undefined)
+      throw new ConfigError([{ path: '', message: `config secret ${id} holds no text (SecretString)` }]);
     return output.SecretString;
   } finally {
     client.destroy();
@@ -85,7 +86,9 @@ const looksLikePath = (text: string) => /^[^\n:{]+\.(?:ya?ml|json)\s*$/.test(tex
  * @example
  * const { loaded, source } = await loadLambdaConfig({ env: process.env, bundleDir: '/var/task' });
  */
-export async function loadLambdaConfig(options: LambdaConfigOptions): Promise<{ loaded: LoadedConfig; source: ConfigSource }> {
+export async function loadLambdaConfig(
+  options: LambdaConfigOptions,
+): Promise<{ loaded: LoadedConfig; source: ConfigSource }> {
   const { env } = options;
   const source = configSource(env, options.bundleDir);
   switch (source.kind) {
@@ -93,7 +96,10 @@ export async function loadLambdaConfig(options: LambdaConfigOptions): Promise<{ 
       const text = env[source.name] ?? '';
       if (looksLikePath(text)) {
         throw new ConfigError([
-          { path: '', message: `${source.name} holds the config text itself in Lambda, not a path; set ${CONFIG_ENV.file} to read a file` },
+          {
+            path: '',
+            message: `${source.name} holds the config text itself in Lambda, not a path; set ${CONFIG_ENV.file} to read a file`,
+          },
         ]);
       }
       return { loaded: await parseConfig(text, source.name, env), source };
@@ -108,7 +114,9 @@ export async function loadLambdaConfig(options: LambdaConfigOptions): Promise<{ 
         if (error instanceof ConfigError) throw error;
         // The exception's name only: SDK messages may quote request details.
         const name = error instanceof Error && error.name !== 'Error' ? error.name : 'error';
-        throw new ConfigError([{ path: '', message: `cannot read config secret ${source.id} (${name})` }], { cause: error });
+        throw new ConfigError([{ path: '', message: `cannot read config secret ${source.id} (${name})` }], {
+          cause: error,
+        });
       }
       return { loaded: await parseConfig(text, `secret ${source.id}`, env), source };
     }

@@ -26,7 +26,7 @@ import { ConfigError, describeError, RotatorError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Rotator } from '../rotator.js';
 import { emfReport, openRotator, reportedPass, resolveLogLevel, runtimeLogger } from './door.js';
-import { loadLambdaConfig, type ConfigSource, type SecretReader } from './lambda-config.js';
+import { type ConfigSource, loadLambdaConfig, type SecretReader } from './lambda-config.js';
 
 /** Options of {@link createHandler}; the defaults are what Lambda needs. */
 export interface LambdaHandlerOptions {
@@ -47,7 +47,12 @@ export interface LambdaHandlerOptions {
  * the Lambda console, the on-failure destination's record and alarms.
  */
 export class PassFailedError extends Error {
-  readonly failures: readonly { readonly provider: string; readonly status: string; readonly class?: string; readonly code?: string }[];
+  readonly failures: readonly {
+    readonly provider: string;
+    readonly status: string;
+    readonly class?: string;
+    readonly code?: string;
+  }[];
 
   constructor(summary: PassSummary) {
     const failed = summary.outcomes.filter((outcome) => !outcome.ok);
@@ -95,7 +100,11 @@ function brief(outcome: Outcome) {
 }
 
 /** Runs `task` with a signal that aborts `reserve` ms before the invocation's deadline. */
-async function withDeadline<T>(context: Context, reserve: number, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withDeadline<T>(
+  context: Context,
+  reserve: number,
+  task: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), Math.max(0, context.getRemainingTimeInMillis() - reserve));
   try {
@@ -111,7 +120,9 @@ async function withDeadline<T>(context: Context, reserve: number, task: (signal:
  * @example
  * export const handler = createHandler({ env: { ...process.env, TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' } });
  */
-export function createHandler(options: LambdaHandlerOptions = {}): (event: ScheduledEvent, context: Context) => Promise<PassSummary> {
+export function createHandler(
+  options: LambdaHandlerOptions = {},
+): (event: ScheduledEvent, context: Context) => Promise<PassSummary> {
   const env = options.env ?? process.env;
   // `info` until the cold start has checked TOKEN_ROTATOR_LOG_LEVEL and read the config.
   const logger: Logger = runtimeLogger({}, options.logDestination);
@@ -150,7 +161,9 @@ export function createHandler(options: LambdaHandlerOptions = {}): (event: Sched
     const report = emfReport(metricsOut, { service: context.functionName, requestId: context.awsRequestId });
     let summary: PassSummary;
     try {
-      summary = await withDeadline(context, reserveMs(policy), (signal) => reportedPass(() => rotator.pass({ signal }), report));
+      summary = await withDeadline(context, reserveMs(policy), (signal) =>
+        reportedPass(() => rotator.pass({ signal }), report),
+      );
     } catch (error) {
       const code = error instanceof RotatorError ? error.code : undefined;
       log.error({ error: describeError(error), code }, 'pass could not run');

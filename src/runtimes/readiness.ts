@@ -61,7 +61,8 @@ export function tokenProblems(metrics: RotatorMetrics, nowMs: number): string[] 
   const problems: string[] = [];
   for (const [provider, known] of metrics.providers()) {
     if (known.expiresAtMs === undefined) problems.push(`provider ${provider}: no token`);
-    else if (known.expiresAtMs <= nowMs) problems.push(`provider ${provider}: token expired ${Math.round((nowMs - known.expiresAtMs) / 1000)} s ago`);
+    else if (known.expiresAtMs <= nowMs)
+      problems.push(`provider ${provider}: token expired ${Math.round((nowMs - known.expiresAtMs) / 1000)} s ago`);
   }
   return problems;
 }

@@ -30,7 +30,9 @@ export function readBody(req: IncomingMessage): Promise<RawBody> {
       }
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? { tooLarge: true } : { tooLarge: false, bytes: Buffer.concat(chunks) }));
+    req.on('end', () =>
+      resolve(size > MAX_BODY_BYTES ? { tooLarge: true } : { tooLarge: false, bytes: Buffer.concat(chunks) }),
+    );
     req.on('error', reject);
     req.on('close', () => {
       if (!req.complete) reject(new Error('request aborted'));
@@ -78,7 +80,9 @@ export type ParsedParams =
   | { readonly ok: false; readonly reason: string };
 
 /** The encoding a media type was accepted as, or why it was not. */
-export type AcceptedEncoding = { readonly ok: true; readonly encoding: BodyEncoding } | { readonly ok: false; readonly reason: string };
+export type AcceptedEncoding =
+  | { readonly ok: true; readonly encoding: BodyEncoding }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * Which allowed encoding a media type is. Only `charset=utf-8` may qualify form and JSON
@@ -88,13 +92,15 @@ export function acceptEncoding(media: MediaType | undefined, allowed: readonly B
   const accepted = allowed.map((encoding) => ESSENCES[encoding]).join(', ');
   if (media === undefined) return { ok: false, reason: `Content-Type must be one of ${accepted}` };
   const encoding = allowed.find((candidate) => ESSENCES[candidate] === media.essence);
-  if (encoding === undefined) return { ok: false, reason: `Content-Type ${media.essence} is not accepted; use one of ${accepted}` };
+  if (encoding === undefined)
+    return { ok: false, reason: `Content-Type ${media.essence} is not accepted; use one of ${accepted}` };
   for (const [name, value] of media.params) {
     if (encoding === 'multipart' && name === 'boundary' && value !== '') continue;
     if (encoding !== 'multipart' && name === 'charset' && value.toLowerCase() === 'utf-8') continue;
     return { ok: false, reason: `Content-Type parameter ${name} is not accepted` };
   }
-  if (encoding === 'multipart' && !media.params.has('boundary')) return { ok: false, reason: 'multipart/form-data needs a boundary' };
+  if (encoding === 'multipart' && !media.params.has('boundary'))
+    return { ok: false, reason: 'multipart/form-data needs a boundary' };
   return { ok: true, encoding };
 }
 
@@ -102,13 +108,18 @@ export function acceptEncoding(media: MediaType | undefined, allowed: readonly B
  * `grant_type` of a body, best effort and without judging it: for the request log, also
  * of requests a fault answered before any grant.
  */
-export async function peekGrantType(bytes: Buffer, media: MediaType | undefined, contentType: string | undefined): Promise<string | undefined> {
+export async function peekGrantType(
+  bytes: Buffer,
+  media: MediaType | undefined,
+  contentType: string | undefined,
+): Promise<string | undefined> {
   if (media === undefined || contentType === undefined) return undefined;
   const encoding = (Object.keys(ESSENCES) as BodyEncoding[]).find((candidate) => ESSENCES[candidate] === media.essence);
   if (encoding === undefined) return undefined;
   if (encoding === 'json') {
     const json = parseJson(bytes);
-    const value: unknown = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['grant_type'] : undefined;
+    const value: unknown =
+      typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['grant_type'] : undefined;
     return typeof value === 'string' ? value.slice(0, 64) : undefined;
   }
   const parsed = await parseParams(bytes, encoding, contentType);
@@ -123,7 +134,11 @@ export async function parseParams(bytes: Buffer, encoding: BodyEncoding, content
   } else if (encoding === 'multipart') {
     let form: FormData;
     try {
-      form = await new Request('http://sandbox.invalid/', { method: 'POST', headers: { 'content-type': contentType }, body: bytes }).formData();
+      form = await new Request('http://sandbox.invalid/', {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: bytes,
+      }).formData();
     } catch {
       return { ok: false, reason: 'The multipart body could not be parsed' };
     }
@@ -135,13 +150,15 @@ export async function parseParams(bytes: Buffer, encoding: BodyEncoding, content
     } catch {
       return { ok: false, reason: 'The body is not valid JSON' };
     }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, reason: 'The JSON body must be an object' };
+    if (typeof json !== 'object' || json === null || Array.isArray(json))
+      return { ok: false, reason: 'The JSON body must be an object' };
     entries.push(...Object.entries(json));
   }
   const params = new Map<string, string>();
   for (const [name, value] of entries) {
     if (typeof value !== 'string') return { ok: false, reason: `Check the \`${name}\` parameter: it must be a string` };
-    if (params.has(name)) return { ok: false, reason: `Check the \`${name}\` parameter: it is included more than once` };
+    if (params.has(name))
+      return { ok: false, reason: `Check the \`${name}\` parameter: it is included more than once` };
     params.set(name, value);
   }
   return { ok: true, params, encoding };

@@ -8,12 +8,13 @@
  *
  * @see https://datatracker.ietf.org/doc/html/rfc7662 token introspection, in spirit
  */
-import { acceptEncoding, parseJson, parseParams } from './body.js';
+
 import type { MediaType } from './body.js';
+import { acceptEncoding, parseJson, parseParams } from './body.js';
 import type { FaultQueue } from './faults.js';
 import { validateFault } from './faults.js';
-import { jsonReply } from './protocol.js';
 import type { Reply } from './protocol.js';
+import { jsonReply } from './protocol.js';
 import type { StatsBook } from './stats.js';
 import type { TokenLedger } from './tokens.js';
 import { isSandboxTarget } from './types.js';
@@ -34,7 +35,12 @@ export interface ControlRequest {
   readonly body: Buffer;
 }
 
-function problem(status: number, error: string, description: string, headers: Readonly<Record<string, string>> = {}): Reply {
+function problem(
+  status: number,
+  error: string,
+  description: string,
+  headers: Readonly<Record<string, string>> = {},
+): Reply {
   return jsonReply(status, { error, error_description: description }, headers);
 }
 

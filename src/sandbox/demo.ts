@@ -79,7 +79,12 @@ export async function createDemoClients(): Promise<{ clients: SandboxClient[]; s
   const clients: SandboxClient[] = [
     { target: 'keliweb-api-v2', ...secrets['keliweb-api-v2'] },
     { target: 'keliweb-fatture', ...secrets['keliweb-fatture'] },
-    { target: 'klikoo', clientId: secrets.klikoo.clientId, clientSecret: secrets.klikoo.clientSecret, publicKeyPem: publicKey },
+    {
+      target: 'klikoo',
+      clientId: secrets.klikoo.clientId,
+      clientSecret: secrets.klikoo.clientSecret,
+      publicKeyPem: publicKey,
+    },
     { target: 'oauth2', ...secrets.oauth2 },
   ];
   return { clients, secrets };

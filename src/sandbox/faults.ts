@@ -4,8 +4,8 @@
  * against real HTTP.
  */
 import type { Environment, Protocol, Reply } from './protocol.js';
-import { isSandboxTarget } from './types.js';
 import type { Fault, SandboxTarget } from './types.js';
+import { isSandboxTarget } from './types.js';
 
 /** Longest latency a fault may ask for, so a typo cannot hang a test run. */
 export const MAX_FAULT_LATENCY_MS = 120_000;
@@ -22,14 +22,18 @@ function isNonNegativeInteger(value: unknown, max = Number.MAX_SAFE_INTEGER): va
  * @throws {TypeError} naming the first bad field.
  */
 export function validateFault(input: unknown): Fault {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TypeError('a fault must be an object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new TypeError('a fault must be an object');
   const fault = input as Record<string, unknown>;
-  if (fault['target'] !== undefined && !isSandboxTarget(fault['target'])) throw new TypeError('fault.target: unknown target');
-  if (fault['count'] !== undefined && (!isNonNegativeInteger(fault['count']) || fault['count'] < 1)) throw new TypeError('fault.count: must be a positive integer');
+  if (fault['target'] !== undefined && !isSandboxTarget(fault['target']))
+    throw new TypeError('fault.target: unknown target');
+  if (fault['count'] !== undefined && (!isNonNegativeInteger(fault['count']) || fault['count'] < 1))
+    throw new TypeError('fault.count: must be a positive integer');
   const phaseOk = fault['phase'] === undefined || (PHASES as readonly unknown[]).includes(fault['phase']);
   switch (fault['type']) {
     case 'latency':
-      if (!isNonNegativeInteger(fault['ms'], MAX_FAULT_LATENCY_MS)) throw new TypeError(`fault.ms: must be an integer from 0 to ${MAX_FAULT_LATENCY_MS}`);
+      if (!isNonNegativeInteger(fault['ms'], MAX_FAULT_LATENCY_MS))
+        throw new TypeError(`fault.ms: must be an integer from 0 to ${MAX_FAULT_LATENCY_MS}`);
       if (!phaseOk) throw new TypeError('fault.phase: must be before or after');
       break;
     case 'drop':
@@ -41,10 +45,12 @@ export function validateFault(input: unknown): Fault {
       }
       break;
     case 'rate_limit':
-      if (!isNonNegativeInteger(fault['retryAfterSeconds'])) throw new TypeError('fault.retryAfterSeconds: must be a non-negative integer');
+      if (!isNonNegativeInteger(fault['retryAfterSeconds']))
+        throw new TypeError('fault.retryAfterSeconds: must be a non-negative integer');
       break;
     case 'malformed':
-      if (!(MALFORMED_VARIANTS as readonly unknown[]).includes(fault['variant'])) throw new TypeError(`fault.variant: must be one of ${MALFORMED_VARIANTS.join(', ')}`);
+      if (!(MALFORMED_VARIANTS as readonly unknown[]).includes(fault['variant']))
+        throw new TypeError(`fault.variant: must be one of ${MALFORMED_VARIANTS.join(', ')}`);
       break;
     case 'error_in_200':
       break;
@@ -93,7 +99,12 @@ const REASONS: Readonly<Record<number, string>> = {
  * delays or drops. Gateway statuses come as the HTML page a proxy would serve; others
  * in the protocol's own error format.
  */
-export function faultReply(fault: Fault, protocol: Protocol, target: SandboxTarget, env: Environment): Reply | undefined {
+export function faultReply(
+  fault: Fault,
+  protocol: Protocol,
+  target: SandboxTarget,
+  env: Environment,
+): Reply | undefined {
   switch (fault.type) {
     case 'status': {
       const reason = REASONS[fault.status] ?? 'Injected failure';

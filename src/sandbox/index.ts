@@ -14,13 +14,13 @@
  * });
  * await sandbox.close();
  */
-export { startSandbox, DEFAULT_LIFETIMES, MAX_RECORDED_REQUESTS } from './server.js';
-export { createDemoClients } from './demo.js';
-export type { DemoSecrets, DemoPasswordCredentials, DemoKlikooCredentials } from './demo.js';
+
 export { MAX_BODY_BYTES } from './body.js';
-export { KLIKOO_TIMESTAMP_SKEW_SECONDS, parseKlikooTimestamp } from './klikoo.js';
+export type { DemoKlikooCredentials, DemoPasswordCredentials, DemoSecrets } from './demo.js';
+export { createDemoClients } from './demo.js';
 export { MAX_FAULT_LATENCY_MS, validateFault } from './faults.js';
-export { SANDBOX_TARGETS, isSandboxTarget } from './types.js';
+export { KLIKOO_TIMESTAMP_SKEW_SECONDS, parseKlikooTimestamp } from './klikoo.js';
+export { DEFAULT_LIFETIMES, MAX_RECORDED_REQUESTS, startSandbox } from './server.js';
 export type {
   Fault,
   FaultScope,
@@ -34,3 +34,4 @@ export type {
   SandboxStats,
   SandboxTarget,
 } from './types.js';
+export { isSandboxTarget, SANDBOX_TARGETS } from './types.js';

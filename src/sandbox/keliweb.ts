@@ -8,8 +8,8 @@
  * @see https://oauth2.thephpleague.com/ the server Passport wraps (errors, refresh revocation)
  */
 import { acceptEncoding, parseParams } from './body.js';
-import { jsonReply, NO_STORE, oauthErrorCode, safeEqual } from './protocol.js';
 import type { Environment, Exchange, MalformedVariant, Outcome, Protocol, Reply } from './protocol.js';
+import { jsonReply, NO_STORE, oauthErrorCode, safeEqual } from './protocol.js';
 import type { RefreshRefusal } from './tokens.js';
 import type { SandboxTarget } from './types.js';
 
@@ -40,7 +40,10 @@ function leagueError(status: number, error: string, description: string, hint?: 
 }
 
 function missing(name: string): Outcome {
-  return { reply: leagueError(400, 'invalid_request', MALFORMED_REQUEST, `Check the \`${name}\` parameter`), notes: {} };
+  return {
+    reply: leagueError(400, 'invalid_request', MALFORMED_REQUEST, `Check the \`${name}\` parameter`),
+    notes: {},
+  };
 }
 
 /**
@@ -56,7 +59,8 @@ export const keliweb: Protocol = {
       return { reply: { ...reply, headers: { ...reply.headers, allow: 'POST' } }, notes: {} };
     }
     const accepted = acceptEncoding(exchange.media, ['form', 'multipart']);
-    if (!accepted.ok) return { reply: leagueError(400, 'invalid_request', MALFORMED_REQUEST, accepted.reason), notes: {} };
+    if (!accepted.ok)
+      return { reply: leagueError(400, 'invalid_request', MALFORMED_REQUEST, accepted.reason), notes: {} };
     const parsed = await parseParams(exchange.body, accepted.encoding, exchange.headers['content-type'] ?? '');
     if (!parsed.ok) return { reply: leagueError(400, 'invalid_request', MALFORMED_REQUEST, parsed.reason), notes: {} };
     const params = parsed.params;
@@ -68,7 +72,15 @@ export const keliweb: Protocol = {
     const grantType = get('grant_type');
     if (grantType === undefined) return missing('grant_type');
     if (grantType !== 'password' && grantType !== 'refresh_token') {
-      return { reply: leagueError(400, 'unsupported_grant_type', UNSUPPORTED_GRANT, 'Check that all required parameters have been provided'), notes: {} };
+      return {
+        reply: leagueError(
+          400,
+          'unsupported_grant_type',
+          UNSUPPORTED_GRANT,
+          'Check that all required parameters have been provided',
+        ),
+        notes: {},
+      };
     }
     const clientId = get('client_id');
     if (clientId === undefined) return missing('client_id');
@@ -114,9 +126,19 @@ export const keliweb: Protocol = {
 
   malformed(variant: MalformedVariant, target: SandboxTarget, env: Environment): Reply {
     const expiresIn = env.lifetime(target).accessSeconds;
-    if (variant === 'not_json') return { status: 200, headers: { 'content-type': 'application/json' }, body: '<html><body>Token service</body></html>' };
-    if (variant === 'missing_access_token') return jsonReply(200, { token_type: 'Bearer', expires_in: expiresIn }, NO_STORE);
-    return jsonReply(200, { token_type: 'Bearer', expires_in: String(expiresIn), access_token: 12345, refresh_token: null }, NO_STORE);
+    if (variant === 'not_json')
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: '<html><body>Token service</body></html>',
+      };
+    if (variant === 'missing_access_token')
+      return jsonReply(200, { token_type: 'Bearer', expires_in: expiresIn }, NO_STORE);
+    return jsonReply(
+      200,
+      { token_type: 'Bearer', expires_in: String(expiresIn), access_token: 12345, refresh_token: null },
+      NO_STORE,
+    );
   },
 
   errorIn200(): Reply {
@@ -125,5 +147,9 @@ export const keliweb: Protocol = {
 };
 
 function success(accessToken: string, refreshToken: string, expiresIn: number): Reply {
-  return jsonReply(200, { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken, refresh_token: refreshToken }, NO_STORE);
+  return jsonReply(
+    200,
+    { token_type: 'Bearer', expires_in: expiresIn, access_token: accessToken, refresh_token: refreshToken },
+    NO_STORE,
+  );
 }

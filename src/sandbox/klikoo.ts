@@ -5,11 +5,12 @@
  * @see Seed 003 (Klikoo B2B OpenAPI "Access Token", `POST {URL}/v1/open-api/access-token`)
  * @see https://datatracker.ietf.org/doc/html/rfc8017#section-8.2 RSASSA-PKCS1-v1_5
  */
-import { createPublicKey, verify } from 'node:crypto';
+
 import type { KeyObject } from 'node:crypto';
+import { createPublicKey, verify } from 'node:crypto';
 import { acceptEncoding, parseJson } from './body.js';
-import { jsonReply, safeEqual } from './protocol.js';
 import type { Environment, Exchange, MalformedVariant, Outcome, Protocol, Reply } from './protocol.js';
+import { jsonReply, safeEqual } from './protocol.js';
 import type { SandboxClient, SandboxTarget } from './types.js';
 
 /** `yyyy-MM-ddTHH:mm:ss+07:00`, Jakarta local time, nothing else. */
@@ -25,7 +26,11 @@ const CASE = { ok: '000', invalidField: '001', missingField: '002' } as const;
 
 /** A Klikoo wrapper: `response_code` is the HTTP status, `012`, then a case code. */
 function wrapper(status: number, caseCode: string, message: string, data?: unknown): Reply {
-  return jsonReply(status, { response_code: `${status}012${caseCode}`, response_message: message, ...(data === undefined ? {} : { data }) });
+  return jsonReply(status, {
+    response_code: `${status}012${caseCode}`,
+    response_message: message,
+    ...(data === undefined ? {} : { data }),
+  });
 }
 
 function invalidField(message: string): Outcome {
@@ -49,18 +54,33 @@ function header(exchange: Exchange, name: string): string | undefined {
 export function parseKlikooTimestamp(value: string): number | undefined {
   const match = TIMESTAMP.exec(value);
   if (match === null) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const local = Date.UTC(year, month - 1, day, hour, minute, second);
   const check = new Date(local);
   // Date.UTC rolls 30 February into March; a real timestamp survives the round trip.
-  const actual = [check.getUTCFullYear(), check.getUTCMonth() + 1, check.getUTCDate(), check.getUTCHours(), check.getUTCMinutes(), check.getUTCSeconds()];
+  const actual = [
+    check.getUTCFullYear(),
+    check.getUTCMonth() + 1,
+    check.getUTCDate(),
+    check.getUTCHours(),
+    check.getUTCMinutes(),
+    check.getUTCSeconds(),
+  ];
   if (actual.some((part, index) => part !== [year, month, day, hour, minute, second][index])) return undefined;
   return local - JAKARTA_OFFSET_MS;
 }
 
 /** The credentials of a well-formed body, or the answer to a malformed one. */
 function readBody(body: unknown): { clientId: string; clientSecret: string } | Outcome {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalidField('the body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return invalidField('the body must be a JSON object');
   const top = body as Record<string, unknown>;
   const extra = Object.keys(top).find((key) => key !== 'grant_type' && key !== 'additional_info');
   if (extra !== undefined) return invalidField(`unknown field ${extra}`);
@@ -68,7 +88,8 @@ function readBody(body: unknown): { clientId: string; clientSecret: string } | O
   if (top['grant_type'] !== 'client_credentials') return invalidField('grant_type must be "client_credentials"');
   const info = top['additional_info'];
   if (info === undefined) return missingField('additional_info');
-  if (typeof info !== 'object' || info === null || Array.isArray(info)) return invalidField('additional_info must be an object');
+  if (typeof info !== 'object' || info === null || Array.isArray(info))
+    return invalidField('additional_info must be an object');
   const fields = info as Record<string, unknown>;
   const extraInfo = Object.keys(fields).find((key) => key !== 'client_id' && key !== 'client_secret');
   if (extraInfo !== undefined) return invalidField(`unknown field additional_info.${extraInfo}`);
@@ -79,7 +100,8 @@ function readBody(body: unknown): { clientId: string; clientSecret: string } | O
   }
   const clientSecret = fields['client_secret'];
   if (clientSecret === undefined) return missingField('additional_info.client_secret');
-  if (typeof clientSecret !== 'string' || clientSecret.length !== 32) return invalidField('additional_info.client_secret must be 32 characters');
+  if (typeof clientSecret !== 'string' || clientSecret.length !== 32)
+    return invalidField('additional_info.client_secret must be 32 characters');
   return { clientId, clientSecret };
 }
 
@@ -115,7 +137,9 @@ export const klikoo: Protocol = {
     const instant = parseKlikooTimestamp(timestamp);
     if (instant === undefined) return unauthorized('Open-Api-Timestamp must be yyyy-MM-ddTHH:mm:ss+07:00');
     if (Math.abs(env.now() - instant) > KLIKOO_TIMESTAMP_SKEW_SECONDS * 1000) {
-      return unauthorized(`Open-Api-Timestamp is more than ${KLIKOO_TIMESTAMP_SKEW_SECONDS} seconds away from the server time`);
+      return unauthorized(
+        `Open-Api-Timestamp is more than ${KLIKOO_TIMESTAMP_SKEW_SECONDS} seconds away from the server time`,
+      );
     }
     const client = env.client(target, credentials.clientId);
     if (client === undefined) return unauthorized('Unknown client');
@@ -130,7 +154,14 @@ export const klikoo: Protocol = {
     const tokens = env.ledger.issue({ target, clientId: client.clientId, style: 'klikoo', accessSeconds });
     env.count(target, 'obtained');
     env.count(target, 'issued');
-    return { reply: wrapper(200, CASE.ok, 'Sukses', { access_token: tokens.accessToken, token_type: 'Bearer', expires_in: accessSeconds }), notes: {} };
+    return {
+      reply: wrapper(200, CASE.ok, 'Sukses', {
+        access_token: tokens.accessToken,
+        token_type: 'Bearer',
+        expires_in: accessSeconds,
+      }),
+      notes: {},
+    };
   },
 
   error(status: number, message: string): Reply {
@@ -139,9 +170,15 @@ export const klikoo: Protocol = {
 
   malformed(variant: MalformedVariant, target: SandboxTarget, env: Environment): Reply {
     const expiresIn = env.lifetime(target).accessSeconds;
-    if (variant === 'not_json') return { status: 200, headers: { 'content-type': 'application/json' }, body: '<html><body>Sukses</body></html>' };
-    if (variant === 'missing_access_token') return wrapper(200, CASE.ok, 'Sukses', { token_type: 'Bearer', expires_in: expiresIn });
-    return wrapper(200, CASE.ok, 'Sukses', { access_token: 12345, token_type: 'Bearer', expires_in: String(expiresIn) });
+    if (variant === 'not_json')
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: '<html><body>Sukses</body></html>' };
+    if (variant === 'missing_access_token')
+      return wrapper(200, CASE.ok, 'Sukses', { token_type: 'Bearer', expires_in: expiresIn });
+    return wrapper(200, CASE.ok, 'Sukses', {
+      access_token: 12345,
+      token_type: 'Bearer',
+      expires_in: String(expiresIn),
+    });
   },
 
   errorIn200(): Reply {

@@ -11,19 +11,30 @@
  * @see https://datatracker.ietf.org/doc/html/rfc6749#section-6 refresh
  */
 import { acceptEncoding, parseParams } from './body.js';
-import { jsonReply, NO_STORE, oauthErrorCode, safeEqual } from './protocol.js';
 import type { Environment, Exchange, GrantNotes, MalformedVariant, Outcome, Protocol, Reply } from './protocol.js';
+import { jsonReply, NO_STORE, oauthErrorCode, safeEqual } from './protocol.js';
 import type { SandboxTarget } from './types.js';
 
 /** RFC 6749 §3.3: space-separated tokens of printable ASCII without `"` and `\`. */
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 const BASIC_CHALLENGE = { 'www-authenticate': 'Basic realm="sandbox"' } as const;
 
-function oauthError(status: number, error: string, description: string, headers: Readonly<Record<string, string>> = {}): Reply {
+function oauthError(
+  status: number,
+  error: string,
+  description: string,
+  headers: Readonly<Record<string, string>> = {},
+): Reply {
   return jsonReply(status, { error, error_description: description }, headers);
 }
 
-function fail(notes: GrantNotes, status: number, error: string, description: string, headers: Readonly<Record<string, string>> = {}): Outcome {
+function fail(
+  notes: GrantNotes,
+  status: number,
+  error: string,
+  description: string,
+  headers: Readonly<Record<string, string>> = {},
+): Outcome {
   return { reply: oauthError(status, error, description, headers), notes };
 }
 
@@ -51,7 +62,8 @@ export const oauth2: Protocol = {
   async handle(exchange: Exchange, env: Environment): Promise<Outcome> {
     const { target } = exchange;
     const notes: GrantNotes = {};
-    if (exchange.method !== 'POST') return fail(notes, 405, 'invalid_request', 'The token endpoint only accepts POST', { allow: 'POST' });
+    if (exchange.method !== 'POST')
+      return fail(notes, 405, 'invalid_request', 'The token endpoint only accepts POST', { allow: 'POST' });
     const accepted = acceptEncoding(exchange.media, ['json', 'form', 'multipart']);
     if (!accepted.ok) return fail(notes, 400, 'invalid_request', accepted.reason);
     const parsed = await parseParams(exchange.body, accepted.encoding, exchange.headers['content-type'] ?? '');
@@ -71,13 +83,30 @@ export const oauth2: Protocol = {
       notes.clientAuth = 'basic';
       challenge = BASIC_CHALLENGE;
       const basic = decodeBasic(authorization);
-      if (basic === undefined) return fail(notes, 401, 'invalid_client', 'The Authorization header is not valid client_secret_basic', challenge);
+      if (basic === undefined)
+        return fail(
+          notes,
+          401,
+          'invalid_client',
+          'The Authorization header is not valid client_secret_basic',
+          challenge,
+        );
       if (params.has('client_secret')) {
-        return fail(notes, 400, 'invalid_request', 'Use one client authentication method: HTTP Basic or client_secret in the body, not both');
+        return fail(
+          notes,
+          400,
+          'invalid_request',
+          'Use one client authentication method: HTTP Basic or client_secret in the body, not both',
+        );
       }
       const bodyId = params.get('client_id');
       if (bodyId !== undefined && bodyId !== basic.id) {
-        return fail(notes, 400, 'invalid_request', 'client_id in the body differs from the one in the Authorization header');
+        return fail(
+          notes,
+          400,
+          'invalid_request',
+          'client_id in the body differs from the one in the Authorization header',
+        );
       }
       clientId = basic.id;
       clientSecret = basic.secret;
@@ -86,9 +115,11 @@ export const oauth2: Protocol = {
       clientSecret = get('client_secret');
       if (clientId !== undefined || clientSecret !== undefined) notes.clientAuth = 'body';
     }
-    if (clientId === undefined || clientSecret === undefined) return fail(notes, 401, 'invalid_client', 'Client authentication is missing');
+    if (clientId === undefined || clientSecret === undefined)
+      return fail(notes, 401, 'invalid_client', 'Client authentication is missing');
     const client = env.client(target, clientId);
-    if (client === undefined || !safeEqual(clientSecret, client.clientSecret)) return fail(notes, 401, 'invalid_client', 'Client authentication failed', challenge);
+    if (client === undefined || !safeEqual(clientSecret, client.clientSecret))
+      return fail(notes, 401, 'invalid_client', 'Client authentication failed', challenge);
 
     const scope = params.get('scope');
     const audience = params.get('audience');
@@ -115,26 +146,45 @@ export const oauth2: Protocol = {
           return fail(notes, 400, 'invalid_grant', 'The resource owner credentials are invalid');
         }
       }
-      const tokens = env.ledger.issue({ target, clientId, style: 'oauth2', accessSeconds: lifetime.accessSeconds, ...refreshSeconds, ...requested });
+      const tokens = env.ledger.issue({
+        target,
+        clientId,
+        style: 'oauth2',
+        accessSeconds: lifetime.accessSeconds,
+        ...refreshSeconds,
+        ...requested,
+      });
       env.count(target, 'obtained');
       env.count(target, 'issued');
       return { reply: success(tokens.accessToken, tokens.refreshToken, lifetime.accessSeconds), notes };
     }
 
     if (grantType === 'refresh_token') {
-      if (client.issueRefreshToken !== true) return fail(notes, 400, 'unauthorized_client', 'The client may not use the refresh_token grant');
+      if (client.issueRefreshToken !== true)
+        return fail(notes, 400, 'unauthorized_client', 'The client may not use the refresh_token grant');
       const refreshToken = get('refresh_token');
       if (refreshToken === undefined) return fail(notes, 400, 'invalid_request', 'Missing parameter refresh_token');
       const check = env.ledger.spendRefreshToken(target, clientId, refreshToken, scope);
       if (!check.ok) {
         if (check.reason === 'reuse') env.count(target, 'reuseDetected');
-        if (check.reason === 'scope') return fail(notes, 400, 'invalid_scope', 'The scope exceeds the scope originally granted');
+        if (check.reason === 'scope')
+          return fail(notes, 400, 'invalid_scope', 'The scope exceeds the scope originally granted');
         return fail(notes, 400, 'invalid_grant', 'The refresh token is invalid, expired, revoked or was already used');
       }
       const keptScope = scope ?? check.scope;
       const keptAudience = audience ?? check.audience;
-      const kept = { ...(keptScope === undefined ? {} : { scope: keptScope }), ...(keptAudience === undefined ? {} : { audience: keptAudience }) };
-      const tokens = env.ledger.issue({ target, clientId, style: 'oauth2', ...lifetime, familyId: check.familyId, ...kept });
+      const kept = {
+        ...(keptScope === undefined ? {} : { scope: keptScope }),
+        ...(keptAudience === undefined ? {} : { audience: keptAudience }),
+      };
+      const tokens = env.ledger.issue({
+        target,
+        clientId,
+        style: 'oauth2',
+        ...lifetime,
+        familyId: check.familyId,
+        ...kept,
+      });
       env.count(target, 'refreshed');
       env.count(target, 'issued');
       return { reply: success(tokens.accessToken, tokens.refreshToken, lifetime.accessSeconds), notes };
@@ -149,8 +199,14 @@ export const oauth2: Protocol = {
 
   malformed(variant: MalformedVariant, target: SandboxTarget, env: Environment): Reply {
     const expiresIn = env.lifetime(target).accessSeconds;
-    if (variant === 'not_json') return { status: 200, headers: { 'content-type': 'application/json', ...NO_STORE }, body: '<html><body>OK</body></html>' };
-    if (variant === 'missing_access_token') return jsonReply(200, { token_type: 'Bearer', expires_in: expiresIn }, NO_STORE);
+    if (variant === 'not_json')
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json', ...NO_STORE },
+        body: '<html><body>OK</body></html>',
+      };
+    if (variant === 'missing_access_token')
+      return jsonReply(200, { token_type: 'Bearer', expires_in: expiresIn }, NO_STORE);
     return jsonReply(200, { access_token: 12345, token_type: 'Bearer', expires_in: String(expiresIn) }, NO_STORE);
   },
 
@@ -162,7 +218,12 @@ export const oauth2: Protocol = {
 function success(accessToken: string, refreshToken: string | undefined, expiresIn: number): Reply {
   return jsonReply(
     200,
-    { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }) },
+    {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      ...(refreshToken === undefined ? {} : { refresh_token: refreshToken }),
+    },
     NO_STORE,
   );
 }

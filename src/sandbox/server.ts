@@ -2,25 +2,28 @@
  * The sandbox server: routes each request to its vendor protocol or to the control
  * endpoints, applies queued faults, counts and records what happened.
  */
-import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+
 import { createPublicKey } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { MAX_BODY_BYTES, parseContentType, peekGrantType, readBody } from './body.js';
 import { control } from './control.js';
 import { FaultQueue, faultReply } from './faults.js';
 import { keliweb } from './keliweb.js';
 import { klikoo } from './klikoo.js';
 import { oauth2 } from './oauth2.js';
-import { jsonReply } from './protocol.js';
 import type { Environment, Outcome, Protocol, Reply, ResolvedLifetime } from './protocol.js';
+import { jsonReply } from './protocol.js';
 import { StatsBook } from './stats.js';
 import { TokenLedger } from './tokens.js';
-import { isSandboxTarget, SANDBOX_TARGETS } from './types.js';
 import type { Fault, RecordedRequest, Sandbox, SandboxClient, SandboxOptions, SandboxTarget } from './types.js';
+import { isSandboxTarget, SANDBOX_TARGETS } from './types.js';
 
 /** Where each target lives under the sandbox URL, and its token endpoint below that. */
-const ROUTES: Readonly<Record<SandboxTarget, { readonly base: string; readonly token: string; readonly protocol: Protocol }>> = {
+const ROUTES: Readonly<
+  Record<SandboxTarget, { readonly base: string; readonly token: string; readonly protocol: Protocol }>
+> = {
   'keliweb-api-v2': { base: '/keliweb/api-v2', token: '/oauth/token', protocol: keliweb },
   'keliweb-fatture': { base: '/keliweb/fatture', token: '/oauth/token', protocol: keliweb },
   klikoo: { base: '/klikoo', token: '/v1/open-api/access-token', protocol: klikoo },
@@ -51,17 +54,20 @@ function checkClients(clients: readonly SandboxClient[]): void {
     const at = `clients[${index}]`;
     if (!isSandboxTarget(client.target)) throw new TypeError(`${at}.target: unknown target`);
     if (typeof client.clientId !== 'string' || client.clientId === '') throw new TypeError(`${at}.clientId: required`);
-    if (typeof client.clientSecret !== 'string' || client.clientSecret === '') throw new TypeError(`${at}.clientSecret: required`);
+    if (typeof client.clientSecret !== 'string' || client.clientSecret === '')
+      throw new TypeError(`${at}.clientSecret: required`);
     const key = `${client.target}\n${client.clientId}`;
     if (seen.has(key)) throw new TypeError(`${at}.clientId: registered twice for ${client.target}`);
     seen.add(key);
     if (client.target.startsWith('keliweb') && (client.username === undefined || client.password === undefined)) {
       throw new TypeError(`${at}: keliweb clients need username and password`);
     }
-    if ((client.username === undefined) !== (client.password === undefined)) throw new TypeError(`${at}: give both username and password, or neither`);
+    if ((client.username === undefined) !== (client.password === undefined))
+      throw new TypeError(`${at}: give both username and password, or neither`);
     if (client.target === 'klikoo') {
       if (!UUID_V4.test(client.clientId)) throw new TypeError(`${at}.clientId: klikoo client ids are UUID v4`);
-      if (client.clientSecret.length !== 32) throw new TypeError(`${at}.clientSecret: klikoo secrets are 32 characters`);
+      if (client.clientSecret.length !== 32)
+        throw new TypeError(`${at}.clientSecret: klikoo secrets are 32 characters`);
       try {
         createPublicKey(client.publicKeyPem ?? '');
       } catch (cause) {
@@ -77,7 +83,8 @@ function resolveLifetimes(options: SandboxOptions): Record<SandboxTarget, Resolv
     const given = options.lifetimes?.[target];
     const lifetime = { ...DEFAULT_LIFETIMES[target], ...given };
     for (const [name, value] of Object.entries(lifetime)) {
-      if (!Number.isInteger(value) || value < 0) throw new TypeError(`lifetimes.${target}.${name}: must be a non-negative integer of seconds`);
+      if (!Number.isInteger(value) || value < 0)
+        throw new TypeError(`lifetimes.${target}.${name}: must be a non-negative integer of seconds`);
     }
     resolved[target] = lifetime;
   }
@@ -177,7 +184,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const fault: Fault | undefined = method === 'POST' ? faults.take(target) : undefined;
     const faultNote = fault === undefined ? {} : { fault: fault.type };
     if (fault !== undefined) stats.count(target, 'faultsInjected');
-    const phase = fault !== undefined && (fault.type === 'latency' || fault.type === 'drop') ? (fault.phase ?? 'before') : undefined;
+    const phase =
+      fault !== undefined && (fault.type === 'latency' || fault.type === 'drop')
+        ? (fault.phase ?? 'before')
+        : undefined;
 
     const dropped = (): void => {
       req.socket.destroy();
@@ -189,7 +199,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const injected = fault === undefined ? undefined : faultReply(fault, protocol, target, env);
     const outcome: Outcome =
-      injected !== undefined ? { reply: injected, notes: {} } : await protocol.handle({ target, method, headers: req.headers, media, body: raw.bytes }, env);
+      injected !== undefined
+        ? { reply: injected, notes: {} }
+        : await protocol.handle({ target, method, headers: req.headers, media, body: raw.bytes }, env);
 
     if (fault?.type === 'drop') return dropped();
     if (fault?.type === 'latency' && phase === 'after') await sleep(fault.ms, closing.signal);
@@ -204,7 +216,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
       // Never echo the error: it may quote a request value. A broken request just ends.
-      if (!res.headersSent && !res.destroyed) send(res, jsonReply(500, { error: 'server_error', error_description: 'The sandbox failed' }));
+      if (!res.headersSent && !res.destroyed)
+        send(res, jsonReply(500, { error: 'server_error', error_description: 'The sandbox failed' }));
       else req.socket.destroy();
     });
   });

@@ -1,6 +1,7 @@
 /** Per-target counters of what the sandbox did. */
-import { SANDBOX_TARGETS } from './types.js';
+
 import type { SandboxStats, SandboxTarget } from './types.js';
+import { SANDBOX_TARGETS } from './types.js';
 
 function zero(): SandboxStats {
   return { issued: 0, obtained: 0, refreshed: 0, reuseDetected: 0, rejected: 0, faultsInjected: 0 };

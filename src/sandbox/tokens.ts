@@ -115,7 +115,8 @@ export class TokenLedger {
    */
   spendRefreshToken(target: SandboxTarget, clientId: string, token: string, scope?: string): RefreshCheck {
     const record = this.#tokens.get(token);
-    if (record === undefined || record.kind !== 'refresh' || record.target !== target) return { ok: false, reason: 'unknown' };
+    if (record === undefined || record.kind !== 'refresh' || record.target !== target)
+      return { ok: false, reason: 'unknown' };
     if (record.clientId !== clientId) return { ok: false, reason: 'other_client' };
     if (record.spent) {
       this.revokeFamily(record.familyId);
@@ -194,6 +195,8 @@ export class TokenLedger {
       sub: String(createHash('sha256').update(request.clientId).digest().readUInt32BE(0) % 100_000),
       scopes: [],
     };
-    return [base64url(JSON.stringify(header)), base64url(JSON.stringify(payload)), base64url(randomBytes(256))].join('.');
+    return [base64url(JSON.stringify(header)), base64url(JSON.stringify(payload)), base64url(randomBytes(256))].join(
+      '.',
+    );
   }
 }

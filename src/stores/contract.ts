@@ -66,7 +66,12 @@ export interface SecretStore {
    * @throws {ConflictError} when the record changed since it was read.
    * @throws {StoreError} `retryable: false` for what repeating cannot fix (see the module doc).
    */
-  write(path: string, value: Record<string, unknown>, expectedVersion: string | null, labels?: RecordLabels): Promise<string>;
+  write(
+    path: string,
+    value: Record<string, unknown>,
+    expectedVersion: string | null,
+    labels?: RecordLabels,
+  ): Promise<string>;
   /** Releases connections or timers; the store is unusable afterwards. */
   close(): Promise<void>;
 }

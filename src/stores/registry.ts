@@ -10,9 +10,9 @@
  */
 import type { z } from 'zod';
 import { kindRegistry } from '../common/registry.js';
+import { awsStoreKind } from './aws/kind.js';
 import type { SecretStore } from './contract.js';
 import type { PlannedStore, ScheduleFacts, StoreKindDefinition, StoreOptions } from './definition.js';
-import { awsStoreKind } from './aws/kind.js';
 import { fileStoreKind } from './file/kind.js';
 import { DEFAULT_FILE_DIRECTORY } from './file/schema.js';
 import { vaultStoreKind } from './vault/kind.js';

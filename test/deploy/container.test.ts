@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureOutput, PROVIDERS, startScenario, type CliResult, type Scenario } from '../helpers/scenario.js';
-import { envOf, execForm, readDockerfile } from './dockerfile.js';
-import { render, ROOT, rotatorContainer, type CronJob, type Deployment } from './manifests.js';
 import { freePort } from '../helpers/ports.js';
+import { type CliResult, captureOutput, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
+import { envOf, execForm, readDockerfile } from './dockerfile.js';
+import { type CronJob, type Deployment, ROOT, render, rotatorContainer } from './manifests.js';
 
 const CONFIG_PATH = '/etc/token-rotator/config.yaml';
 
@@ -27,7 +27,8 @@ let daemonArgs: string[];
 let workdir: string;
 beforeAll(async () => {
   scenario = await startScenario();
-  cronJobArgs = rotatorContainer((await render('cronjob')).one<CronJob>('CronJob').spec.jobTemplate.spec.template.spec).args ?? [];
+  cronJobArgs =
+    rotatorContainer((await render('cronjob')).one<CronJob>('CronJob').spec.jobTemplate.spec.template.spec).args ?? [];
   daemonArgs = rotatorContainer((await render('daemon')).one<Deployment>('Deployment').spec.template.spec).args ?? [];
   workdir = await imageWorkdir();
 });
@@ -45,7 +46,9 @@ async function imageWorkdir(): Promise<string> {
   await mkdir(join(app, 'node_modules'), { recursive: true });
   await copyFile(join(ROOT, 'package.json'), join(app, 'package.json'));
   await symlink(join(ROOT, 'dist'), join(app, 'dist'));
-  const { stdout } = await promisify(execFile)('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT }).catch(
+  const { stdout } = await promisify(execFile)('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: ROOT,
+  }).catch(
     (error: { stdout?: string }) => ({ stdout: error.stdout ?? '' }), // npm ls exits 1 on a warning; the list is still whole
   );
   const production = stdout
@@ -71,7 +74,10 @@ function imageCommand(args: readonly string[]): string[] {
 
 /** Replaces each `from` value in `argv` by `to`, and checks there was exactly one. */
 function swap(argv: readonly string[], from: string, to: string): string[] {
-  expect(argv.filter((arg) => arg === from), `${from} in ${argv.join(' ')}`).toHaveLength(1);
+  expect(
+    argv.filter((arg) => arg === from),
+    `${from} in ${argv.join(' ')}`,
+  ).toHaveLength(1);
   return argv.map((arg) => (arg === from ? to : arg));
 }
 
@@ -79,7 +85,11 @@ function swap(argv: readonly string[], from: string, to: string): string[] {
 function start(argv: readonly string[]): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
   expect(argv[0]).toBe('node');
   // Links are resolved where they are, not where they point: no way up to ROOT/node_modules.
-  const env = { PATH: process.env['PATH'], NODE_OPTIONS: '--preserve-symlinks --preserve-symlinks-main', ...envOf(readDockerfile().at(-1)!) };
+  const env = {
+    PATH: process.env['PATH'],
+    NODE_OPTIONS: '--preserve-symlinks --preserve-symlinks-main',
+    ...envOf(readDockerfile().at(-1)!),
+  };
   const child = spawn(process.execPath, argv.slice(1), { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = captureOutput(child).then((result) => {
     scenario.canary.outputs.push(result.stdout, result.stderr);
@@ -104,7 +114,7 @@ async function waitForStatus(url: string, status: number, timeoutMs: number): Pr
   }
 }
 
-describe('the image entry point with the CronJob\'s args', () => {
+describe("the image entry point with the CronJob's args", () => {
   it('is node dist/runtimes/bin.js run --config <the ConfigMap file>, and rotates every provider, exit 0', async () => {
     const argv = imageCommand(cronJobArgs);
     expect(argv).toEqual(['node', 'dist/runtimes/bin.js', 'run', '--config', CONFIG_PATH]);
@@ -119,7 +129,7 @@ describe('the image entry point with the CronJob\'s args', () => {
   });
 });
 
-describe('the image entry point with the Deployment\'s args', () => {
+describe("the image entry point with the Deployment's args", () => {
   it('is a daemon command whose every flag the CLI knows', async () => {
     const argv = imageCommand(daemonArgs);
     expect(argv.slice(0, 3)).toEqual(['node', 'dist/runtimes/bin.js', 'daemon']);
@@ -128,9 +138,13 @@ describe('the image entry point with the Deployment\'s args', () => {
     for (const flag of argv.filter((arg) => arg.startsWith('--'))) expect(help.stdout, flag).toContain(flag);
   });
 
-  it('serves the probes\' /healthz and /readyz and /metrics, and exits 0 on SIGTERM', async () => {
+  it("serves the probes' /healthz and /readyz and /metrics, and exits 0 on SIGTERM", async () => {
     const port = await freePort();
-    const argv = swap(swap(imageCommand(daemonArgs), CONFIG_PATH, scenario.configPath), '0.0.0.0:9464', `127.0.0.1:${port}`);
+    const argv = swap(
+      swap(imageCommand(daemonArgs), CONFIG_PATH, scenario.configPath),
+      '0.0.0.0:9464',
+      `127.0.0.1:${port}`,
+    );
     const { child, done } = start(argv);
     try {
       await waitForStatus(`http://127.0.0.1:${port}/healthz`, 200, 15_000);

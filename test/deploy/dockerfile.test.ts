@@ -14,13 +14,18 @@ const final = stages.at(-1)!;
 const build = stages[0]!;
 
 /** The `RUN` commands of a stage, as one text. */
-const runs = (stage: Stage) => stage.all('RUN').map((i) => i.args).join('\n');
+const runs = (stage: Stage) =>
+  stage
+    .all('RUN')
+    .map((i) => i.args)
+    .join('\n');
 
 describe('Dockerfile', () => {
   it('builds in one stage and runs from another, both on Node.js 22 (alpine or slim)', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(build.name).toBe('build');
-    for (const stage of stages) expect(stage.image).toMatch(/^node:22-(alpine|bookworm-slim)[\w.]*(@sha256:[0-9a-f]{64})?$/);
+    for (const stage of stages)
+      expect(stage.image).toMatch(/^node:22-(alpine|bookworm-slim)[\w.]*(@sha256:[0-9a-f]{64})?$/);
   });
 
   it('compiles with every dependency, then keeps the production ones only', () => {
@@ -61,7 +66,12 @@ describe('Dockerfile', () => {
   it('starts node under tini, so SIGTERM reaches it, with `run` against the mounted config by default', () => {
     expect(runs(final)).toMatch(/\bapk add --no-cache tini\b|\bapt-get install\b[^\n]*\btini\b/);
     const entrypoint = execForm(final.last('ENTRYPOINT'));
-    expect(entrypoint).toEqual([expect.stringMatching(/^\/(sbin|usr\/bin)\/tini$/), '--', 'node', 'dist/runtimes/bin.js']);
+    expect(entrypoint).toEqual([
+      expect.stringMatching(/^\/(sbin|usr\/bin)\/tini$/),
+      '--',
+      'node',
+      'dist/runtimes/bin.js',
+    ]);
     expect(execForm(final.last('CMD'))).toEqual(['run', '--config', '/etc/token-rotator/config.yaml']);
   });
 
@@ -72,7 +82,11 @@ describe('Dockerfile', () => {
   });
 
   it('would fail hadolint as root with an unpinned package (the linter is live)', async () => {
-    const result = await runTool(tool('hadolint'), ['--no-color', '-'], 'FROM node:22-alpine\nRUN apk add curl\nUSER root\nCMD node app.js\n');
+    const result = await runTool(
+      tool('hadolint'),
+      ['--no-color', '-'],
+      'FROM node:22-alpine\nRUN apk add curl\nUSER root\nCMD node app.js\n',
+    );
     expect(result.code).not.toBe(0);
     expect(result.stdout).toMatch(/DL3018/); // unpinned apk package
     expect(result.stdout).toMatch(/DL3002/); // last USER is root
@@ -94,15 +108,30 @@ describe('.dockerignore', () => {
 
   it('keeps dependencies, build output, tests, virtualenvs and git history out of the build context', () => {
     expect(patterns.some((p) => p.startsWith('!'))).toBe(false);
-    for (const path of ['node_modules', 'node_modules/pino/package.json', '.venv', 'dist', 'dist/runtimes/bin.js', 'test', 'test/e2e/daemon.test.ts', '.git', '.tools', 'deploy', 'build.log']) {
+    for (const path of [
+      'node_modules',
+      'node_modules/pino/package.json',
+      '.venv',
+      'dist',
+      'dist/runtimes/bin.js',
+      'test',
+      'test/e2e/daemon.test.ts',
+      '.git',
+      '.tools',
+      'deploy',
+      'build.log',
+    ]) {
       expect(excluded(path), path).toBe(true);
     }
   });
 
   it('keeps every file the build stage copies', () => {
-    const sources = build
-      .all('COPY')
-      .flatMap((i) => i.args.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1));
+    const sources = build.all('COPY').flatMap((i) =>
+      i.args
+        .split(/\s+/)
+        .filter((w) => !w.startsWith('--'))
+        .slice(0, -1),
+    );
     expect(sources.sort()).toEqual(['package-lock.json', 'package.json', 'src', 'tsconfig.json']);
     for (const source of sources) {
       expect(existsSync(join(ROOT, source)), source).toBe(true);

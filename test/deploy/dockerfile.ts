@@ -64,12 +64,16 @@ export function parseDockerfile(text: string): Stage[] {
   for (const instruction of instructionsOf(text)) {
     if (instruction.keyword === 'FROM') {
       const [image, as, name] = instruction.args
-        .replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => globals.get((a ?? b)!) ?? '')
+        .replace(
+          /\$\{(\w+)\}|\$(\w+)/g,
+          (_, a: string | undefined, b: string | undefined) => globals.get((a ?? b)!) ?? '',
+        )
         .split(/\s+/)
         .filter((word) => !word.startsWith('--platform'));
       stages.push({ image: image!, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
     } else if (stages.length === 0) {
-      if (instruction.keyword !== 'ARG') throw new Error(`line ${instruction.line}: ${instruction.keyword} before the first FROM`);
+      if (instruction.keyword !== 'ARG')
+        throw new Error(`line ${instruction.line}: ${instruction.keyword} before the first FROM`);
       const [key, value = ''] = instruction.args.split('=', 2);
       globals.set(key!.trim(), value.trim());
     } else {

@@ -11,28 +11,28 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { rawConfigSchema } from '../../src/config/schema.js';
 import { scheduleGapSeconds } from '../../src/engine/policy.js';
 import {
-  KUBERNETES_DIR,
-  OVERLAYS,
-  podTemplateOf,
-  render,
-  rotatorContainer,
-  validate,
-  workloadOf,
   type ConfigMap,
   type CronJob,
   type Deployment,
   type K8sObject,
+  KUBERNETES_DIR,
+  OVERLAYS,
   type Overlay,
   type PodDisruptionBudget,
   type PodSpec,
+  podTemplateOf,
   type Rendered,
+  render,
+  rotatorContainer,
   type Service,
+  validate,
+  workloadOf,
 } from './manifests.js';
 
 const NAMESPACE = 'token-rotator';
@@ -113,27 +113,42 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         'app.kubernetes.io/component': component,
       });
     }
-    expect(podTemplateOf(workloadOf(r)).metadata?.labels).toMatchObject({ 'app.kubernetes.io/name': 'token-rotator', 'app.kubernetes.io/component': component });
+    expect(podTemplateOf(workloadOf(r)).metadata?.labels).toMatchObject({
+      'app.kubernetes.io/name': 'token-rotator',
+      'app.kubernetes.io/component': component,
+    });
   });
 
-  it('runs the image from the overlay\'s images: entry, as a non-root user on a read-only root filesystem with a writable /tmp', () => {
+  it("runs the image from the overlay's images: entry, as a non-root user on a read-only root filesystem with a writable /tmp", () => {
     const pod = podTemplateOf(workloadOf(get(overlay))).spec;
     const container = rotatorContainer(pod);
     expect(container.image).toBe('registry.example.com/token-rotator:0.1.0');
     expect(container.command).toBeUndefined(); // the image's ENTRYPOINT (tini, node, the CLI) stays
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: IMAGE_UID, runAsGroup: IMAGE_UID, fsGroup: IMAGE_UID, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: IMAGE_UID,
+      runAsGroup: IMAGE_UID,
+      fsGroup: IMAGE_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(pod.hostNetwork ?? false).toBe(false);
     expect(pod.hostPID ?? false).toBe(false);
     expect(pod.initContainers ?? []).toEqual([]);
     expect(pod.containers).toHaveLength(1);
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(container.securityContext?.privileged ?? false).toBe(false);
     expect(container.securityContext?.capabilities?.add ?? []).toEqual([]);
     const tmp = mountHolding(pod, '/tmp/x');
     expect(tmp?.mount.mountPath).toBe('/tmp');
     expect(tmp?.mount.readOnly ?? false).toBe(false);
     expect(tmp?.volume?.emptyDir?.sizeLimit).toBeDefined();
-    for (const mount of container.volumeMounts ?? []) if (mount.mountPath !== '/tmp') expect(mount.readOnly, mount.mountPath).toBe(true);
+    for (const mount of container.volumeMounts ?? [])
+      if (mount.mountPath !== '/tmp') expect(mount.readOnly, mount.mountPath).toBe(true);
     expect(container.resources?.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources?.limits).toMatchObject({ memory: expect.any(String) });
   });
@@ -163,11 +178,19 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     // With the Secret's files in place (generated here, never committed), the config loads.
     const dir = await mkdtemp(join(tmpdir(), 'tr-k8s-config-'));
     try {
-      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      const { privateKey } = generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      });
       let local = text;
       for (const path of new Set(references)) {
         const name = basename(path);
-        const value = name.endsWith('.pem') ? privateKey : name === 'klikoo-client-id' ? randomUUID() : randomBytes(16).toString('hex');
+        const value = name.endsWith('.pem')
+          ? privateKey
+          : name === 'klikoo-client-id'
+            ? randomUUID()
+            : randomBytes(16).toString('hex');
         await writeFile(join(dir, name), value, { mode: 0o600 });
         local = local.replaceAll(`\${file:${path}}`, `\${file:${join(dir, name)}}`);
       }
@@ -186,34 +209,55 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(serviceAccount.automountServiceAccountToken).toBe(false);
     expect(pod.automountServiceAccountToken).toBe(false);
     const { config } = configOf(overlay);
-    const projected = (pod.volumes ?? []).flatMap((v) => v.projected?.sources ?? []).flatMap((s) => (s.serviceAccountToken ? [s.serviceAccountToken] : []));
+    const projected = (pod.volumes ?? [])
+      .flatMap((v) => v.projected?.sources ?? [])
+      .flatMap((s) => (s.serviceAccountToken ? [s.serviceAccountToken] : []));
     if (config['store']['kind'] === 'vault') {
       expect(config['store']['auth']).toMatchObject({ method: 'kubernetes', role: 'token-rotator' });
       const jwtFile = config['store']['auth']['jwt_file'] as string;
       const holder = mountHolding(pod, jwtFile);
-      const token = holder?.volume?.projected?.sources.find((s) => s.serviceAccountToken !== undefined)?.serviceAccountToken;
+      const token = holder?.volume?.projected?.sources.find(
+        (s) => s.serviceAccountToken !== undefined,
+      )?.serviceAccountToken;
       expect(token?.audience).toBe('vault');
       expect(posix.join(holder!.mount.mountPath, token!.path)).toBe(jwtFile);
       expect(token?.expirationSeconds).toBeLessThanOrEqual(3600);
     } else {
       // IRSA: the EKS webhook adds its own token; nothing of Vault's is left.
       expect(config['store']['kind']).toBe('aws');
-      expect(serviceAccount.metadata.annotations?.['eks.amazonaws.com/role-arn']).toMatch(/^arn:aws:iam::\d{12}:role\//);
+      expect(serviceAccount.metadata.annotations?.['eks.amazonaws.com/role-arn']).toMatch(
+        /^arn:aws:iam::\d{12}:role\//,
+      );
       expect(projected).toEqual([]);
     }
   });
 
-  it('lets the pods reach only DNS, Vault and HTTPS, and accept nothing but the daemon\'s metrics port', () => {
+  it("lets the pods reach only DNS, Vault and HTTPS, and accept nothing but the daemon's metrics port", () => {
     const r = get(overlay);
-    type Policy = K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress?: { ports?: { port: number | string }[] }[]; egress?: { ports?: { port: number | string }[] }[] } };
+    type Policy = K8sObject & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress?: { ports?: { port: number | string }[] }[];
+        egress?: { ports?: { port: number | string }[] }[];
+      };
+    };
     const policies = r.all<Policy>('NetworkPolicy');
     const podLabels = podTemplateOf(workloadOf(r)).metadata?.labels ?? {};
-    const selecting = policies.filter((p) => Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => podLabels[k] === v));
+    const selecting = policies.filter((p) =>
+      Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => podLabels[k] === v),
+    );
     expect(selecting.length).toBe(policies.length);
-    expect(selecting.some((p) => p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress'))).toBe(true);
-    const egressPorts = selecting.flatMap((p) => p.spec.egress ?? []).flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+    expect(selecting.some((p) => p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress'))).toBe(
+      true,
+    );
+    const egressPorts = selecting
+      .flatMap((p) => p.spec.egress ?? [])
+      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
     expect(new Set(egressPorts)).toEqual(new Set([53, 8200, 443]));
-    const ingressPorts = selecting.flatMap((p) => p.spec.ingress ?? []).flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+    const ingressPorts = selecting
+      .flatMap((p) => p.spec.ingress ?? [])
+      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
     expect(ingressPorts).toEqual(overlay === 'daemon' ? ['metrics'] : []);
   });
 });
@@ -221,7 +265,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 describe.each(['cronjob', 'aws-irsa'] as const)('the CronJob of overlay %s', (overlay) => {
   const cronJob = () => get(overlay).one<CronJob>('CronJob');
 
-  it('runs on the config\'s schedule and time zone, one Job at a time, never catching up on old ticks', () => {
+  it("runs on the config's schedule and time zone, one Job at a time, never catching up on old ticks", () => {
     const { spec } = cronJob();
     const { config } = configOf(overlay);
     expect(spec.schedule).toBe(config['policy']['schedule']);
@@ -252,7 +296,10 @@ describe.each(['cronjob', 'aws-irsa'] as const)('the CronJob of overlay %s', (ov
 
   it('fails the Job at once on a config error (exit 2) instead of retrying it', () => {
     const rules = cronJob().spec.jobTemplate.spec.podFailurePolicy?.rules ?? [];
-    expect(rules).toContainEqual({ action: 'FailJob', onExitCodes: { containerName: 'token-rotator', operator: 'In', values: [2] } });
+    expect(rules).toContainEqual({
+      action: 'FailJob',
+      onExitCodes: { containerName: 'token-rotator', operator: 'In', values: [2] },
+    });
   });
 });
 
@@ -297,11 +344,40 @@ describe('the schema check', () => {
   // such as concurrencyPolicy are not in Kubernetes 1.30's OpenAPI spec, so the schemas
   // cannot check them: the tests above assert the values that matter.)
   const broken: [string, (objects: K8sObject[]) => void, RegExp][] = [
-    ['an unknown field in a container', (o) => (workload(o, 'Deployment').spec.template.spec.containers[0] as unknown as Record<string, unknown>)['imagePullPolicyy'] = 'Always', /imagePullPolicyy/],
-    ['a number given as a string', (o) => (workload<CronJob>(o, 'CronJob').spec.jobTemplate.spec as Record<string, unknown>)['backoffLimit'] = '1', /backoffLimit/],
-    ['a field placed one level too high', (o) => ((workload<CronJob>(o, 'CronJob').spec as Record<string, unknown>)['restartPolicy'] = 'Never'), /restartPolicy/],
-    ['a string where a list belongs', (o) => ((workload<CronJob>(o, 'CronJob').spec.jobTemplate.spec.template.spec.containers[0] as unknown as Record<string, unknown>)['args'] = 'run --config x'), /args/],
-    ['a missing required field', (o) => delete (workload<Deployment>(o, 'Deployment').spec as Partial<Deployment['spec']>).selector, /selector/],
+    [
+      'an unknown field in a container',
+      (o) =>
+        ((workload(o, 'Deployment').spec.template.spec.containers[0] as unknown as Record<string, unknown>)[
+          'imagePullPolicyy'
+        ] = 'Always'),
+      /imagePullPolicyy/,
+    ],
+    [
+      'a number given as a string',
+      (o) => ((workload<CronJob>(o, 'CronJob').spec.jobTemplate.spec as Record<string, unknown>)['backoffLimit'] = '1'),
+      /backoffLimit/,
+    ],
+    [
+      'a field placed one level too high',
+      (o) => ((workload<CronJob>(o, 'CronJob').spec as Record<string, unknown>)['restartPolicy'] = 'Never'),
+      /restartPolicy/,
+    ],
+    [
+      'a string where a list belongs',
+      (o) =>
+        ((
+          workload<CronJob>(o, 'CronJob').spec.jobTemplate.spec.template.spec.containers[0] as unknown as Record<
+            string,
+            unknown
+          >
+        )['args'] = 'run --config x'),
+      /args/,
+    ],
+    [
+      'a missing required field',
+      (o) => delete (workload<Deployment>(o, 'Deployment').spec as Partial<Deployment['spec']>).selector,
+      /selector/,
+    ],
   ];
   function workload<T extends K8sObject = Deployment>(objects: K8sObject[], kind: string): T {
     return objects.find((object) => object.kind === kind) as T;
@@ -318,9 +394,13 @@ describe('the schema check', () => {
   });
 
   it('refuses a kind it has no schema for, rather than skipping it', async () => {
-    const { code, verdicts } = await validate([{ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }]);
+    const { code, verdicts } = await validate([
+      { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } },
+    ]);
     expect(code).toBe(1);
-    expect(verdicts).toMatchObject([{ kind: 'Widget', status: 'statusError', msg: expect.stringMatching(/could not find schema/) }]);
+    expect(verdicts).toMatchObject([
+      { kind: 'Widget', status: 'statusError', msg: expect.stringMatching(/could not find schema/) },
+    ]);
   });
 });
 
@@ -328,7 +408,9 @@ describe('deploy/kubernetes/README.md', () => {
   it('creates the Secret with exactly the keys the configs reference', async () => {
     const readme = await readFile(join(KUBERNETES_DIR, 'README.md'), 'utf8');
     const documented = new Set([...readme.matchAll(/--from-file=([\w.-]+)=/g)].map((m) => m[1]!));
-    const referenced = new Set(OVERLAYS.flatMap((overlay) => fileReferences(configOf(overlay).text).map((path) => basename(path))));
+    const referenced = new Set(
+      OVERLAYS.flatMap((overlay) => fileReferences(configOf(overlay).text).map((path) => basename(path))),
+    );
     expect(referenced.size).toBeGreaterThan(0);
     expect(documented).toEqual(referenced);
   });

@@ -136,7 +136,9 @@ export interface CronJob extends K8sObject {
         backoffLimit?: number;
         activeDeadlineSeconds?: number;
         ttlSecondsAfterFinished?: number;
-        podFailurePolicy?: { rules: { action: string; onExitCodes?: { containerName?: string; operator: string; values: number[] } }[] };
+        podFailurePolicy?: {
+          rules: { action: string; onExitCodes?: { containerName?: string; operator: string; values: number[] } }[];
+        };
         template: PodTemplate;
       };
     };
@@ -158,7 +160,11 @@ export interface Service extends K8sObject {
   };
 }
 export interface PodDisruptionBudget extends K8sObject {
-  spec: { selector: { matchLabels: Record<string, string> }; maxUnavailable?: number | string; minAvailable?: number | string };
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    maxUnavailable?: number | string;
+    minAvailable?: number | string;
+  };
 }
 export interface ConfigMap extends K8sObject {
   data: Record<string, string>;
@@ -209,12 +215,25 @@ export interface Verdict {
  * Validates objects (or a YAML stream) with kubeconform in strict mode against the
  * committed schemas only: no download, and a kind without a schema is an error, not a skip.
  */
-export async function validate(input: string | readonly K8sObject[]): Promise<{ code: number | null; verdicts: Verdict[] }> {
+export async function validate(
+  input: string | readonly K8sObject[],
+): Promise<{ code: number | null; verdicts: Verdict[] }> {
   // JSON documents: YAML to kubeconform, with no YAML 1.1/1.2 ambiguity in what we mutated.
   const text = typeof input === 'string' ? input : input.map((object) => JSON.stringify(object)).join('\n---\n');
   const result = await runTool(
     tool('kubeconform'),
-    ['-strict', '-summary', '-verbose', '-output', 'json', '-kubernetes-version', schemaVersion(), '-schema-location', SCHEMAS_DIR, '-'],
+    [
+      '-strict',
+      '-summary',
+      '-verbose',
+      '-output',
+      'json',
+      '-kubernetes-version',
+      schemaVersion(),
+      '-schema-location',
+      SCHEMAS_DIR,
+      '-',
+    ],
     text,
   );
   let report: { resources?: Verdict[] };

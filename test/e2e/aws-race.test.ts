@@ -13,9 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AwsSecretsStore, createAwsStore } from '../../src/stores/aws/index.js';
-import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
-import { PROVIDERS, startScenario, type CliResult, type Scenario } from '../helpers/scenario.js';
+import { type AwsSecretsStore, createAwsStore } from '../../src/stores/aws/index.js';
+import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
+import { type CliResult, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
 const RUNNERS = 4;
 const ROUNDS = 3;
@@ -29,7 +29,10 @@ beforeAll(async () => {
   const section = { kind: 'aws', prefix, region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 3 };
   for (const [key, value] of Object.entries(MOTO_ENV)) vi.stubEnv(key, value);
   records = createAwsStore({ kind: 'aws', prefix, region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 3 });
-  scenario = await startScenario({ store: { section, records, env: MOTO_ENV }, workspace: { policy: { lease_seconds: 30, concurrency: 4 } } });
+  scenario = await startScenario({
+    store: { section, records, env: MOTO_ENV },
+    workspace: { policy: { lease_seconds: 30, concurrency: 4 } },
+  });
 }, 60_000);
 afterAll(async () => {
   await scenario?.close();
@@ -39,9 +42,15 @@ afterAll(async () => {
 });
 
 async function race(args: readonly string[]): Promise<Array<{ provider: string; status: string; method?: string }>> {
-  const results: CliResult[] = await Promise.all(Array.from({ length: RUNNERS }, () => scenario.cli(['run', '--json', ...args], { timeoutMs: 90_000 })));
+  const results: CliResult[] = await Promise.all(
+    Array.from({ length: RUNNERS }, () => scenario.cli(['run', '--json', ...args], { timeoutMs: 90_000 })),
+  );
   for (const result of results) expect(result.code, result.stderr.slice(-2000)).toBe(0);
-  return results.flatMap((result) => (JSON.parse(result.stdout) as { outcomes: Array<{ provider: string; status: string; method?: string }> }).outcomes);
+  return results.flatMap(
+    (result) =>
+      (JSON.parse(result.stdout) as { outcomes: Array<{ provider: string; status: string; method?: string }> })
+        .outcomes,
+  );
 }
 
 async function expectEveryProviderValid(): Promise<void> {
@@ -49,7 +58,9 @@ async function expectEveryProviderValid(): Promise<void> {
     const published = await scenario.publicRecord(provider);
     const state = await scenario.stateRecord(provider);
     expect(published, provider).toBeDefined();
-    expect(scenario.sandbox.isValid(published!['access_token'] as string), `${provider} holds a valid token`).toBe(true);
+    expect(scenario.sandbox.isValid(published!['access_token'] as string), `${provider} holds a valid token`).toBe(
+      true,
+    );
     expect(state!['generation'], provider).toBe(published!['generation']);
     expect(state!['lease'], `${provider}: no lease left`).toBeUndefined();
   }

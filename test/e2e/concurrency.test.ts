@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDERS, startScenario, type CliResult, type Scenario } from '../helpers/scenario.js';
+import { type CliResult, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
 let scenario: Scenario;
 beforeAll(async () => {
@@ -23,7 +23,9 @@ describe('four token-rotator run processes started together', () => {
     for (let round = 0; round < rounds; round++) {
       // --force makes every process rotate every provider, the most contention possible:
       // each must wait for the lease and then refresh the token the previous one stored.
-      const results: CliResult[] = await Promise.all(Array.from({ length: 4 }, () => scenario.cli(['run', '--force', '--json'])));
+      const results: CliResult[] = await Promise.all(
+        Array.from({ length: 4 }, () => scenario.cli(['run', '--force', '--json'])),
+      );
       for (const result of results) expect(result.code, result.stderr.slice(-2000)).toBe(0);
       await scenario.harvestTokens();
       await expectEveryProviderValid();
@@ -43,7 +45,9 @@ describe('four token-rotator run processes started together', () => {
       const results = await Promise.all(Array.from({ length: 4 }, () => fresh.cli(['run', '--json'])));
       for (const result of results) expect(result.code, result.stderr.slice(-2000)).toBe(0);
       expect(fresh.sandbox.stats()).toMatchObject({ obtained: 4, refreshed: 0, reuseDetected: 0 });
-      const statuses = results.flatMap((r) => (JSON.parse(r.stdout) as { outcomes: Array<{ status: string }> }).outcomes.map((o) => o.status));
+      const statuses = results.flatMap((r) =>
+        (JSON.parse(r.stdout) as { outcomes: Array<{ status: string }> }).outcomes.map((o) => o.status),
+      );
       expect(statuses.filter((s) => s === 'rotated')).toHaveLength(4);
       expect(statuses.filter((s) => s !== 'rotated').every((s) => s === 'fresh')).toBe(true);
       await fresh.harvestTokens();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDERS, startScenario, type Scenario } from '../helpers/scenario.js';
+import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
 let scenario: Scenario;
 beforeAll(async () => {
@@ -55,7 +55,9 @@ describe('a run killed with SIGKILL during a rotation', () => {
     // The sandbox performs the refresh (revoking the old access token) and holds the answer.
     scenario.sandbox.injectFault({ type: 'latency', ms: 1500, phase: 'after', target: 'keliweb-api-v2' });
     const { child, done } = scenario.spawnCli(['run', '--force', '--provider', 'keliweb-api']);
-    await waitFor(() => scenario.sandbox.requests.some((r) => r.fault === 'latency' && r.grantType === 'refresh_token'));
+    await waitFor(() =>
+      scenario.sandbox.requests.some((r) => r.fault === 'latency' && r.grantType === 'refresh_token'),
+    );
     child.kill('SIGKILL');
     await done;
     const published = (await scenario.publicRecord('keliweb-api'))!['access_token'] as string;
@@ -64,9 +66,11 @@ describe('a run killed with SIGKILL during a rotation', () => {
 
     const next = await scenario.cli(['run', '--json']);
     expect(next.code, next.stderr.slice(-1500)).toBe(0);
-    const outcome = (JSON.parse(next.stdout) as { outcomes: Array<{ provider: string; status: string; method?: string; reason?: string }> }).outcomes.find(
-      (o) => o.provider === 'keliweb-api',
-    );
+    const outcome = (
+      JSON.parse(next.stdout) as {
+        outcomes: Array<{ provider: string; status: string; method?: string; reason?: string }>;
+      }
+    ).outcomes.find((o) => o.provider === 'keliweb-api');
     expect(outcome).toMatchObject({ status: 'rotated', method: 'obtain', reason: 'abandoned-refresh' });
     await expectEveryProviderValid('a kill after the server spent the refresh token');
     expect(scenario.sandbox.stats().reuseDetected).toBe(0);

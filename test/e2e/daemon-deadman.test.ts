@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordPaths } from '../../src/engine/records.js';
 import { HEARTBEAT_PATH } from '../../src/observability/heartbeat.js';
 import { FileStore } from '../../src/stores/file/index.js';
-import { PROVIDERS, startScenario, type Scenario } from '../helpers/scenario.js';
+import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
 // The default schedule, every 5 minutes: the dead-man limit is twice that gap, 600 s.
 let scenario: Scenario;
@@ -17,7 +17,10 @@ afterAll(async () => {
 });
 
 /** Rewrites a record in the file store by compare-and-set, as another runner would. */
-async function rewrite(path: string, change: (value: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+async function rewrite(
+  path: string,
+  change: (value: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
   const current = await store.read(path);
   await store.write(path, change(current?.value ?? {}), current?.version ?? null);
 }
@@ -27,11 +30,15 @@ describe('token-rotator status, the dead-man signal', () => {
     const text = await scenario.cli(['status']);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/\nlast pass: none recorded\n$/);
-    expect(text.stderr).toContain('token-rotator status: no pass has been recorded: no runner (run, daemon or Lambda) has finished a pass against this store\n');
+    expect(text.stderr).toContain(
+      'token-rotator status: no pass has been recorded: no runner (run, daemon or Lambda) has finished a pass against this store\n',
+    );
 
     const json = await scenario.cli(['status', '--json']);
     expect(json.code).toBe(1);
-    expect((JSON.parse(json.stdout) as Array<{ provider: string }>).map((row) => row.provider).sort()).toEqual([...PROVIDERS].sort());
+    expect((JSON.parse(json.stdout) as Array<{ provider: string }>).map((row) => row.provider).sort()).toEqual(
+      [...PROVIDERS].sort(),
+    );
     expect(json.stderr).toContain('token-rotator status: no pass has been recorded');
   });
 
@@ -46,7 +53,10 @@ describe('token-rotator status, the dead-man signal', () => {
   });
 
   it('exits 1 when the last pass is older than twice the schedule gap', async () => {
-    await rewrite(HEARTBEAT_PATH, (heartbeat) => ({ ...heartbeat, last_pass_at: new Date(Date.now() - 900_000).toISOString() }));
+    await rewrite(HEARTBEAT_PATH, (heartbeat) => ({
+      ...heartbeat,
+      last_pass_at: new Date(Date.now() - 900_000).toISOString(),
+    }));
 
     const status = await scenario.cli(['status']);
     expect(status.code).toBe(1);

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliResult } from '../helpers/scenario.js';
 import { parseExposition, sampleValue, sumOf } from '../helpers/exposition.js';
-import { BIN, PROVIDERS, startScenario, type Scenario } from '../helpers/scenario.js';
+import type { CliResult } from '../helpers/scenario.js';
+import { BIN, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 import { waitFor } from '../helpers/wait.js';
 
 let scenario: Scenario;
@@ -11,7 +11,10 @@ beforeAll(async () => {
   scenario = await startScenario({
     // Klikoo tokens of 6 s and generic ones of 8 s, a pass every 2 s: both renew every few passes.
     sandbox: { lifetimes: { klikoo: { accessSeconds: 6 }, oauth2: { accessSeconds: 8 } } },
-    workspace: { schedule: '*/2 * * * * *', policy: { min_margin_seconds: 2, lease_seconds: 10, request_timeout_seconds: 5 } },
+    workspace: {
+      schedule: '*/2 * * * * *',
+      policy: { min_margin_seconds: 2, lease_seconds: 10, request_timeout_seconds: 5 },
+    },
   });
 });
 afterAll(async () => {
@@ -24,7 +27,8 @@ async function startDaemon(): Promise<{ child: ChildProcess; done: Promise<CliRe
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const url = await waitFor(
-    async () => /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"serving \/healthz, \/readyz and \/metrics"/.exec(stderr)?.[1],
+    async () =>
+      /"url":"(http:\/\/127\.0\.0\.1:\d+)","msg":"serving \/healthz, \/readyz and \/metrics"/.exec(stderr)?.[1],
     15_000,
     'the daemon to listen',
   );
@@ -65,7 +69,8 @@ describe('token-rotator daemon --listen', () => {
 
   it('serves metrics in which rotations and passes grow on schedule', async () => {
     const first = await scrape(daemon.url);
-    const rotations = (families: typeof first) => sumOf(families, 'token_rotator_rotations_total', { provider: 'klikoo' });
+    const rotations = (families: typeof first) =>
+      sumOf(families, 'token_rotator_rotations_total', { provider: 'klikoo' });
     const passes = (families: typeof first) => sumOf(families, 'token_rotator_passes_total');
     expect(rotations(first)).toBeGreaterThanOrEqual(1);
 
@@ -81,10 +86,15 @@ describe('token-rotator daemon --listen', () => {
 
     expect(sumOf(later, 'token_rotator_rotations_total', { provider: 'generic' })).toBeGreaterThanOrEqual(2);
     expect(sampleValue(later, 'token_rotator_rotations_total', { provider: 'keliweb-api', method: 'obtain' })).toBe(1);
-    expect(sampleValue(later, 'token_rotator_failures_total', { provider: 'klikoo', class: 'retryable' })).toBeUndefined();
+    expect(
+      sampleValue(later, 'token_rotator_failures_total', { provider: 'klikoo', class: 'retryable' }),
+    ).toBeUndefined();
     for (const provider of PROVIDERS) {
       expect(sampleValue(later, 'token_rotator_token_expiry_seconds', { provider }), provider).toBeGreaterThan(0);
-      expect(sampleValue(later, 'token_rotator_last_success_timestamp_seconds', { provider }), provider).toBeGreaterThan(Date.now() / 1000 - 10);
+      expect(
+        sampleValue(later, 'token_rotator_last_success_timestamp_seconds', { provider }),
+        provider,
+      ).toBeGreaterThan(Date.now() / 1000 - 10);
     }
     expect(sampleValue(later, 'token_rotator_last_pass_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 5);
     expect(sampleValue(later, 'token_rotator_pass_duration_seconds_count')).toBe(passes(later));
@@ -104,8 +114,12 @@ describe('token-rotator daemon --listen', () => {
     );
     expect(failing.body.ready).toBe(false);
     expect(failing.body.reasons).toEqual([expect.stringMatching(/^provider klikoo: token expired \d+ s ago$/)]);
-    expect(sampleValue(await scrape(daemon.url), 'token_rotator_token_expiry_seconds', { provider: 'klikoo' })).toBeLessThanOrEqual(0);
-    expect(sampleValue(await scrape(daemon.url), 'token_rotator_failures_total', { provider: 'klikoo', class: 'retryable' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(await scrape(daemon.url), 'token_rotator_token_expiry_seconds', { provider: 'klikoo' }),
+    ).toBeLessThanOrEqual(0);
+    expect(
+      sampleValue(await scrape(daemon.url), 'token_rotator_failures_total', { provider: 'klikoo', class: 'retryable' }),
+    ).toBeGreaterThanOrEqual(1);
 
     scenario.sandbox.clearFaults();
     await waitFor(async () => (await readyz(daemon.url)).status === 200, 15_000, '/readyz 200 again');
@@ -141,7 +155,8 @@ describe('token-rotator daemon --listen', () => {
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
     const state = (await scenario.stateRecord('klikoo'))!;
     expect(state['generation']).toBe((leased['generation'] as number) + 1);
-    for (const provider of PROVIDERS) expect((await scenario.stateRecord(provider))!['lease'], provider).toBeUndefined();
+    for (const provider of PROVIDERS)
+      expect((await scenario.stateRecord(provider))!['lease'], provider).toBeUndefined();
     expect(scenario.sandbox.isValid((await scenario.publicRecord('klikoo'))!['access_token'] as string)).toBe(true);
     expect(result.stderr).toMatch(/"msg":"ops listener closed"/);
     expect(result.stderr).toMatch(/"msg":"daemon stopped"/);
@@ -151,10 +166,16 @@ describe('token-rotator daemon --listen', () => {
   it('recorded its passes in the heartbeat, the last one after the rotation in flight', async () => {
     const { readFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
-    const heartbeat = (JSON.parse(await readFile(join(scenario.storeDir, 'runner/heartbeat.json'), 'utf8')) as { data: Record<string, unknown> }).data;
+    const heartbeat = (
+      JSON.parse(await readFile(join(scenario.storeDir, 'runner/heartbeat.json'), 'utf8')) as {
+        data: Record<string, unknown>;
+      }
+    ).data;
     const state = (await scenario.stateRecord('klikoo'))!;
     expect(Object.keys(heartbeat).sort()).toEqual(['duration_ms', 'holder', 'last_pass_at', 'last_pass_ok']);
-    expect(Date.parse(heartbeat['last_pass_at'] as string)).toBeGreaterThanOrEqual(Date.parse(state['last_success_at'] as string));
+    expect(Date.parse(heartbeat['last_pass_at'] as string)).toBeGreaterThanOrEqual(
+      Date.parse(state['last_success_at'] as string),
+    );
     expect(heartbeat['last_pass_ok']).toBe(true);
   });
 });
@@ -162,12 +183,16 @@ describe('token-rotator daemon --listen', () => {
 describe('token-rotator daemon --listen, refused', () => {
   it('exits 2 naming the flag when --listen is not HOST:PORT, before reading the config', async () => {
     // Run directly: the scenario would add its own, valid, --config.
-    const child = spawn(process.execPath, [BIN, 'daemon', '--listen', '9464', '--config', '/nonexistent/config.yaml'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'daemon', '--listen', '9464', '--config', '/nonexistent/config.yaml'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^token-rotator daemon: --listen must be HOST:PORT, e\.g\. 127\.0\.0\.1:9464, 0\.0\.0\.0:9464 or \[::1\]:9464 \(got "9464"\)\n/);
+    expect(stderr).toMatch(
+      /^token-rotator daemon: --listen must be HOST:PORT, e\.g\. 127\.0\.0\.1:9464, 0\.0\.0\.0:9464 or \[::1\]:9464 \(got "9464"\)\n/,
+    );
     expect(stderr).not.toMatch(/cannot read config file/);
   });
 
@@ -179,7 +204,9 @@ describe('token-rotator daemon --listen, refused', () => {
     try {
       const result = await scenario.cli(['daemon', '--listen', `127.0.0.1:${port}`]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`token-rotator daemon: ListenError: cannot listen on 127.0.0.1:${port}: EADDRINUSE (the address is already in use)`);
+      expect(result.stderr).toContain(
+        `token-rotator daemon: ListenError: cannot listen on 127.0.0.1:${port}: EADDRINUSE (the address is already in use)`,
+      );
       expect(scenario.sandbox.stats().issued).toBe(issued);
     } finally {
       await new Promise((resolve) => taken.close(resolve));

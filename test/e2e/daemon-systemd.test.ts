@@ -61,7 +61,13 @@ describe('deploy/systemd/token-rotator.service', () => {
   });
 
   it('sets the hardening options', () => {
-    expect(Object.fromEntries([...service].filter(([key]) => /^(Protect|Private|Restrict|NoNew|Lock|SystemCall)/.test(key)).map(([k, v]) => [k, v.at(-1)]))).toMatchObject({
+    expect(
+      Object.fromEntries(
+        [...service]
+          .filter(([key]) => /^(Protect|Private|Restrict|NoNew|Lock|SystemCall)/.test(key))
+          .map(([k, v]) => [k, v.at(-1)]),
+      ),
+    ).toMatchObject({
       NoNewPrivileges: 'yes',
       ProtectSystem: 'strict',
       ProtectHome: 'yes',
@@ -80,7 +86,9 @@ describe('deploy/systemd/token-rotator.service', () => {
 
   it('leaves MemoryDenyWriteExecute off, saying why: V8 needs writable and executable memory', () => {
     expect(service.has('MemoryDenyWriteExecute')).toBe(false);
-    expect(text).toMatch(/# Deliberately no MemoryDenyWriteExecute=yes: V8's JIT needs memory that is writable and\n# executable/);
+    expect(text).toMatch(
+      /# Deliberately no MemoryDenyWriteExecute=yes: V8's JIT needs memory that is writable and\n# executable/,
+    );
   });
 
   it('has a command line the built CLI accepts', async () => {
@@ -95,36 +103,48 @@ describe('deploy/systemd/token-rotator.service', () => {
     expect(wrong.status).toBe(2);
   });
 
-  describe.skipIf(!hasSystemdAnalyze)('with systemd-analyze (skipped where systemd-analyze is not installed: nothing to run it with)', () => {
-    let dir: string;
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'tr-systemd-'));
-    });
-    afterAll(async () => {
-      await rm(dir, { recursive: true, force: true });
-    });
+  describe.skipIf(!hasSystemdAnalyze)(
+    'with systemd-analyze (skipped where systemd-analyze is not installed: nothing to run it with)',
+    () => {
+      let dir: string;
+      beforeAll(async () => {
+        dir = await mkdtemp(join(tmpdir(), 'tr-systemd-'));
+      });
+      afterAll(async () => {
+        await rm(dir, { recursive: true, force: true });
+      });
 
-    it('verify finds nothing to warn about', async () => {
-      // verify checks that the ExecStart binary exists: point it at this machine's node.
-      const unit = join(dir, 'token-rotator.service');
-      await writeFile(unit, text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
-      const result = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
-      expect(result.status, result.stderr).toBe(0);
-      expect(result.stderr).toBe('');
-    });
+      it('verify finds nothing to warn about', async () => {
+        // verify checks that the ExecStart binary exists: point it at this machine's node.
+        const unit = join(dir, 'token-rotator.service');
+        await writeFile(unit, text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `));
+        const result = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+        expect(result.status, result.stderr).toBe(0);
+        expect(result.stderr).toBe('');
+      });
 
-    it('verify would catch a misspelt directive (the check above can fail)', async () => {
-      const unit = join(dir, 'broken.service');
-      await writeFile(unit, text.replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `).replace('ProtectHome=yes', 'ProtectHome=yess'));
-      expect(spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' }).stderr).toMatch(/broken\.service:\d+: Failed to parse protect home value/);
-    });
+      it('verify would catch a misspelt directive (the check above can fail)', async () => {
+        const unit = join(dir, 'broken.service');
+        await writeFile(
+          unit,
+          text
+            .replace('ExecStart=/usr/bin/node ', `ExecStart=${process.execPath} `)
+            .replace('ProtectHome=yes', 'ProtectHome=yess'),
+        );
+        expect(spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' }).stderr).toMatch(
+          /broken\.service:\d+: Failed to parse protect home value/,
+        );
+      });
 
-    it('rates the exposure at 2.5 or better', async () => {
-      const unit = join(dir, 'token-rotator.service');
-      await copyFile(UNIT, unit);
-      const result = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=25', unit], { encoding: 'utf8' });
-      expect(result.status, result.stdout.split('\n').slice(-3).join('\n')).toBe(0);
-      expect(result.stdout).toMatch(/Overall exposure level for token-rotator\.service: \d\.\d/);
-    });
-  });
+      it('rates the exposure at 2.5 or better', async () => {
+        const unit = join(dir, 'token-rotator.service');
+        await copyFile(UNIT, unit);
+        const result = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=25', unit], {
+          encoding: 'utf8',
+        });
+        expect(result.status, result.stdout.split('\n').slice(-3).join('\n')).toBe(0);
+        expect(result.stdout).toMatch(/Overall exposure level for token-rotator\.service: \d\.\d/);
+      });
+    },
+  );
 });

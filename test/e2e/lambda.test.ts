@@ -21,7 +21,7 @@ import { startDemoSandbox, writeWorkspace } from '../../src/runtimes/demo.js';
 import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
 import { createStore } from '../../src/stores/registry.js';
-import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
+import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 import { listRecords } from '../helpers/record-lister.js';
 import { Canary, PROVIDERS } from '../helpers/scenario.js';
 
@@ -58,14 +58,17 @@ const stores: SecretStore[] = [];
 
 beforeAll(async () => {
   for (const path of [BUNDLE, NODE22]) {
-    if (!existsSync(path)) throw new Error(`${path} is missing: run npm run test-peers and npm run bundle:lambda (npm test does)`);
+    if (!existsSync(path))
+      throw new Error(`${path} is missing: run npm run test-peers and npm run bundle:lambda (npm test does)`);
   }
   for (const [key, value] of Object.entries(MOTO_ENV)) vi.stubEnv(key, value);
   moto = await startMoto();
   ({ sandbox, secrets } = await startDemoSandbox());
   dir = await mkdtemp(join(tmpdir(), 'tr-lambda-e2e-'));
   // The sandbox workspace's config (credentials in 0600 files, referenced), short policy.
-  const path = await writeWorkspace(dir, sandbox, secrets, { policy: { lease_seconds: 10, request_timeout_seconds: 3, retries: 0 } });
+  const path = await writeWorkspace(dir, sandbox, secrets, {
+    policy: { lease_seconds: 10, request_timeout_seconds: 3, retries: 0 },
+  });
   baseConfig = parse(await readFile(path, 'utf8')) as Record<string, unknown>;
   canary.addDemoSecrets(secrets);
 });
@@ -80,7 +83,11 @@ afterAll(async () => {
 
 /** The sandbox config on the AWS store at moto, under a prefix of its own. */
 function awsConfig(prefix: string, providers = baseConfig['providers']): string {
-  return stringify({ ...baseConfig, store: { kind: 'aws', prefix, region: MOTO_ENV.AWS_REGION, endpoint: moto.endpoint }, providers });
+  return stringify({
+    ...baseConfig,
+    store: { kind: 'aws', prefix, region: MOTO_ENV.AWS_REGION, endpoint: moto.endpoint },
+    providers,
+  });
 }
 
 /** The store the function writes to, through the public API, to read what it wrote. */
@@ -116,7 +123,9 @@ async function container(env: Record<string, string>, count = 1): Promise<Contai
   canary.outputs.push(stdout, stderr);
 
   const lines = stdout.split('\n').filter(Boolean);
-  const invoke = lines.filter((line) => line.startsWith('@@invoke ')).map((line) => JSON.parse(line.slice(9)) as Record<string, unknown>);
+  const invoke = lines
+    .filter((line) => line.startsWith('@@invoke '))
+    .map((line) => JSON.parse(line.slice(9)) as Record<string, unknown>);
   const json = (text: string) =>
     text
       .split('\n')
@@ -186,7 +195,9 @@ describe('the Lambda bundle under Node 22', () => {
 
     expect(run.code).toBe(0);
     expect(run.invocations[0]!.result!.counts['rotated']).toBe(PROVIDERS.length);
-    expect(run.logs).toContainEqual(expect.objectContaining({ msg: 'lambda cold start: config loaded', source: `secret ${prefix}config` }));
+    expect(run.logs).toContainEqual(
+      expect.objectContaining({ msg: 'lambda cold start: config loaded', source: `secret ${prefix}config` }),
+    );
     const token = await createTokenReader({ store }).get('klikoo');
     expect(sandbox.isValid(token.accessToken)).toBe(true);
   });
@@ -203,7 +214,9 @@ describe('the Lambda bundle under Node 22', () => {
       errorType: 'PassFailedError',
       errorMessage: 'token-rotator pass failed for 1 of 4 providers: klikoo (failed, retryable PROVIDER_RETRYABLE)',
     });
-    expect(providerLine(run, 'klikoo')).toEqual([expect.objectContaining({ Failures: 1, Rotations: 0, FailureClass: 'retryable' })]);
+    expect(providerLine(run, 'klikoo')).toEqual([
+      expect.objectContaining({ Failures: 1, Rotations: 0, FailureClass: 'retryable' }),
+    ]);
     expect(providerLine(run, 'generic')).toEqual([expect.objectContaining({ Failures: 0, Rotations: 1 })]);
     const reader = createTokenReader({ store: await storeOf(config) });
     expect(sandbox.isValid((await reader.get('generic')).accessToken)).toBe(true);
@@ -212,7 +225,10 @@ describe('the Lambda bundle under Node 22', () => {
 
   it('fails at the cold start on a bad config, naming the field, calling no provider and writing nothing', async () => {
     const prefix = newPrefix();
-    const config = awsConfig(prefix).replace(/^(\s+)client_secret: \$\{file:.*generic-client-secret.*$/m, '$1client_secret: not-a-reference');
+    const config = awsConfig(prefix).replace(
+      /^(\s+)client_secret: \$\{file:.*generic-client-secret.*$/m,
+      '$1client_secret: not-a-reference',
+    );
     expect(config).toContain('not-a-reference');
 
     const requests = sandbox.requests.length;

@@ -10,7 +10,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, captureOutput, type CliResult } from '../helpers/scenario.js';
+import { BIN, type CliResult, captureOutput } from '../helpers/scenario.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tr-log-level-'));
 const VALID_LEVELS = /fatal.*error.*warn.*info.*debug.*trace.*silent/;
@@ -72,7 +72,9 @@ describe('token-rotator run with an unknown log level', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/^token-rotator run: TOKEN_ROTATOR_LOG_LEVEL: "verbose" is not a log level; use one of /);
+    expect(result.stderr).toMatch(
+      /^token-rotator run: TOKEN_ROTATOR_LOG_LEVEL: "verbose" is not a log level; use one of /,
+    );
     expect(result.stderr).toMatch(VALID_LEVELS);
     expect(existsSync(storeDir)).toBe(false);
   });
@@ -92,7 +94,9 @@ describe('token-rotator run with an unknown log level', () => {
   it('lets a valid --log-level override an invalid TOKEN_ROTATOR_LOG_LEVEL, as the precedence says', async () => {
     const { path, storeDir } = await config();
 
-    const result = await cli(['run', '--config', path, '--log-level', 'silent'], { TOKEN_ROTATOR_LOG_LEVEL: 'verbose' });
+    const result = await cli(['run', '--config', path, '--log-level', 'silent'], {
+      TOKEN_ROTATOR_LOG_LEVEL: 'verbose',
+    });
 
     expect(result.code, result.stderr).toBe(1);
     expect(result.stderr).toBe('');

@@ -4,7 +4,7 @@
  * the pass's. A second signal exits at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScenario, type Scenario } from '../helpers/scenario.js';
+import { type Scenario, startScenario } from '../helpers/scenario.js';
 import { waitFor } from '../helpers/wait.js';
 
 let scenario: Scenario;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROVIDERS, startScenario, type Scenario } from '../helpers/scenario.js';
+import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
 let scenario: Scenario;
 beforeAll(async () => {
@@ -39,7 +39,8 @@ describe('token-rotator CLI against the sandbox (seeds 000-004)', () => {
 
   it('spoke each protocol with the body encoding its seed uses', () => {
     const grants = scenario.sandbox.requests.filter((r) => r.status === 200);
-    const byTarget = (target: string) => grants.filter((r) => r.target === target).map((r) => [r.contentType?.split(';')[0], r.grantType]);
+    const byTarget = (target: string) =>
+      grants.filter((r) => r.target === target).map((r) => [r.contentType?.split(';')[0], r.grantType]);
     // 000: form-urlencoded password grant; 002: multipart password grant.
     expect(byTarget('keliweb-api-v2')).toEqual([['application/x-www-form-urlencoded', 'password']]);
     expect(byTarget('keliweb-fatture')).toEqual([['multipart/form-data', 'password']]);
@@ -52,7 +53,12 @@ describe('token-rotator CLI against the sandbox (seeds 000-004)', () => {
     const before = scenario.sandbox.stats().issued;
     const result = await scenario.cli(['run', '--json']);
     expect(result.code).toBe(0);
-    expect((JSON.parse(result.stdout) as Summary).outcomes.map((o) => o.status)).toEqual(['fresh', 'fresh', 'fresh', 'fresh']);
+    expect((JSON.parse(result.stdout) as Summary).outcomes.map((o) => o.status)).toEqual([
+      'fresh',
+      'fresh',
+      'fresh',
+      'fresh',
+    ]);
     expect(scenario.sandbox.stats().issued).toBe(before);
   });
 
@@ -61,7 +67,15 @@ describe('token-rotator CLI against the sandbox (seeds 000-004)', () => {
     const oldFatture = (await scenario.publicRecord('keliweb-fatture'))!['access_token'] as string;
     const refreshedBefore = scenario.sandbox.stats('keliweb-api-v2').refreshed;
 
-    const result = await scenario.cli(['run', '--force', '--json', '--provider', 'keliweb-api', '--provider', 'keliweb-fatture']);
+    const result = await scenario.cli([
+      'run',
+      '--force',
+      '--json',
+      '--provider',
+      'keliweb-api',
+      '--provider',
+      'keliweb-fatture',
+    ]);
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as Summary;
     expect(summary.outcomes.map((o) => [o.provider, o.status, o.method])).toEqual([
@@ -75,15 +89,28 @@ describe('token-rotator CLI against the sandbox (seeds 000-004)', () => {
     expect(scenario.sandbox.isValid(oldApi)).toBe(false);
     // A new password grant leaves the previous token valid until it expires.
     expect(scenario.sandbox.isValid(oldFatture)).toBe(true);
-    expect(scenario.sandbox.isValid((await scenario.publicRecord('keliweb-fatture'))!['access_token'] as string)).toBe(true);
-    const refreshRequest = scenario.sandbox.requests.filter((r) => r.target === 'keliweb-api-v2' && r.grantType === 'refresh_token');
-    expect(refreshRequest.map((r) => [r.contentType?.split(';')[0], r.status])).toEqual([['application/x-www-form-urlencoded', 200]]);
+    expect(scenario.sandbox.isValid((await scenario.publicRecord('keliweb-fatture'))!['access_token'] as string)).toBe(
+      true,
+    );
+    const refreshRequest = scenario.sandbox.requests.filter(
+      (r) => r.target === 'keliweb-api-v2' && r.grantType === 'refresh_token',
+    );
+    expect(refreshRequest.map((r) => [r.contentType?.split(';')[0], r.status])).toEqual([
+      ['application/x-www-form-urlencoded', 200],
+    ]);
     await scenario.harvestTokens();
   });
 
   it('keeps the refresh token out of the public record', async () => {
     const record = (await scenario.publicRecord('keliweb-api'))!;
-    expect(Object.keys(record).sort()).toEqual(['access_token', 'expires_at', 'generation', 'issued_at', 'provider', 'token_type']);
+    expect(Object.keys(record).sort()).toEqual([
+      'access_token',
+      'expires_at',
+      'generation',
+      'issued_at',
+      'provider',
+      'token_type',
+    ]);
     expect((await scenario.stateRecord('keliweb-api'))!['refresh_token']).toMatch(/^def50200/);
   });
 
@@ -105,8 +132,17 @@ describe('token-rotator CLI against the sandbox (seeds 000-004)', () => {
     expect(table.stdout.split('\n')[0]).toMatch(/^PROVIDER\s+KIND\s+EXPIRES IN\s+GEN\s+LAST METHOD/);
     for (const provider of PROVIDERS) expect(table.stdout).toContain(provider);
     const json = JSON.parse((await scenario.cli(['status', '--json'])).stdout) as Array<Record<string, unknown>>;
-    expect(json.find((row) => row['provider'] === 'keliweb-api')).toMatchObject({ kind: 'keliweb', lastMethod: 'refresh', generation: 2, hasRefreshToken: true });
-    expect(json.find((row) => row['provider'] === 'klikoo')).toMatchObject({ kind: 'klikoo', lastMethod: 'obtain', hasRefreshToken: false });
+    expect(json.find((row) => row['provider'] === 'keliweb-api')).toMatchObject({
+      kind: 'keliweb',
+      lastMethod: 'refresh',
+      generation: 2,
+      hasRefreshToken: true,
+    });
+    expect(json.find((row) => row['provider'] === 'klikoo')).toMatchObject({
+      kind: 'klikoo',
+      lastMethod: 'obtain',
+      hasRefreshToken: false,
+    });
   });
 
   it('calls nothing and writes nothing on --dry-run --force', async () => {

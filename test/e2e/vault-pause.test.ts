@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PROVIDERS, type CliResult } from '../helpers/scenario.js';
+import { type CliResult, PROVIDERS } from '../helpers/scenario.js';
 import { pauseOpenBao, startVaultScenario, type VaultScenario } from '../helpers/vault-scenario.js';
 
 /** The store's `request_timeout_seconds`: how long one Vault request may go unanswered. */
@@ -43,7 +43,9 @@ afterAll(async () => {
 const outcomesOf = (result: CliResult) => (JSON.parse(result.stdout) as { outcomes: Outcome[] }).outcomes;
 
 async function publicRecords(): Promise<Record<string, Record<string, unknown> | undefined>> {
-  return Object.fromEntries(await Promise.all(PROVIDERS.map(async (provider) => [provider, await scenario.publicRecord(provider)] as const)));
+  return Object.fromEntries(
+    await Promise.all(PROVIDERS.map(async (provider) => [provider, await scenario.publicRecord(provider)] as const)),
+  );
 }
 
 /** Exit 1 by itself (no signal), a JSON summary on stdout, only pino JSON lines on stderr, no stack trace. */
@@ -62,7 +64,9 @@ function expectCleanFailure(result: CliResult): Outcome[] {
 const storeTimeout = (operation = '(read|write)', record = '[a-z/-]+') => ({
   class: 'store',
   code: 'STORE_UNAVAILABLE',
-  message: expect.stringMatching(new RegExp(`^could not ${operation} record ${record}: no answer from Vault within ${VAULT_TIMEOUT_MS / 1000} s$`)),
+  message: expect.stringMatching(
+    new RegExp(`^could not ${operation} record ${record}: no answer from Vault within ${VAULT_TIMEOUT_MS / 1000} s$`),
+  ),
 });
 
 /**
@@ -74,12 +78,21 @@ const storeTimeout = (operation = '(read|write)', record = '[a-z/-]+') => ({
 async function expectEveryProviderValid(context: string): Promise<void> {
   for (const provider of PROVIDERS) {
     const published = await scenario.publicRecord(provider);
-    expect(scenario.sandbox.introspect(published?.['access_token'] as string), `${provider} ${context}`).toMatchObject({ active: true, token_kind: 'access' });
+    expect(scenario.sandbox.introspect(published?.['access_token'] as string), `${provider} ${context}`).toMatchObject({
+      active: true,
+      token_kind: 'access',
+    });
     const state = await scenario.stateRecord(provider);
     const lease = state?.['lease'] as { expires_at: string } | undefined;
-    if (lease !== undefined) expect(Date.parse(lease.expires_at), `${provider} ${context}: a lease is still held`).toBeLessThanOrEqual(Date.now());
+    if (lease !== undefined)
+      expect(Date.parse(lease.expires_at), `${provider} ${context}: a lease is still held`).toBeLessThanOrEqual(
+        Date.now(),
+      );
     if (state?.['refresh_token'] !== undefined) {
-      expect(scenario.sandbox.introspect(state['refresh_token'] as string), `${provider} ${context}`).toMatchObject({ active: true, token_kind: 'refresh' });
+      expect(scenario.sandbox.introspect(state['refresh_token'] as string), `${provider} ${context}`).toMatchObject({
+        active: true,
+        token_kind: 'refresh',
+      });
     }
   }
   expect(scenario.sandbox.stats().reuseDetected, context).toBe(0);
@@ -129,11 +142,14 @@ async function failWhilePausedMidRefresh(env: Record<string, string> = {}) {
   });
   // The others rotated before the pause, or met it and failed the same clean way.
   for (const outcome of outcomes.filter((o) => o.provider !== 'keliweb-api')) {
-    if (outcome.status !== 'rotated') expect(outcome, outcome.provider).toMatchObject({ status: 'failed', error: storeTimeout() });
+    if (outcome.status !== 'rotated')
+      expect(outcome, outcome.provider).toMatchObject({ status: 'failed', error: storeTimeout() });
   }
   // Timed from the pause: what is left of the held answer, then the state write's attempts.
   expect(elapsed).toBeGreaterThanOrEqual(WRITE_ATTEMPTS * VAULT_TIMEOUT_MS);
-  expect(elapsed).toBeLessThan(ANSWER_DELAY_MS + WRITE_ATTEMPTS * VAULT_TIMEOUT_MS + WRITE_BACKOFF_MS + AFTER_PASS_MS + MARGIN_MS);
+  expect(elapsed).toBeLessThan(
+    ANSWER_DELAY_MS + WRITE_ATTEMPTS * VAULT_TIMEOUT_MS + WRITE_BACKOFF_MS + AFTER_PASS_MS + MARGIN_MS,
+  );
   // Consumers still read the token the refresh revoked, until the next run.
   expect(await scenario.publicRecord('keliweb-api')).toEqual(beforePublic);
   expect(scenario.sandbox.isValid(beforePublic['access_token'] as string)).toBe(false);
@@ -160,7 +176,8 @@ describe('a run while OpenBao is paused (SIGSTOP)', () => {
     // Every provider's first store call went unanswered; so did the heartbeat's after the pass.
     const outcomes = expectCleanFailure(result);
     expect(outcomes).toHaveLength(PROVIDERS.length);
-    for (const outcome of outcomes) expect(outcome, outcome.provider).toMatchObject({ status: 'failed', ok: false, error: storeTimeout() });
+    for (const outcome of outcomes)
+      expect(outcome, outcome.provider).toMatchObject({ status: 'failed', ok: false, error: storeTimeout() });
     expect(elapsed).toBeGreaterThanOrEqual(VAULT_TIMEOUT_MS);
     expect(elapsed).toBeLessThan(VAULT_TIMEOUT_MS + AFTER_PASS_MS + MARGIN_MS);
     expect(scenario.sandbox.stats().issued, 'no provider was called').toBe(calls);
@@ -191,7 +208,9 @@ describe('a run while OpenBao is paused (SIGSTOP)', () => {
       // kept, and the next run only published it, with no token call.
       expect(recovered.status).toBe('repaired');
       expect(keliweb()).toMatchObject({ obtained: counts.obtained, refreshed: counts.refreshed + 1 });
-      expect((await scenario.publicRecord('keliweb-api'))!['generation']).toBe((beforePublic['generation'] as number) + 1);
+      expect((await scenario.publicRecord('keliweb-api'))!['generation']).toBe(
+        (beforePublic['generation'] as number) + 1,
+      );
     }
     for (const outcome of outcomes.filter((o) => o.provider !== 'keliweb-api')) {
       expect(['fresh', 'repaired'], `${outcome.provider}: ${outcome.status}`).toContain(outcome.status);
@@ -206,11 +225,15 @@ describe('a run while OpenBao is paused (SIGSTOP)', () => {
   it('paused mid-refresh until its Vault token expired: the held state write is refused, and the next run re-authenticates', async () => {
     // A token that outlives the run's start but not the pause, so the write OpenBao still
     // holds is refused when it resumes: the refreshed token is lost, the lease abandoned.
-    const shortToken = (await scenario.bao.ok('POST', 'auth/token/create', { policies: ['token-rotator'], ttl: '8s', renewable: false })).auth
-      .client_token as string;
+    const shortToken = (
+      await scenario.bao.ok('POST', 'auth/token/create', { policies: ['token-rotator'], ttl: '8s', renewable: false })
+    ).auth.client_token as string;
     scenario.canary.addSecret(shortToken);
     const { counts, beforePublic } = await failWhilePausedMidRefresh({ VAULT_TOKEN: shortToken });
-    expect((await scenario.bao.api('GET', 'auth/token/lookup-self', undefined, shortToken)).status, 'the short token expired').toBe(403);
+    expect(
+      (await scenario.bao.api('GET', 'auth/token/lookup-self', undefined, shortToken)).status,
+      'the short token expired',
+    ).toBe(403);
     expect((await scenario.stateRecord('keliweb-api'))!['lease']).toMatchObject({ intent: 'refresh' });
 
     const next = await scenario.cli(['run', '--json']);
@@ -223,8 +246,14 @@ describe('a run while OpenBao is paused (SIGSTOP)', () => {
       method: 'obtain',
       reason: 'abandoned-refresh',
     });
-    expect(keliweb()).toMatchObject({ obtained: counts.obtained + 1, refreshed: counts.refreshed + 1, reuseDetected: 0 });
-    expect((await scenario.publicRecord('keliweb-api'))!['generation']).toBe((beforePublic['generation'] as number) + 1);
+    expect(keliweb()).toMatchObject({
+      obtained: counts.obtained + 1,
+      refreshed: counts.refreshed + 1,
+      reuseDetected: 0,
+    });
+    expect((await scenario.publicRecord('keliweb-api'))!['generation']).toBe(
+      (beforePublic['generation'] as number) + 1,
+    );
     for (const outcome of outcomes.filter((o) => o.provider !== 'keliweb-api')) {
       expect(['fresh', 'repaired'], `${outcome.provider}: ${outcome.status}`).toContain(outcome.status);
     }

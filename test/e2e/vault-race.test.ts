@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxTarget } from '../../src/sandbox/index.js';
-import { PROVIDERS, type CliResult } from '../helpers/scenario.js';
+import { type CliResult, PROVIDERS } from '../helpers/scenario.js';
 import { startVaultScenario, type VaultScenario } from '../helpers/vault-scenario.js';
 
 /** How many `token-rotator run` processes race in each round. */
@@ -27,7 +27,10 @@ beforeAll(async () => {
   // AppRole with the rotator policy: each runner logs in on its own, as on separate hosts.
   // A lease wait long enough for seven others to go first, even on a loaded machine; four
   // providers at once per runner.
-  scenario = await startVaultScenario({ auth: 'approle', workspace: { policy: { lease_seconds: 60, concurrency: 4 } } });
+  scenario = await startVaultScenario({
+    auth: 'approle',
+    workspace: { policy: { lease_seconds: 60, concurrency: 4 } },
+  });
 });
 afterAll(async () => {
   await scenario?.close();
@@ -35,7 +38,9 @@ afterAll(async () => {
 
 /** Starts `RUNNERS` runs together and waits for all; each must exit 0. */
 async function race(args: readonly string[]): Promise<Outcome[]> {
-  const results: CliResult[] = await Promise.all(Array.from({ length: RUNNERS }, () => scenario.cli(['run', '--json', ...args], { timeoutMs: 60_000 })));
+  const results: CliResult[] = await Promise.all(
+    Array.from({ length: RUNNERS }, () => scenario.cli(['run', '--json', ...args], { timeoutMs: 60_000 })),
+  );
   for (const result of results) expect(result.code, result.stderr.slice(-2000)).toBe(0);
   return results.flatMap((result) => (JSON.parse(result.stdout) as { outcomes: Outcome[] }).outcomes);
 }
@@ -58,7 +63,10 @@ async function expectEveryProviderValid(context: string): Promise<void> {
     expect(state!['generation']).toBe(published!['generation']);
     expect(state!['lease'], `${provider} ${context}: no lease left`).toBeUndefined();
     if (state!['refresh_token'] !== undefined) {
-      expect(scenario.sandbox.introspect(state!['refresh_token'] as string), `${provider} ${context}`).toMatchObject({ active: true, token_kind: 'refresh' });
+      expect(scenario.sandbox.introspect(state!['refresh_token'] as string), `${provider} ${context}`).toMatchObject({
+        active: true,
+        token_kind: 'refresh',
+      });
     }
   }
 }
@@ -75,7 +83,11 @@ describe(`${RUNNERS} token-rotator run processes on one OpenBao`, () => {
     expect(rotated.every((outcome) => outcome.method === 'obtain')).toBe(true);
     // The others waited for the lease and found the token fresh, or published it first
     // from the state the winner had written (a repair, not a second token call).
-    expect(outcomes.filter((outcome) => outcome.status !== 'rotated').every((outcome) => ['fresh', 'repaired'].includes(outcome.status))).toBe(true);
+    expect(
+      outcomes
+        .filter((outcome) => outcome.status !== 'rotated')
+        .every((outcome) => ['fresh', 'repaired'].includes(outcome.status)),
+    ).toBe(true);
     for (const target of Object.values(TARGETS)) {
       expect(scenario.sandbox.stats(target), target).toMatchObject({ obtained: 1, refreshed: 0, reuseDetected: 0 });
     }
@@ -92,7 +104,10 @@ describe(`${RUNNERS} token-rotator run processes on one OpenBao`, () => {
       seconds.push(((Date.now() - started) / 1000).toFixed(1));
       await scenario.harvestTokens();
       expect(outcomes).toHaveLength(RUNNERS * PROVIDERS.length);
-      expect(outcomes.filter((outcome) => outcome.status !== 'rotated'), `round ${round}`).toEqual([]);
+      expect(
+        outcomes.filter((outcome) => outcome.status !== 'rotated'),
+        `round ${round}`,
+      ).toEqual([]);
       await expectEveryProviderValid(`after forced round ${round}`);
     }
 
@@ -104,9 +119,17 @@ describe(`${RUNNERS} token-rotator run processes on one OpenBao`, () => {
     );
     expect(total.reuseDetected).toBe(0);
     // Keliweb API v2 refreshes (renewal: refresh); the others obtain anew every time.
-    expect(scenario.sandbox.stats('keliweb-api-v2')).toMatchObject({ obtained: 1, refreshed: rotations, reuseDetected: 0 });
+    expect(scenario.sandbox.stats('keliweb-api-v2')).toMatchObject({
+      obtained: 1,
+      refreshed: rotations,
+      reuseDetected: 0,
+    });
     for (const target of ['keliweb-fatture', 'klikoo', 'oauth2'] as const) {
-      expect(scenario.sandbox.stats(target), target).toMatchObject({ obtained: 1 + rotations, refreshed: 0, reuseDetected: 0 });
+      expect(scenario.sandbox.stats(target), target).toMatchObject({
+        obtained: 1 + rotations,
+        refreshed: 0,
+        reuseDetected: 0,
+      });
     }
     for (const provider of PROVIDERS) {
       expect((await scenario.publicRecord(provider))!['generation'], provider).toBe(1 + rotations);

@@ -12,7 +12,8 @@ export function captureLogs(): { logger: Logger; lines: () => Record<string, any
   });
   return {
     logger: createLogger({ level: 'debug', destination }),
-    lines: () => raw.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line) as Record<string, any>),
+    lines: () =>
+      raw.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line) as Record<string, any>),
     text: () => raw.join(''),
   };
 }

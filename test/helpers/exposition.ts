@@ -74,7 +74,8 @@ function familyOf(name: string, families: Map<string, ParsedFamily>): ParsedFami
   for (const suffix of ['_bucket', '_sum', '_count', '']) {
     if (!name.endsWith(suffix)) continue;
     const family = families.get(name.slice(0, name.length - suffix.length));
-    if (family !== undefined && (suffix === '' || family.type === 'histogram' || family.type === 'summary')) return family;
+    if (family !== undefined && (suffix === '' || family.type === 'histogram' || family.type === 'summary'))
+      return family;
   }
   return undefined;
 }
@@ -137,7 +138,8 @@ export function parseExposition(text: string): Map<string, ParsedFamily> {
       rest = line.slice(parsed.end);
     }
     const tokens = rest.trim().split(/[ \t]+/);
-    if (!/^[ \t]/.test(rest) || tokens.length < 1 || tokens.length > 2) throw new Error(`${where}: expected a value and an optional timestamp`);
+    if (!/^[ \t]/.test(rest) || tokens.length < 1 || tokens.length > 2)
+      throw new Error(`${where}: expected a value and an optional timestamp`);
     const value = parseValue(tokens[0]!, where);
     if (tokens[1] !== undefined && !/^-?\d+$/.test(tokens[1])) throw new Error(`${where}: bad timestamp`);
     let family = familyOf(name, families);
@@ -158,7 +160,11 @@ export function parseExposition(text: string): Map<string, ParsedFamily> {
 }
 
 /** The value of the one sample of `name` whose labels include `labels`, or undefined. */
-export function sampleValue(families: Map<string, ParsedFamily>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: Map<string, ParsedFamily>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const samples = [...families.values()].flatMap((f) => f.samples).filter((s) => s.name === name);
   const matching = samples.filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (matching.length > 1) throw new Error(`${name}${JSON.stringify(labels)} matches ${matching.length} samples`);

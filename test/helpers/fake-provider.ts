@@ -58,7 +58,8 @@ export class FakeProvider implements TokenProvider {
       this.reuses++;
       throw new ProviderError('reauthenticate', 'refresh token reused', { status: 400, reason: 'invalid_grant' });
     }
-    if (!this.live.has(refreshToken)) throw new ProviderError('reauthenticate', 'unknown refresh token', { reason: 'invalid_grant' });
+    if (!this.live.has(refreshToken))
+      throw new ProviderError('reauthenticate', 'unknown refresh token', { reason: 'invalid_grant' });
     this.live.delete(refreshToken);
     this.spent.add(refreshToken);
     this.refreshed++;

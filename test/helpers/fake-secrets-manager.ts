@@ -22,7 +22,10 @@ export function serviceError(name: string): Error {
 
 /** Secrets Manager's staging-label rules in memory, with hooks to interleave and to lose answers. */
 export class FakeSecretsManager implements SecretsManagerApi {
-  readonly secrets = new Map<string, { versions: Map<string, { body: string; stages: string[] }>; tags: { Key: string; Value: string }[] }>();
+  readonly secrets = new Map<
+    string,
+    { versions: Map<string, { body: string; stages: string[] }>; tags: { Key: string; Value: string }[] }
+  >();
   readonly calls: Call[] = [];
   /** Runs before the named call is applied (another writer's turn). */
   readonly before = new Map<Call, () => Promise<void>>();
@@ -77,7 +80,9 @@ export class FakeSecretsManager implements SecretsManagerApi {
   async describeSecret(input: DescribeSecretCommandInput) {
     await this.#enter('describeSecret');
     const secret = this.#secret(input.SecretId);
-    return this.#leave('describeSecret', { VersionIdsToStages: Object.fromEntries([...secret.versions].map(([id, v]) => [id, [...v.stages]])) });
+    return this.#leave('describeSecret', {
+      VersionIdsToStages: Object.fromEntries([...secret.versions].map(([id, v]) => [id, [...v.stages]])),
+    });
   }
 
   async createSecret(input: CreateSecretCommandInput) {
@@ -119,9 +124,12 @@ export class FakeSecretsManager implements SecretsManagerApi {
     const secret = this.#secret(input.SecretId);
     const stage = input.VersionStage!;
     const holder = [...secret.versions].find(([, v]) => v.stages.includes(stage))?.[0];
-    if (holder !== undefined && holder !== input.MoveToVersionId && holder !== input.RemoveFromVersionId) throw serviceError('InvalidParameterException');
-    if (input.RemoveFromVersionId !== undefined && holder !== input.RemoveFromVersionId) throw serviceError('InvalidParameterException');
-    if (input.MoveToVersionId !== undefined && !secret.versions.has(input.MoveToVersionId)) throw serviceError('InvalidParameterException');
+    if (holder !== undefined && holder !== input.MoveToVersionId && holder !== input.RemoveFromVersionId)
+      throw serviceError('InvalidParameterException');
+    if (input.RemoveFromVersionId !== undefined && holder !== input.RemoveFromVersionId)
+      throw serviceError('InvalidParameterException');
+    if (input.MoveToVersionId !== undefined && !secret.versions.has(input.MoveToVersionId))
+      throw serviceError('InvalidParameterException');
     if (holder !== undefined) {
       const from = secret.versions.get(holder)!;
       from.stages = from.stages.filter((s) => s !== stage);
@@ -141,7 +149,10 @@ export class FakeSecretsManager implements SecretsManagerApi {
     const start = Number(input.NextToken ?? 0);
     const page = names.slice(start, start + this.pageSize);
     const more = start + this.pageSize < names.length;
-    return this.#leave('listSecrets', { SecretList: page.map((Name) => ({ Name })), ...(more ? { NextToken: String(start + this.pageSize) } : {}) });
+    return this.#leave('listSecrets', {
+      SecretList: page.map((Name) => ({ Name })),
+      ...(more ? { NextToken: String(start + this.pageSize) } : {}),
+    });
   }
 
   destroy(): void {

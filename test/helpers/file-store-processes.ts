@@ -3,7 +3,7 @@
  * is certainly alive, and scripts whose stdout lines the test waits for.
  */
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 

@@ -32,7 +32,12 @@ export async function startLoginCapture(options: { readonly ttlSeconds?: number 
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const captured = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const captured = {
+        method: request.method ?? '',
+        path: request.url ?? '',
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(captured);
       response.setHeader('content-type', 'application/json');
       if (captured.method === 'POST' && /^\/v1\/auth\/[^/]+(\/[^/]+)*\/login$/.test(captured.path)) {

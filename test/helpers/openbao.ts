@@ -2,14 +2,15 @@
  * A real OpenBao server (`bao server -dev`, Vault's open-source fork) on a free loopback
  * port, in memory, for integration tests. Installed by scripts/install-test-peers.sh.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, type KeyObject } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { caTransport, fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
 import { freePort } from './ports.js';
+
 export { freePort } from './ports.js';
 
 /** Where scripts/install-test-peers.sh puts the binary. */
@@ -27,7 +28,13 @@ export interface OpenBao {
    * Calls the HTTP API (`path` after `/v1/`) with the root token unless another is given;
    * returns the status and the parsed body. `namespace` is sent as `X-Vault-Namespace`.
    */
-  api(method: string, path: string, body?: unknown, token?: string, namespace?: string): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+    namespace?: string,
+  ): Promise<{ status: number; body: any }>;
   /** Like {@link api}, throwing unless the status is 2xx. */
   ok(method: string, path: string, body?: unknown, token?: string, namespace?: string): Promise<any>;
   /** SIGTERM, then SIGKILL after 5 s; idempotent. */
@@ -39,7 +46,8 @@ export interface OpenBao {
  * server listens with a certificate from a CA it generates (`-dev-tls`).
  */
 export async function startOpenBao(options: { readonly tls?: boolean } = {}): Promise<OpenBao> {
-  if (!existsSync(BAO_BINARY)) throw new Error(`OpenBao is not installed at ${BAO_BINARY}: run scripts/install-test-peers.sh`);
+  if (!existsSync(BAO_BINARY))
+    throw new Error(`OpenBao is not installed at ${BAO_BINARY}: run scripts/install-test-peers.sh`);
   const port = await freePort();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
   const address = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
@@ -65,7 +73,8 @@ export async function startOpenBao(options: { readonly tls?: boolean } = {}): Pr
   void exited.then(() => (hasExited = true));
 
   const send = async (method: string, path: string, headers: Record<string, string>, body?: string) => {
-    if (transport === undefined && caFile !== undefined && existsSync(caFile)) transport = caTransport(await readFile(caFile, 'utf8'));
+    if (transport === undefined && caFile !== undefined && existsSync(caFile))
+      transport = caTransport(await readFile(caFile, 'utf8'));
     if (transport === undefined) throw new Error('the server has not written its CA yet');
     return transport({
       method,
@@ -89,7 +98,10 @@ export async function startOpenBao(options: { readonly tls?: boolean } = {}): Pr
   const stop = async () => {
     if (hasExited) return;
     child.kill('SIGTERM');
-    const killed = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    const killed = await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+    ]);
     if (!killed) {
       child.kill('SIGKILL');
       await exited;
@@ -121,7 +133,8 @@ export async function startOpenBao(options: { readonly tls?: boolean } = {}): Pr
     api,
     async ok(method, path, body, token, namespace) {
       const answer = await api(method, path, body, token, namespace);
-      if (answer.status < 200 || answer.status >= 300) throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (answer.status < 200 || answer.status >= 300)
+        throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
       return answer.body;
     },
     stop,
@@ -134,7 +147,9 @@ export async function startOpenBao(options: { readonly tls?: boolean } = {}): Pr
  */
 export async function enableJwtAuth(bao: OpenBao, publicKey: KeyObject): Promise<void> {
   await bao.ok('POST', 'sys/auth/jwt', { type: 'jwt' });
-  await bao.ok('POST', 'auth/jwt/config', { jwt_validation_pubkeys: [publicKey.export({ type: 'spki', format: 'pem' })] });
+  await bao.ok('POST', 'auth/jwt/config', {
+    jwt_validation_pubkeys: [publicKey.export({ type: 'spki', format: 'pem' })],
+  });
   await bao.ok('POST', 'auth/jwt/role/rotator', {
     role_type: 'jwt',
     user_claim: 'sub',

@@ -31,13 +31,18 @@ export async function call(url: string, init: RequestInit): Promise<Answer> {
 
 /** The answer's JSON as an object (fails loudly when it is not one). */
 export function fields(answer: Answer): Fields {
-  if (typeof answer.json !== 'object' || answer.json === null) throw new Error(`not a JSON object: ${answer.status} ${answer.text.slice(0, 200)}`);
+  if (typeof answer.json !== 'object' || answer.json === null)
+    throw new Error(`not a JSON object: ${answer.status} ${answer.text.slice(0, 200)}`);
   return answer.json as Fields;
 }
 
 /** `application/x-www-form-urlencoded`, as the PHP examples send. */
 export function form(params: Record<string, string>, headers: Record<string, string> = {}): RequestInit {
-  return { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() };
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  };
 }
 
 /** `multipart/form-data`, as curl `--form` and jQuery `FormData` send. */

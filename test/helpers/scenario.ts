@@ -5,14 +5,20 @@
  * would. Every byte the CLI prints is kept so the canary check can prove no credential or
  * token ever appears in output.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { writeWorkspace, type WorkspaceOptions } from '../../src/runtimes/demo.js';
-import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { type WorkspaceOptions, writeWorkspace } from '../../src/runtimes/demo.js';
+import {
+  createDemoClients,
+  type DemoSecrets,
+  type Sandbox,
+  type SandboxOptions,
+  startSandbox,
+} from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
 import { listRecords } from './record-lister.js';
 
@@ -32,7 +38,9 @@ export function captureOutput(child: ChildProcess): Promise<CliResult> {
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolveDone) => child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr })));
+  return new Promise((resolveDone) =>
+    child.on('close', (code, signal) => resolveDone({ code, signal, stdout, stderr })),
+  );
 }
 
 /** Collects every output of a scenario and the secrets that must never be in it. */
@@ -60,7 +68,9 @@ export class Canary {
   /** The secrets found in any output (empty when clean). */
   leaks(): string[] {
     const all = this.outputs.join('\n');
-    return [...this.secrets].filter((secret) => all.includes(secret)).map((s) => `${s.slice(0, 6)}… (${s.length} chars)`);
+    return [...this.secrets]
+      .filter((secret) => all.includes(secret))
+      .map((s) => `${s.slice(0, 6)}… (${s.length} chars)`);
   }
 }
 
@@ -109,7 +119,8 @@ function fileRecords(storeDir: string): RecordSource {
   return {
     async read(path) {
       try {
-        return (JSON.parse(await readFile(join(storeDir, `${path}.json`), 'utf8')) as { data: Record<string, unknown> }).data;
+        return (JSON.parse(await readFile(join(storeDir, `${path}.json`), 'utf8')) as { data: Record<string, unknown> })
+          .data;
       } catch {
         return undefined;
       }

@@ -8,7 +8,7 @@
  * Cross-process cases run the built store factory (`dist/stores/registry.js`) in child
  * Node.js processes: Node 20 cannot import TypeScript, so `npm run build` must have run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoreConfig } from '../../src/config/schema.js';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import type { SecretStore } from '../../src/stores/contract.js';
-import { startNode, type Child } from './file-store-processes.js';
+import { type Child, startNode } from './file-store-processes.js';
 
 const repository = fileURLToPath(new URL('../../', import.meta.url));
 /** The built store factory child processes import. */
@@ -76,7 +76,10 @@ export interface ConformanceBackend {
    * Makes a write the backend's access control refuses, with a principal that may read but
    * not write. Returns the error and every secret that must not appear in it.
    */
-  deniedWrite(opened: OpenedStore, path: string): Promise<{ readonly error: unknown; readonly secrets: readonly string[] }>;
+  deniedWrite(
+    opened: OpenedStore,
+    path: string,
+  ): Promise<{ readonly error: unknown; readonly secrets: readonly string[] }>;
   /** Makes the backend stop answering, and back. */
   readonly unresponsive: {
     /** The timeout the store is opened with for this case. */
@@ -240,7 +243,9 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         const first = await store.write('state/klikoo', { generation: 1 }, null);
         const second = await store.write('state/klikoo', { generation: 2 }, first);
 
-        const error: unknown = await store.write('state/klikoo', { generation: 3 }, first).catch((caught: unknown) => caught);
+        const error: unknown = await store
+          .write('state/klikoo', { generation: 3 }, first)
+          .catch((caught: unknown) => caught);
 
         expect(error).toBeInstanceOf(ConflictError);
         expect(error).toMatchObject({ code: ErrorCodes.STORE_CONFLICT, path: 'state/klikoo', retryable: false });
@@ -251,61 +256,67 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         const { store } = await open();
         const first = await store.write('state/klikoo', { holder: 'first' }, null);
 
-        const error: unknown = await store.write('state/klikoo', { holder: 'second' }, null).catch((caught: unknown) => caught);
+        const error: unknown = await store
+          .write('state/klikoo', { holder: 'second' }, null)
+          .catch((caught: unknown) => caught);
 
         expect(error).toBeInstanceOf(ConflictError);
         expect(await store.read('state/klikoo')).toEqual({ value: { holder: 'first' }, version: first });
       });
 
-      it(
-        `lets exactly one of ${PROCESSES} processes win each version when they race ${INCREMENTS} increments each`,
-        async () => {
-          expect(existsSync(DIST_REGISTRY), `${DIST_REGISTRY} is missing: run npm run build first`).toBe(true);
-          const source = join(repository, 'src', 'stores', 'registry.ts');
-          expect((await stat(DIST_REGISTRY)).mtimeMs, `${DIST_REGISTRY} is older than its source: run npm run build`).toBeGreaterThanOrEqual(
-            (await stat(source)).mtimeMs,
-          );
-          const { store, config } = await open();
-          const start = await store.write('counter', { count: 0 }, null);
-          const racers = await Promise.all(
-            Array.from({ length: PROCESSES }, async () => {
-              const child = await startNode([join(scripts!, 'racer.mjs'), pathToFileURL(DIST_REGISTRY).href, String(INCREMENTS)], {
+      it(`lets exactly one of ${PROCESSES} processes win each version when they race ${INCREMENTS} increments each`, async () => {
+        expect(existsSync(DIST_REGISTRY), `${DIST_REGISTRY} is missing: run npm run build first`).toBe(true);
+        const source = join(repository, 'src', 'stores', 'registry.ts');
+        expect(
+          (await stat(DIST_REGISTRY)).mtimeMs,
+          `${DIST_REGISTRY} is older than its source: run npm run build`,
+        ).toBeGreaterThanOrEqual((await stat(source)).mtimeMs);
+        const { store, config } = await open();
+        const start = await store.write('counter', { count: 0 }, null);
+        const racers = await Promise.all(
+          Array.from({ length: PROCESSES }, async () => {
+            const child = await startNode(
+              [join(scripts!, 'racer.mjs'), pathToFileURL(DIST_REGISTRY).href, String(INCREMENTS)],
+              {
                 ...backend.childEnv,
                 STORE_CONFIG: JSON.stringify(config),
-              });
-              children.push(child);
-              return child;
-            }),
-          );
-          for (const racer of racers) expect(await racer.nextLine()).toBe('ready');
+              },
+            );
+            children.push(child);
+            return child;
+          }),
+        );
+        for (const racer of racers) expect(await racer.nextLine()).toBe('ready');
 
-          for (const racer of racers) racer.process.stdin.end('go\n');
-          const reports = await Promise.all(racers.map(async (racer) => JSON.parse(await racer.nextLine()) as { wins: Win[]; conflicts: number }));
-          const exitCodes = await Promise.all(racers.map((racer) => racer.exited));
+        for (const racer of racers) racer.process.stdin.end('go\n');
+        const reports = await Promise.all(
+          racers.map(async (racer) => JSON.parse(await racer.nextLine()) as { wins: Win[]; conflicts: number }),
+        );
+        const exitCodes = await Promise.all(racers.map((racer) => racer.exited));
 
-          expect(exitCodes, racers.map((racer) => racer.stderr()).join('\n')).toEqual(Array.from({ length: PROCESSES }, () => 0));
-          const wins = reports.flatMap((report) => report.wins);
-          const total = PROCESSES * INCREMENTS;
-          expect(wins).toHaveLength(total);
-          // Each version was replaced by one winner only, and each new version was won once.
-          expect(new Set(wins.map((win) => win.from)).size).toBe(total);
-          expect(new Set(wins.map((win) => win.to)).size).toBe(total);
-          expect(new Set(wins.map((win) => win.count)).size).toBe(total);
-          // The winners form one chain from the first version to the last.
-          const next = new Map(wins.map((win) => [win.from, win] as const));
-          let version = start;
-          for (let count = 1; count <= total; count++) {
-            const win = next.get(version);
-            expect(win, `the write that replaced version ${version}`).toBeDefined();
-            expect(win!.count).toBe(count);
-            version = win!.to;
-          }
-          expect(await store.read('counter')).toEqual({ value: { count: total, writer: expect.any(Number) }, version });
-          // Racing must have happened for the result to mean anything.
-          expect(reports.reduce((sum, report) => sum + report.conflicts, 0)).toBeGreaterThan(0);
-        },
-        180_000,
-      );
+        expect(exitCodes, racers.map((racer) => racer.stderr()).join('\n')).toEqual(
+          Array.from({ length: PROCESSES }, () => 0),
+        );
+        const wins = reports.flatMap((report) => report.wins);
+        const total = PROCESSES * INCREMENTS;
+        expect(wins).toHaveLength(total);
+        // Each version was replaced by one winner only, and each new version was won once.
+        expect(new Set(wins.map((win) => win.from)).size).toBe(total);
+        expect(new Set(wins.map((win) => win.to)).size).toBe(total);
+        expect(new Set(wins.map((win) => win.count)).size).toBe(total);
+        // The winners form one chain from the first version to the last.
+        const next = new Map(wins.map((win) => [win.from, win] as const));
+        let version = start;
+        for (let count = 1; count <= total; count++) {
+          const win = next.get(version);
+          expect(win, `the write that replaced version ${version}`).toBeDefined();
+          expect(win!.count).toBe(count);
+          version = win!.to;
+        }
+        expect(await store.read('counter')).toEqual({ value: { count: total, writer: expect.any(Number) }, version });
+        // Racing must have happened for the result to mean anything.
+        expect(reports.reduce((sum, report) => sum + report.conflicts, 0)).toBeGreaterThan(0);
+      }, 180_000);
     });
 
     describe('labels', () => {
@@ -317,9 +328,15 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
           const first = await each.store.write('tokens/klikoo', { access_token: 'a1' }, null, labels);
           expect(await seen(each, 'tokens/klikoo')).toMatchObject(labels);
 
-          await each.store.write('tokens/klikoo', { access_token: 'a2' }, first, { ...labels, expires_at: '2026-11-21T10:30:00.000Z' });
+          await each.store.write('tokens/klikoo', { access_token: 'a2' }, first, {
+            ...labels,
+            expires_at: '2026-11-21T10:30:00.000Z',
+          });
 
-          expect(await seen(each, 'tokens/klikoo')).toMatchObject({ ...labels, expires_at: '2026-11-21T10:30:00.000Z' });
+          expect(await seen(each, 'tokens/klikoo')).toMatchObject({
+            ...labels,
+            expires_at: '2026-11-21T10:30:00.000Z',
+          });
           expect((await each.store.read('tokens/klikoo'))?.value).toEqual({ access_token: 'a2' });
         });
       } else {
@@ -335,7 +352,7 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
 
     describe('size limit', () => {
       /** A value whose size, as the backend counts it, is exactly `bytes`. */
-      function valueOf(bytes: number, each: OpenedStore): Record<string, unknown> {
+      function sizedValue(bytes: number, each: OpenedStore): Record<string, unknown> {
         const padding = bytes - backend.sizeLimit.sizeOf({ padding: '' }, each);
         const value = { padding: 'x'.repeat(padding) };
         expect(backend.sizeLimit.sizeOf(value, each)).toBe(bytes);
@@ -344,7 +361,7 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
 
       it(`writes and reads back a record of exactly the limit (${backend.sizeLimit.bytes} bytes)`, async () => {
         const each = await open();
-        const value = valueOf(backend.sizeLimit.bytes, each);
+        const value = sizedValue(backend.sizeLimit.bytes, each);
 
         const version = await each.store.write('tokens/large', value, null);
 
@@ -353,7 +370,7 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
 
       it('refuses a record one byte over the limit with a non-retryable StoreError naming the record, and writes nothing', async () => {
         const each = await open();
-        const value = valueOf(backend.sizeLimit.bytes + 1, each);
+        const value = sizedValue(backend.sizeLimit.bytes + 1, each);
 
         const error: unknown = await each.store.write('tokens/large', value, null).catch((caught: unknown) => caught);
 
@@ -370,8 +387,15 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         const { store } = await open();
 
         for (const path of ['../escape', '/absolute', 'a//b', '']) {
-          await expect(store.read(path), path).rejects.toMatchObject({ name: 'StoreError', retryable: false, message: `invalid record path "${path}"` });
-          await expect(store.write(path, { access_token: 'a1' }, null), path).rejects.toMatchObject({ name: 'StoreError', retryable: false });
+          await expect(store.read(path), path).rejects.toMatchObject({
+            name: 'StoreError',
+            retryable: false,
+            message: `invalid record path "${path}"`,
+          });
+          await expect(store.write(path, { access_token: 'a1' }, null), path).rejects.toMatchObject({
+            name: 'StoreError',
+            retryable: false,
+          });
         }
       });
 
@@ -382,7 +406,11 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
 
         const { error, secrets } = await backend.deniedWrite(each, 'state/klikoo');
 
-        expect(reported(error), everythingIn(error)).toMatchObject({ name: 'StoreError', code: ErrorCodes.STORE_UNAVAILABLE, retryable: false });
+        expect(reported(error), everythingIn(error)).toMatchObject({
+          name: 'StoreError',
+          code: ErrorCodes.STORE_UNAVAILABLE,
+          retryable: false,
+        });
         expect(reported(error).message).toContain('state/klikoo');
         for (const secret of secrets) expect(everythingIn(error)).not.toContain(secret);
         expect(await each.store.read('state/klikoo')).toEqual(before);
@@ -405,7 +433,11 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
 
         expect(error).toBeInstanceOf(StoreError);
         expect(error).not.toBeInstanceOf(ConflictError);
-        expect(error).toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE, retryable: true, message: expect.stringContaining('state/klikoo') });
+        expect(error).toMatchObject({
+          code: ErrorCodes.STORE_UNAVAILABLE,
+          retryable: true,
+          message: expect.stringContaining('state/klikoo'),
+        });
         expect(elapsed, reported(error).message).toBeGreaterThanOrEqual(timeoutMs - 100);
         // The margin covers a loaded test machine, not a second attempt.
         expect(elapsed, reported(error).message).toBeLessThan(timeoutMs + 3_000);
@@ -416,10 +448,12 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         for (let attempt = 0; attempt < 2 && landed === undefined; attempt++) {
           const current = await each.store.read('state/klikoo');
           expect(current).toBeDefined();
-          landed = await each.store.write('state/klikoo', { generation: 3 }, current!.version).catch((caught: unknown) => {
-            if (caught instanceof ConflictError) return undefined;
-            throw caught;
-          });
+          landed = await each.store
+            .write('state/klikoo', { generation: 3 }, current!.version)
+            .catch((caught: unknown) => {
+              if (caught instanceof ConflictError) return undefined;
+              throw caught;
+            });
         }
         expect(landed).toBeDefined();
         expect(await each.store.read('state/klikoo')).toEqual({ value: { generation: 3 }, version: landed });
@@ -458,11 +492,29 @@ export async function pauseProcess(child: ChildProcess): Promise<() => Promise<v
 }
 
 /** Runs `node -e script` (ESM) as another user with `setpriv`, and returns its stdout's last line. */
-export async function runAsUser(uid: number, script: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<string> {
-  const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '--input-type=module', '-e', script, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-  });
+export async function runAsUser(
+  uid: number,
+  script: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<string> {
+  const child = spawn(
+    'setpriv',
+    [
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      '--clear-groups',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+      ...args,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -12,7 +12,7 @@
  * @see https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-review-v1/
  * @see https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/#bound-service-account-token-volume
  */
-import { generateKeyPairSync, randomBytes, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign, verify } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { listenOnLoopback } from './ports.js';
@@ -42,7 +42,14 @@ export interface TokenReviewServer {
   /** Requests refused for a missing or wrong bearer token. */
   readonly unauthorized: number;
   /** A service account token for `account`, signed by this server's key (or by `signingKey`, to forge one). */
-  issue(account: ServiceAccount, options?: { readonly audiences?: readonly string[]; readonly lifetimeSeconds?: number; readonly signingKey?: KeyObject }): string;
+  issue(
+    account: ServiceAccount,
+    options?: {
+      readonly audiences?: readonly string[];
+      readonly lifetimeSeconds?: number;
+      readonly signingKey?: KeyObject;
+    },
+  ): string;
   close(): Promise<void>;
 }
 
@@ -84,14 +91,23 @@ export async function startTokenReviewServer(options: TokenReviewServerOptions):
         return send(response, 400, status(400, 'BadRequest', 'not JSON'));
       }
       const token = typeof spec.token === 'string' ? spec.token : '';
-      const wanted = Array.isArray(spec.audiences) ? spec.audiences.filter((a): a is string => typeof a === 'string') : [];
+      const wanted = Array.isArray(spec.audiences)
+        ? spec.audiences.filter((a): a is string => typeof a === 'string')
+        : [];
       const result = review(token, wanted, keys.publicKey, options.accounts);
       reviews.push({ token, audiences: wanted, authenticated: result.authenticated });
-      send(response, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: wanted }, status: result });
+      send(response, 201, {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: wanted },
+        status: result,
+      });
     });
   };
 
-  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createHttpServer(handle);
+  const server: Server = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle)
+    : createHttpServer(handle);
   const port = await listenOnLoopback(server);
 
   return {
@@ -139,9 +155,15 @@ interface ReviewStatus {
 }
 
 /** What the API server decides about `token`: signature, expiry, the account, the audience. */
-function review(token: string, wanted: readonly string[], publicKey: KeyObject, accounts: readonly ServiceAccount[]): ReviewStatus {
+function review(
+  token: string,
+  wanted: readonly string[],
+  publicKey: KeyObject,
+  accounts: readonly ServiceAccount[],
+): ReviewStatus {
   const [header, payload, signature] = token.split('.');
-  if (header === undefined || payload === undefined || signature === undefined) return { authenticated: false, error: 'token is not a JWT' };
+  if (header === undefined || payload === undefined || signature === undefined)
+    return { authenticated: false, error: 'token is not a JWT' };
   if (!verify('sha256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url'))) {
     return { authenticated: false, error: 'invalid bearer token, square/go-jose: error in cryptographic primitive' };
   }
@@ -150,15 +172,21 @@ function review(token: string, wanted: readonly string[], publicKey: KeyObject, 
     exp?: number;
     'kubernetes.io'?: { namespace?: string; serviceaccount?: { name?: string; uid?: string } };
   };
-  if ((claims.exp ?? 0) < Date.now() / 1000) return { authenticated: false, error: 'invalid bearer token, token has expired' };
+  if ((claims.exp ?? 0) < Date.now() / 1000)
+    return { authenticated: false, error: 'invalid bearer token, token has expired' };
   const k8s = claims['kubernetes.io'];
   const account = accounts.find(
-    (known) => known.namespace === k8s?.namespace && known.name === k8s.serviceaccount?.name && known.uid === k8s.serviceaccount?.uid,
+    (known) =>
+      known.namespace === k8s?.namespace &&
+      known.name === k8s.serviceaccount?.name &&
+      known.uid === k8s.serviceaccount?.uid,
   );
   if (account === undefined) return { authenticated: false, error: 'invalid bearer token, service account not found' };
   const tokenAudiences = claims.aud ?? [];
-  const audiences = wanted.length === 0 ? tokenAudiences : wanted.filter((audience) => tokenAudiences.includes(audience));
-  if (audiences.length === 0) return { authenticated: false, error: 'invalid bearer token, token audiences is invalid for the target audiences' };
+  const audiences =
+    wanted.length === 0 ? tokenAudiences : wanted.filter((audience) => tokenAudiences.includes(audience));
+  if (audiences.length === 0)
+    return { authenticated: false, error: 'invalid bearer token, token audiences is invalid for the target audiences' };
   return {
     authenticated: true,
     user: {

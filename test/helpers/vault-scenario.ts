@@ -11,8 +11,8 @@ import { fieldKit } from '../../src/config/schema.js';
 import type { WorkspaceOptions } from '../../src/runtimes/demo.js';
 import { createStore } from '../../src/stores/registry.js';
 import { vaultStoreSchema } from '../../src/stores/vault/index.js';
-import { startOpenBao, type OpenBao } from './openbao.js';
-import { startScenario, type Scenario } from './scenario.js';
+import { type OpenBao, startOpenBao } from './openbao.js';
+import { type Scenario, startScenario } from './scenario.js';
 
 const POLICIES = resolve(import.meta.dirname, '../../deploy/vault');
 
@@ -34,16 +34,23 @@ export interface VaultScenarioOptions {
 }
 
 /** The auth section and the environment that carries its secret, for the rotator policy. */
-async function rotatorAuth(bao: OpenBao, method: VaultScenarioOptions['auth']): Promise<{ auth: Record<string, unknown>; env: Record<string, string> }> {
+async function rotatorAuth(
+  bao: OpenBao,
+  method: VaultScenarioOptions['auth'],
+): Promise<{ auth: Record<string, unknown>; env: Record<string, string> }> {
   if (method === 'token') {
-    const token = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator'], ttl: '1h' })).auth.client_token as string;
+    const token = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator'], ttl: '1h' })).auth
+      .client_token as string;
     return { auth: { method: 'token', token: '${env:VAULT_TOKEN}' }, env: { VAULT_TOKEN: token } };
   }
   await bao.ok('POST', 'sys/auth/approle', { type: 'approle' });
   await bao.ok('POST', 'auth/approle/role/rotator', { token_policies: ['token-rotator'], token_ttl: '1h' });
   const roleId = (await bao.ok('GET', 'auth/approle/role/rotator/role-id')).data.role_id as string;
   const secretId = (await bao.ok('POST', 'auth/approle/role/rotator/secret-id', {})).data.secret_id as string;
-  return { auth: { method: 'approle', role_id: roleId, secret_id: '${env:VAULT_SECRET_ID}' }, env: { VAULT_SECRET_ID: secretId } };
+  return {
+    auth: { method: 'approle', role_id: roleId, secret_id: '${env:VAULT_SECRET_ID}' },
+    env: { VAULT_SECRET_ID: secretId },
+  };
 }
 
 /**
@@ -56,11 +63,19 @@ async function rotatorAuth(bao: OpenBao, method: VaultScenarioOptions['auth']): 
 export async function startVaultScenario(options: VaultScenarioOptions): Promise<VaultScenario> {
   const bao = await startOpenBao();
   try {
-    await bao.ok('POST', 'sys/policies/acl/token-rotator', { policy: await readFile(resolve(POLICIES, 'rotator-policy.hcl'), 'utf8') });
-    await bao.ok('POST', 'sys/policies/acl/token-rotator-consumer', { policy: await readFile(resolve(POLICIES, 'consumer-policy.hcl'), 'utf8') });
+    await bao.ok('POST', 'sys/policies/acl/token-rotator', {
+      policy: await readFile(resolve(POLICIES, 'rotator-policy.hcl'), 'utf8'),
+    });
+    await bao.ok('POST', 'sys/policies/acl/token-rotator-consumer', {
+      policy: await readFile(resolve(POLICIES, 'consumer-policy.hcl'), 'utf8'),
+    });
     const { auth, env } = await rotatorAuth(bao, options.auth);
     const records = createStore(
-      vaultStoreSchema(fieldKit('resolved')).parse({ kind: 'vault', address: bao.address, auth: { method: 'token', token: bao.rootToken } }),
+      vaultStoreSchema(fieldKit('resolved')).parse({
+        kind: 'vault',
+        address: bao.address,
+        auth: { method: 'token', token: bao.rootToken },
+      }),
     );
     const scenario = await startScenario({
       ...(options.workspace === undefined ? {} : { workspace: options.workspace }),

@@ -6,7 +6,11 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * Calls `probe` every 100 ms until it returns a truthy value, and returns that value.
  * @throws {Error} naming `what` when `timeoutMs` passes first.
  */
-export async function waitFor<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -24,10 +24,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
-import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import { startDemoSandbox } from '../../src/runtimes/demo.js';
-import { AwsSecretsStore, createAwsStore, PENDING_STAGE, requestToken, sdkSecretsManager } from '../../src/stores/aws/index.js';
-import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
+import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
+import {
+  AwsSecretsStore,
+  createAwsStore,
+  PENDING_STAGE,
+  requestToken,
+  sdkSecretsManager,
+} from '../../src/stores/aws/index.js';
+import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 
 let moto: Moto;
 let raw: SecretsManagerClient;
@@ -36,7 +42,11 @@ const opened: AwsSecretsStore[] = [];
 beforeAll(async () => {
   for (const [key, value] of Object.entries(MOTO_ENV)) vi.stubEnv(key, value);
   moto = await startMoto();
-  raw = new SecretsManagerClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  raw = new SecretsManagerClient({
+    endpoint: moto.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
 });
 
 afterAll(async () => {
@@ -51,8 +61,18 @@ afterAll(async () => {
  * secrets. Its rings have one slot unless told otherwise, so each write meets the
  * previous one in the same secret, `<prefix><path>@0`.
  */
-function newStore(overrides: { tags?: Record<string, string>; kms_key_id?: string; ring_size?: number } = {}): AwsSecretsStore {
-  const store = createAwsStore({ kind: 'aws', prefix: `t-${randomUUID()}/`, region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 2, ring_size: 1, ...overrides });
+function newStore(
+  overrides: { tags?: Record<string, string>; kms_key_id?: string; ring_size?: number } = {},
+): AwsSecretsStore {
+  const store = createAwsStore({
+    kind: 'aws',
+    prefix: `t-${randomUUID()}/`,
+    region: 'us-east-1',
+    endpoint: moto.endpoint,
+    max_attempts: 2,
+    ring_size: 1,
+    ...overrides,
+  });
   opened.push(store);
   return store;
 }
@@ -70,7 +90,9 @@ async function stagesOf(name: string): Promise<Record<string, string[]>> {
 }
 
 async function versionCount(name: string): Promise<number> {
-  return (await raw.send(new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }))).Versions?.length ?? 0;
+  return (
+    (await raw.send(new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }))).Versions?.length ?? 0
+  );
 }
 
 describe('AwsSecretsStore against moto', () => {
@@ -94,7 +116,10 @@ describe('AwsSecretsStore against moto', () => {
       const name = slot0(store, 'tokens/klikoo');
       expect(Object.values(await stagesOf(name))).toEqual([['AWSCURRENT']]);
       const stored = await raw.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
-      expect(JSON.parse(stored.SecretString!)).toEqual({ ring: { seq: 0, size: 1 }, record: { access_token: 'a1', generation: 1 } });
+      expect(JSON.parse(stored.SecretString!)).toEqual({
+        ring: { seq: 0, size: 1 },
+        record: { access_token: 'a1', generation: 1 },
+      });
     });
 
     it('tags a created secret managed-by=token-rotator and provider=<name>, plus the configured tags', async () => {
@@ -145,7 +170,11 @@ describe('AwsSecretsStore against moto', () => {
 
     it('rejects a write whose expected version is replaced between its check and its move: moto refuses the RemoveFromVersionId', async () => {
       const prefix = `t-${randomUUID()}/`;
-      const rival = new AwsSecretsStore({ prefix, ringSize: 1, client: sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 }) });
+      const rival = new AwsSecretsStore({
+        prefix,
+        ringSize: 1,
+        client: sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 }),
+      });
       const client = sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 });
       const putSecretValue = client.putSecretValue;
       let rivalVersion: string | undefined;
@@ -208,7 +237,14 @@ describe('AwsSecretsStore against moto', () => {
       const first = await currentId(name);
       const body = JSON.stringify({ ring: { seq: 1, size: 1 }, record: { generation: 2 } });
       const token = requestToken(name, v1, body);
-      await raw.send(new PutSecretValueCommand({ SecretId: name, SecretString: body, ClientRequestToken: token, VersionStages: [PENDING_STAGE] }));
+      await raw.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          SecretString: body,
+          ClientRequestToken: token,
+          VersionStages: [PENDING_STAGE],
+        }),
+      );
 
       const version = await store.write('state/klikoo', { generation: 2 }, v1);
 
@@ -221,7 +257,15 @@ describe('AwsSecretsStore against moto', () => {
       await store.write('tokens/klikoo', { access_token: 'a1' }, null);
       const name = slot0(store, 'tokens/klikoo');
       const token = randomUUID();
-      const put = (value: string) => raw.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ClientRequestToken: token, VersionStages: [PENDING_STAGE] }));
+      const put = (value: string) =>
+        raw.send(
+          new PutSecretValueCommand({
+            SecretId: name,
+            SecretString: value,
+            ClientRequestToken: token,
+            VersionStages: [PENDING_STAGE],
+          }),
+        );
       const first = await put('{"access_token":"a2"}');
 
       const again = await put('{"access_token":"a2"}');
@@ -242,7 +286,11 @@ describe('AwsSecretsStore against moto', () => {
       expect(version).toBe('6/3');
       expect(await store.read('tokens/klikoo')).toEqual({ value: { n: 6 }, version: '6/3' });
       const name = store.secretName('tokens/klikoo');
-      expect([await versionCount(`${name}@0`), await versionCount(`${name}@1`), await versionCount(`${name}@2`)]).toEqual([3, 2, 2]);
+      expect([
+        await versionCount(`${name}@0`),
+        await versionCount(`${name}@1`),
+        await versionCount(`${name}@2`),
+      ]).toEqual([3, 2, 2]);
       expect(await store.list('tokens')).toEqual(['tokens/klikoo']);
       // A stale writer finds a later position in its slot and adds no version.
       await expect(store.write('tokens/klikoo', { n: 'stale' }, '3/3')).rejects.toBeInstanceOf(ConflictError);
@@ -251,7 +299,12 @@ describe('AwsSecretsStore against moto', () => {
 
     it('reads a single secret an operator created as the record', async () => {
       const store = newStore({ ring_size: 3 });
-      await raw.send(new CreateSecretCommand({ Name: store.secretName('credentials/klikoo'), SecretString: '{"client_secret":"x"}' }));
+      await raw.send(
+        new CreateSecretCommand({
+          Name: store.secretName('credentials/klikoo'),
+          SecretString: '{"client_secret":"x"}',
+        }),
+      );
 
       expect((await store.read('credentials/klikoo'))?.value).toEqual({ client_secret: 'x' });
       expect(await store.list('credentials')).toEqual(['credentials/klikoo']);
@@ -280,7 +333,13 @@ describe('AwsSecretsStore against moto', () => {
 
   describe('failures', () => {
     it('reports an unreachable endpoint as a StoreError naming the call and the secret', async () => {
-      const store = createAwsStore({ kind: 'aws', prefix: 'token-rotator/', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', max_attempts: 1 });
+      const store = createAwsStore({
+        kind: 'aws',
+        prefix: 'token-rotator/',
+        region: 'us-east-1',
+        endpoint: 'http://127.0.0.1:9',
+        max_attempts: 1,
+      });
       opened.push(store);
 
       const attempt = store.read('tokens/klikoo');
@@ -291,7 +350,13 @@ describe('AwsSecretsStore against moto', () => {
     });
 
     it('reports a network failure as retryable, naming the system error', async () => {
-      const store = createAwsStore({ kind: 'aws', prefix: 'token-rotator/', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', max_attempts: 1 });
+      const store = createAwsStore({
+        kind: 'aws',
+        prefix: 'token-rotator/',
+        region: 'us-east-1',
+        endpoint: 'http://127.0.0.1:9',
+        max_attempts: 1,
+      });
       opened.push(store);
 
       const error = await store.read('tokens/klikoo').catch((e: unknown) => e);
@@ -306,8 +371,13 @@ describe('AwsSecretsStore against moto', () => {
       const error = await store.write('tokens/klikoo', { padding: 'é'.repeat(33_000) }, null).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the Secrets Manager limit of 65536') });
-      await expect(raw.send(new DescribeSecretCommand({ SecretId: slot0(store, 'tokens/klikoo') }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      expect(error).toMatchObject({
+        retryable: false,
+        message: expect.stringContaining('over the Secrets Manager limit of 65536'),
+      });
+      await expect(
+        raw.send(new DescribeSecretCommand({ SecretId: slot0(store, 'tokens/klikoo') })),
+      ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     });
   });
 });
@@ -365,9 +435,16 @@ providers:
     const prefix = `t-${randomUUID()}/`;
     const seed = newStoreAt(prefix);
     // As an operator would: one plain secret, created outside the rotator.
-    const credentials = { client_secret: secrets['keliweb-fatture'].clientSecret, password: secrets['keliweb-fatture'].password };
-    await raw.send(new CreateSecretCommand({ Name: `${prefix}credentials/fatture`, SecretString: JSON.stringify(credentials) }));
-    const rotator = createRotator(await parseConfig(config(prefix, '${store:credentials/fatture#password}'), 'inline.yaml', {}));
+    const credentials = {
+      client_secret: secrets['keliweb-fatture'].clientSecret,
+      password: secrets['keliweb-fatture'].password,
+    };
+    await raw.send(
+      new CreateSecretCommand({ Name: `${prefix}credentials/fatture`, SecretString: JSON.stringify(credentials) }),
+    );
+    const rotator = createRotator(
+      await parseConfig(config(prefix, '${store:credentials/fatture#password}'), 'inline.yaml', {}),
+    );
 
     const resolved = await rotator.check();
     const summary = await rotator.pass();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/stores/file/index.js';
-import { startNode, stateAfter, type Child } from '../helpers/file-store-processes.js';
+import { type Child, startNode, stateAfter } from '../helpers/file-store-processes.js';
 
 const repository = fileURLToPath(new URL('../../', import.meta.url));
 const sourceDir = join(repository, 'src', 'stores', 'file');
@@ -66,10 +66,13 @@ const children: Child[] = [];
 beforeAll(async () => {
   const index = join(distDir, 'index.js');
   expect(existsSync(index), `${index} is missing: run npm run build first`).toBe(true);
-  const sources = (await readdir(sourceDir)).filter((name) => name.endsWith('.ts')).map((name) => join('stores', 'file', name));
+  const sources = (await readdir(sourceDir))
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => join('stores', 'file', name));
   for (const source of [...sources, 'errors.ts', join('stores', 'contract.ts')]) {
     const built = join(repository, 'dist', source.replace(/\.ts$/, '.js'));
-    const isFresh = existsSync(built) && (await stat(built)).mtimeMs >= (await stat(join(repository, 'src', source))).mtimeMs;
+    const isFresh =
+      existsSync(built) && (await stat(built)).mtimeMs >= (await stat(join(repository, 'src', source))).mtimeMs;
     expect(isFresh, `${built} is missing or older than its source: run npm run build first`).toBe(true);
   }
   scripts = await mkdtemp(join(tmpdir(), 'file-store-scripts-'));
@@ -102,7 +105,6 @@ async function start(script: string, args: readonly string[]): Promise<Child> {
   return child;
 }
 
-
 describe('FileStore across processes', () => {
   it('loses no update when 4 processes each increment one counter 50 times with compare-and-set', async () => {
     await store.write('counter', { count: 0 }, null);
@@ -111,7 +113,9 @@ describe('FileStore across processes', () => {
     for (const racer of racers) expect(await racer.nextLine()).toBe('ready');
 
     for (const racer of racers) racer.process.stdin.end('go\n');
-    const reports = await Promise.all(racers.map(async (racer) => JSON.parse(await racer.nextLine()) as { writes: number }));
+    const reports = await Promise.all(
+      racers.map(async (racer) => JSON.parse(await racer.nextLine()) as { writes: number }),
+    );
     const exitCodes = await Promise.all(racers.map((racer) => racer.exited));
 
     expect(exitCodes, racers.map((racer) => racer.stderr()).join('\n')).toEqual([0, 0, 0, 0]);

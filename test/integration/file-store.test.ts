@@ -26,7 +26,12 @@ afterEach(async () => {
 async function plantLock(owner: { pid: number; hostname?: string }): Promise<string> {
   const lockPath = join(directory, 'tokens', 'klikoo.json.lock');
   await mkdir(join(directory, 'tokens'), { recursive: true });
-  const content = { pid: owner.pid, hostname: owner.hostname ?? hostname(), nonce: randomUUID(), acquired_at: new Date().toISOString() };
+  const content = {
+    pid: owner.pid,
+    hostname: owner.hostname ?? hostname(),
+    nonce: randomUUID(),
+    acquired_at: new Date().toISOString(),
+  };
   await writeFile(lockPath, JSON.stringify(content), { mode: 0o600 });
   return lockPath;
 }
@@ -35,7 +40,6 @@ async function plantLock(owner: { pid: number; hostname?: string }): Promise<str
 async function entriesUnder(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String).sort();
 }
-
 
 describe('FileStore', () => {
   describe('createFileStore', () => {
@@ -54,7 +58,10 @@ describe('FileStore', () => {
       const version = await store.write('tokens/klikoo', { access_token: 'a1', expires_in: 3600 }, null);
 
       expect(version).toBe('1');
-      expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a1', expires_in: 3600 }, version: '1' });
+      expect(await store.read('tokens/klikoo')).toEqual({
+        value: { access_token: 'a1', expires_in: 3600 },
+        version: '1',
+      });
     });
 
     it('updates a record when the expected version is current and returns the next version', async () => {
@@ -129,7 +136,9 @@ describe('FileStore', () => {
 
     it('rejects a value that is not a JSON object with a TypeError before touching the disk', async () => {
       await expect(store.write('tokens/klikoo', { big: 1n }, null)).rejects.toBeInstanceOf(TypeError);
-      await expect(store.write('tokens/klikoo', [] as unknown as Record<string, unknown>, null)).rejects.toBeInstanceOf(TypeError);
+      await expect(store.write('tokens/klikoo', [] as unknown as Record<string, unknown>, null)).rejects.toBeInstanceOf(
+        TypeError,
+      );
       await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
@@ -159,10 +168,14 @@ describe('FileStore', () => {
     it('lets exactly one of ten store instances create the same record at once', async () => {
       const stores = Array.from({ length: 10 }, () => new FileStore({ directory }));
 
-      const results = await Promise.allSettled(stores.map((each, index) => each.write('tokens/klikoo', { index }, null)));
+      const results = await Promise.allSettled(
+        stores.map((each, index) => each.write('tokens/klikoo', { index }, null)),
+      );
 
       const created = results.filter((result) => result.status === 'fulfilled');
-      const conflicts = results.filter((result) => result.status === 'rejected' && result.reason instanceof ConflictError);
+      const conflicts = results.filter(
+        (result) => result.status === 'rejected' && result.reason instanceof ConflictError,
+      );
       expect(created).toHaveLength(1);
       expect(conflicts).toHaveLength(9);
     });
@@ -202,8 +215,14 @@ describe('FileStore', () => {
     it.each([
       ['not JSON', 'access_token=secret-token-value'],
       ['JSON without the record layout', '{"access_token":"secret-token-value"}'],
-      ['a record whose data is not an object', '{"data":"secret-token-value","metadata":{"version":1,"updated_time":"x"}}'],
-      ['a record without an integer version', '{"data":{"a":"secret-token-value"},"metadata":{"version":"1","updated_time":"x"}}'],
+      [
+        'a record whose data is not an object',
+        '{"data":"secret-token-value","metadata":{"version":1,"updated_time":"x"}}',
+      ],
+      [
+        'a record without an integer version',
+        '{"data":{"a":"secret-token-value"},"metadata":{"version":"1","updated_time":"x"}}',
+      ],
     ])('rejects a file that is %s with STORE_RECORD_INVALID naming only the path', async (_, content) => {
       await mkdir(join(directory, 'tokens'), { recursive: true });
       await writeFile(join(directory, 'tokens', 'klikoo.json'), content);
@@ -211,7 +230,10 @@ describe('FileStore', () => {
       const error: unknown = await store.read('tokens/klikoo').catch((caught: unknown) => caught);
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ code: ErrorCodes.STORE_RECORD_INVALID, message: expect.stringContaining('tokens/klikoo') });
+      expect(error).toMatchObject({
+        code: ErrorCodes.STORE_RECORD_INVALID,
+        message: expect.stringContaining('tokens/klikoo'),
+      });
       expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('secret-token-value');
       expect(String((error as Error).cause)).not.toContain('secret-token-value');
     });
@@ -232,17 +254,27 @@ describe('FileStore', () => {
       await mkdir(directory, { recursive: true });
       await writeFile(join(directory, 'tokens'), 'not a directory');
 
-      const error: unknown = await store.write('tokens/klikoo', { access_token: 'a1' }, null).catch((caught: unknown) => caught);
+      const error: unknown = await store
+        .write('tokens/klikoo', { access_token: 'a1' }, null)
+        .catch((caught: unknown) => caught);
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(new RegExp(`tokens/klikoo in ${directory}: (EEXIST|ENOTDIR)$`)) });
+      expect(error).toMatchObject({
+        retryable: false,
+        message: expect.stringMatching(new RegExp(`tokens/klikoo in ${directory}: (EEXIST|ENOTDIR)$`)),
+      });
     });
 
     it('refuses a record over 1 MiB before touching the disk, as a non-retryable StoreError', async () => {
-      const error: unknown = await store.write('tokens/klikoo', { padding: 'x'.repeat(1024 * 1024) }, null).catch((caught: unknown) => caught);
+      const error: unknown = await store
+        .write('tokens/klikoo', { padding: 'x'.repeat(1024 * 1024) }, null)
+        .catch((caught: unknown) => caught);
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the file store\'s limit of 1048576') });
+      expect(error).toMatchObject({
+        retryable: false,
+        message: expect.stringContaining("over the file store's limit of 1048576"),
+      });
       await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
     });
 
@@ -251,18 +283,24 @@ describe('FileStore', () => {
       await plantLock({ pid: process.pid });
       const impatient = new FileStore({ directory, lockTimeoutMs: 200 });
 
-      await expect(impatient.write('tokens/klikoo', { access_token: 'a2' }, '1')).rejects.toMatchObject({ name: 'StoreError', retryable: true });
+      await expect(impatient.write('tokens/klikoo', { access_token: 'a2' }, '1')).rejects.toMatchObject({
+        name: 'StoreError',
+        retryable: true,
+      });
     });
   });
 
   describe('record paths', () => {
-    it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])('rejects %j with a non-retryable StoreError before touching the disk', async (path) => {
-      const invalid = { name: 'StoreError', retryable: false, message: `invalid record path "${path}"` };
-      await expect(store.read(path)).rejects.toMatchObject(invalid);
-      await expect(store.write(path, { access_token: 'a1' }, null)).rejects.toMatchObject(invalid);
-      await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
-      await expect(stat(join(root, 'x.json'))).rejects.toMatchObject({ code: 'ENOENT' });
-    });
+    it.each(['../x', '/abs', 'a//b', '', 'a/../b', 'tokens/', '.hidden'])(
+      'rejects %j with a non-retryable StoreError before touching the disk',
+      async (path) => {
+        const invalid = { name: 'StoreError', retryable: false, message: `invalid record path "${path}"` };
+        await expect(store.read(path)).rejects.toMatchObject(invalid);
+        await expect(store.write(path, { access_token: 'a1' }, null)).rejects.toMatchObject(invalid);
+        await expect(stat(directory)).rejects.toMatchObject({ code: 'ENOENT' });
+        await expect(stat(join(root, 'x.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+      },
+    );
 
     it.each(['../x', '/abs', 'a//b'])('rejects the list prefix %j with a non-retryable StoreError', async (prefix) => {
       await expect(store.list(prefix)).rejects.toMatchObject({ name: 'StoreError', retryable: false });
@@ -283,7 +321,13 @@ describe('FileStore', () => {
       expect(await store.list('tokens')).toEqual(['tokens/alpha', 'tokens/nested/beta', 'tokens/zeta']);
       expect(await store.list('tokens/')).toEqual(['tokens/alpha', 'tokens/nested/beta', 'tokens/zeta']);
       expect(await store.list('tokens/nested')).toEqual(['tokens/nested/beta']);
-      expect(await store.list('')).toEqual(['state/klikoo', 'tokens-other', 'tokens/alpha', 'tokens/nested/beta', 'tokens/zeta']);
+      expect(await store.list('')).toEqual([
+        'state/klikoo',
+        'tokens-other',
+        'tokens/alpha',
+        'tokens/nested/beta',
+        'tokens/zeta',
+      ]);
     });
 
     it('returns an empty list when nothing exists under the prefix', async () => {
@@ -337,11 +381,16 @@ describe('FileStore', () => {
       await plantLock({ pid: process.pid });
       const impatient = new FileStore({ directory, lockTimeoutMs: 300 });
 
-      const error: unknown = await impatient.write('tokens/klikoo', { access_token: 'a2' }, '1').catch((caught: unknown) => caught);
+      const error: unknown = await impatient
+        .write('tokens/klikoo', { access_token: 'a2' }, '1')
+        .catch((caught: unknown) => caught);
 
       expect(error).toBeInstanceOf(StoreError);
       expect(error).not.toBeInstanceOf(ConflictError);
-      expect(error).toMatchObject({ code: ErrorCodes.STORE_UNAVAILABLE, message: expect.stringContaining(`pid ${process.pid}`) });
+      expect(error).toMatchObject({
+        code: ErrorCodes.STORE_UNAVAILABLE,
+        message: expect.stringContaining(`pid ${process.pid}`),
+      });
       expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a1' }, version: '1' });
     });
 

@@ -1,24 +1,50 @@
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import { createKeliwebProvider } from '../../src/providers/keliweb/index.js';
 import { createKlikooProvider, klikooTimestamp } from '../../src/providers/klikoo/index.js';
 import { createOAuth2Provider, type OAuth2Settings } from '../../src/providers/shared/oauth2-client.js';
-import { startSandbox, type Sandbox, type SandboxClient } from '../../src/sandbox/index.js';
+import { type Sandbox, type SandboxClient, startSandbox } from '../../src/sandbox/index.js';
 
-const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const rsa = () =>
+  generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
 const keys = rsa();
 const secret = (n = 40) => randomBytes(n).toString('base64url').slice(0, n);
 
-const oauthClient = { target: 'oauth2', clientId: `svc-${randomUUID()}`, clientSecret: secret(), username: 'ops@example.test', password: secret(20), issueRefreshToken: true } satisfies SandboxClient;
-const keliwebClient = { target: 'keliweb-api-v2', clientId: randomUUID(), clientSecret: secret(), username: 'kw@example.test', password: secret(20) } satisfies SandboxClient;
-const klikooClient = { target: 'klikoo', clientId: randomUUID(), clientSecret: secret(32), publicKeyPem: keys.publicKey } satisfies SandboxClient;
+const oauthClient = {
+  target: 'oauth2',
+  clientId: `svc-${randomUUID()}`,
+  clientSecret: secret(),
+  username: 'ops@example.test',
+  password: secret(20),
+  issueRefreshToken: true,
+} satisfies SandboxClient;
+const keliwebClient = {
+  target: 'keliweb-api-v2',
+  clientId: randomUUID(),
+  clientSecret: secret(),
+  username: 'kw@example.test',
+  password: secret(20),
+} satisfies SandboxClient;
+const klikooClient = {
+  target: 'klikoo',
+  clientId: randomUUID(),
+  clientSecret: secret(32),
+  publicKeyPem: keys.publicKey,
+} satisfies SandboxClient;
 
 let sandbox: Sandbox;
 beforeAll(async () => {
-  sandbox = await startSandbox({ clients: [oauthClient, keliwebClient, klikooClient], lifetimes: { oauth2: { accessSeconds: 1200 } } });
+  sandbox = await startSandbox({
+    clients: [oauthClient, keliwebClient, klikooClient],
+    lifetimes: { oauth2: { accessSeconds: 1200 } },
+  });
 });
 afterAll(async () => {
   await sandbox?.close();
@@ -91,7 +117,9 @@ describe('oauth2 provider against the sandbox', () => {
   });
 
   it('classifies wrong user credentials on the password grant as permanent', async () => {
-    const error = await failure(oauth({ grant: 'password', username: oauthClient.username, password: 'nope' }).obtain());
+    const error = await failure(
+      oauth({ grant: 'password', username: oauthClient.username, password: 'nope' }).obtain(),
+    );
     expect(error).toMatchObject({ failureClass: 'permanent', reason: 'invalid_grant' });
   });
 
@@ -120,14 +148,17 @@ describe('keliweb provider against the sandbox', () => {
       2000,
     );
 
-  it.each(['form', 'multipart'] as const)('obtains and refreshes with a %s body, recording the 10-day refresh lifetime', async (body) => {
-    const first = await provider(body).obtain();
-    expect(first).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600, refreshExpiresIn: 864_000 });
-    expect(first.refreshToken).toMatch(/^def50200/);
-    const second = await provider(body).refresh!(first.refreshToken!);
-    expect(sandbox.isValid(second.accessToken)).toBe(true);
-    expect(sandbox.isValid(first.accessToken)).toBe(false);
-  });
+  it.each(['form', 'multipart'] as const)(
+    'obtains and refreshes with a %s body, recording the 10-day refresh lifetime',
+    async (body) => {
+      const first = await provider(body).obtain();
+      expect(first).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600, refreshExpiresIn: 864_000 });
+      expect(first.refreshToken).toMatch(/^def50200/);
+      const second = await provider(body).refresh!(first.refreshToken!);
+      expect(sandbox.isValid(second.accessToken)).toBe(true);
+      expect(sandbox.isValid(first.accessToken)).toBe(false);
+    },
+  );
 
   it('answers a wrong password as permanent, without echoing it', async () => {
     const error = await failure(provider('form', 'not-the-password').obtain());
@@ -208,11 +239,18 @@ describe('the shared transport', () => {
   });
 
   it('accepts a response without token_type as Bearer (seed 004)', async () => {
-    expect(await oauth({ tokenUrl: `${base}/no-type` }).obtain()).toMatchObject({ accessToken: 'seed-004-style', tokenType: 'Bearer', expiresIn: 600 });
+    expect(await oauth({ tokenUrl: `${base}/no-type` }).obtain()).toMatchObject({
+      accessToken: 'seed-004-style',
+      tokenType: 'Bearer',
+      expiresIn: 600,
+    });
   });
 
   it('falls back to the configured lifetime when expires_in is missing', async () => {
-    expect(await oauth({ tokenUrl: `${base}/no-expiry`, defaultLifetimeSeconds: 777 }).obtain()).toMatchObject({ tokenType: 'Bearer', expiresIn: 777 });
+    expect(await oauth({ tokenUrl: `${base}/no-expiry`, defaultLifetimeSeconds: 777 }).obtain()).toMatchObject({
+      tokenType: 'Bearer',
+      expiresIn: 777,
+    });
   });
 
   it('classifies a refused connection as retryable and not ambiguous', async () => {

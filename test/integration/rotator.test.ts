@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
-import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import { startDemoSandbox } from '../../src/runtimes/demo.js';
+import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import { FileStore } from '../../src/stores/file/index.js';
 
 let sandbox: Sandbox;
@@ -38,7 +38,11 @@ describe('createRotator with credentials kept in the store (${store:PATH#KEY})',
   it('reads the credentials from the file store at each pass and rotates with them', async () => {
     const storeDir = join(dir, 'with-credentials');
     const store = new FileStore({ directory: storeDir });
-    await store.write('credentials/fatture', { client_secret: secrets['keliweb-fatture'].clientSecret, password: secrets['keliweb-fatture'].password }, null);
+    await store.write(
+      'credentials/fatture',
+      { client_secret: secrets['keliweb-fatture'].clientSecret, password: secrets['keliweb-fatture'].password },
+      null,
+    );
     const rotator = createRotator(await parseConfig(config(storeDir), 'inline.yaml', {}));
     const summary = await rotator.pass();
     expect(summary.outcomes).toMatchObject([{ provider: 'fatture', status: 'rotated', method: 'obtain' }]);
@@ -54,7 +58,9 @@ describe('createRotator with credentials kept in the store (${store:PATH#KEY})',
     const rotator = createRotator(await parseConfig(config(storeDir), 'inline.yaml', {}));
     const error = await rotator.pass().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).issues).toEqual([{ path: 'providers.fatture.password', message: 'store record credentials/fatture has no key password' }]);
+    expect((error as ConfigError).issues).toEqual([
+      { path: 'providers.fatture.password', message: 'store record credentials/fatture has no key password' },
+    ]);
     expect(sandbox.stats().issued).toBe(before);
   });
 });

@@ -1,10 +1,15 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDemoClients, startSandbox } from '../../src/sandbox/index.js';
 import type { DemoSecrets, Fault, Sandbox, SandboxClient, SandboxTarget } from '../../src/sandbox/index.js';
-import { call, fields, form, introspect, json, klikooRequest } from '../helpers/sandbox-http.js';
+import { createDemoClients, startSandbox } from '../../src/sandbox/index.js';
 import type { Answer } from '../helpers/sandbox-http.js';
+import { call, fields, form, introspect, json, klikooRequest } from '../helpers/sandbox-http.js';
 
-const ROTATING: SandboxClient = { target: 'oauth2', clientId: 'rotating-app', clientSecret: 'rotating-secret', issueRefreshToken: true };
+const ROTATING: SandboxClient = {
+  target: 'oauth2',
+  clientId: 'rotating-app',
+  clientSecret: 'rotating-secret',
+  issueRefreshToken: true,
+};
 
 let clients: SandboxClient[];
 let secrets: DemoSecrets;
@@ -28,12 +33,22 @@ function validRequest(target: SandboxTarget): RequestInit {
     case 'keliweb-api-v2':
     case 'keliweb-fatture': {
       const s = secrets[target];
-      return form({ grant_type: 'password', client_id: s.clientId, client_secret: s.clientSecret, username: s.username, password: s.password });
+      return form({
+        grant_type: 'password',
+        client_id: s.clientId,
+        client_secret: s.clientSecret,
+        username: s.username,
+        password: s.password,
+      });
     }
     case 'klikoo':
       return klikooRequest(secrets.klikoo);
     case 'oauth2':
-      return json({ grant_type: 'client_credentials', client_id: secrets.oauth2.clientId, client_secret: secrets.oauth2.clientSecret });
+      return json({
+        grant_type: 'client_credentials',
+        client_id: secrets.oauth2.clientId,
+        client_secret: secrets.oauth2.clientSecret,
+      });
   }
 }
 
@@ -77,7 +92,10 @@ describe('sandbox fault injection', () => {
       sandbox.injectFault({ type: 'latency', ms: 300, phase: 'after', target: 'oauth2' });
       const started = performance.now();
 
-      const pending = call(sandbox.tokenUrl('oauth2'), rotatingGrant({ grant_type: 'refresh_token', refresh_token: first.refresh }));
+      const pending = call(
+        sandbox.tokenUrl('oauth2'),
+        rotatingGrant({ grant_type: 'refresh_token', refresh_token: first.refresh }),
+      );
       await delay(150);
       const refreshedWhileWaiting = sandbox.stats('oauth2').refreshed;
       const oldAccessWhileWaiting = sandbox.isValid(first.access);
@@ -227,17 +245,20 @@ describe('sandbox fault injection', () => {
       expect(sandbox.stats().issued).toBe(0);
     });
 
-    it.each(cases)('%s wrong_types: a 200 whose access_token is a number and expires_in a string', async (target, tokenFields) => {
-      sandbox.injectFault({ type: 'malformed', variant: 'wrong_types' });
+    it.each(cases)(
+      '%s wrong_types: a 200 whose access_token is a number and expires_in a string',
+      async (target, tokenFields) => {
+        sandbox.injectFault({ type: 'malformed', variant: 'wrong_types' });
 
-      const answer = await token(target);
+        const answer = await token(target);
 
-      expect(answer.status).toBe(200);
-      const body = tokenFields(fields(answer));
-      expect(typeof body['access_token']).toBe('number');
-      expect(typeof body['expires_in']).toBe('string');
-      expect(sandbox.stats().issued).toBe(0);
-    });
+        expect(answer.status).toBe(200);
+        const body = tokenFields(fields(answer));
+        expect(typeof body['access_token']).toBe('number');
+        expect(typeof body['expires_in']).toBe('string');
+        expect(sandbox.stats().issued).toBe(0);
+      },
+    );
   });
 
   describe('error_in_200', () => {
@@ -253,17 +274,20 @@ describe('sandbox fault injection', () => {
       expect(sandbox.stats('klikoo').issued).toBe(0);
     });
 
-    it.each(['keliweb-api-v2', 'oauth2'] as const)('%s: a 200 with {"error":"invalid_request"} and no token', async (target) => {
-      sandbox.injectFault({ type: 'error_in_200' });
+    it.each(['keliweb-api-v2', 'oauth2'] as const)(
+      '%s: a 200 with {"error":"invalid_request"} and no token',
+      async (target) => {
+        sandbox.injectFault({ type: 'error_in_200' });
 
-      const answer = await token(target);
+        const answer = await token(target);
 
-      expect(answer.status).toBe(200);
-      const body = fields(answer);
-      expect(body['error']).toBe('invalid_request');
-      expect(body).not.toHaveProperty('access_token');
-      expect(sandbox.stats(target).issued).toBe(0);
-    });
+        expect(answer.status).toBe(200);
+        const body = fields(answer);
+        expect(body['error']).toBe('invalid_request');
+        expect(body).not.toHaveProperty('access_token');
+        expect(sandbox.stats(target).issued).toBe(0);
+      },
+    );
   });
 
   describe('drop', () => {
@@ -280,12 +304,17 @@ describe('sandbox fault injection', () => {
       const first = await obtainRotating();
       sandbox.injectFault({ type: 'drop', phase: 'after' });
 
-      await expect(call(sandbox.tokenUrl('oauth2'), rotatingGrant({ grant_type: 'refresh_token', refresh_token: first.refresh }))).rejects.toThrow(TypeError);
+      await expect(
+        call(sandbox.tokenUrl('oauth2'), rotatingGrant({ grant_type: 'refresh_token', refresh_token: first.refresh })),
+      ).rejects.toThrow(TypeError);
 
       expect(sandbox.stats('oauth2')).toMatchObject({ refreshed: 1, issued: 2 });
       expect(sandbox.isValid(first.access)).toBe(false);
       expect(await introspect(sandbox, first.refresh)).toMatchObject({ active: false, token_kind: 'refresh' });
-      const retry = await call(sandbox.tokenUrl('oauth2'), rotatingGrant({ grant_type: 'refresh_token', refresh_token: first.refresh }));
+      const retry = await call(
+        sandbox.tokenUrl('oauth2'),
+        rotatingGrant({ grant_type: 'refresh_token', refresh_token: first.refresh }),
+      );
       expect(retry.status).toBe(400);
       expect(fields(retry)['error']).toBe('invalid_grant');
       expect(sandbox.stats('oauth2').reuseDetected).toBe(1);
@@ -295,7 +324,12 @@ describe('sandbox fault injection', () => {
       const s = secrets['keliweb-api-v2'];
       const first = fields(await token('keliweb-api-v2'));
       sandbox.injectFault({ type: 'drop', phase: 'after', target: 'keliweb-api-v2' });
-      const refresh = form({ grant_type: 'refresh_token', client_id: s.clientId, client_secret: s.clientSecret, refresh_token: String(first['refresh_token']) });
+      const refresh = form({
+        grant_type: 'refresh_token',
+        client_id: s.clientId,
+        client_secret: s.clientSecret,
+        refresh_token: String(first['refresh_token']),
+      });
 
       await expect(call(sandbox.tokenUrl('keliweb-api-v2'), refresh)).rejects.toThrow(TypeError);
       const retry = await call(sandbox.tokenUrl('keliweb-api-v2'), refresh);

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDemoClients, startSandbox } from '../../src/sandbox/index.js';
 import type { DemoKlikooCredentials, Sandbox, SandboxClient } from '../../src/sandbox/index.js';
+import { createDemoClients, startSandbox } from '../../src/sandbox/index.js';
 import { call, fields, jakartaTimestamp, klikooRequest, klikooSignature } from '../helpers/sandbox-http.js';
 
 let clients: SandboxClient[];
@@ -26,7 +26,10 @@ afterEach(async () => {
 });
 
 function tokenCall(options: Parameters<typeof klikooRequest>[1] = {}): ReturnType<typeof call> {
-  return call(sandbox.tokenUrl('klikoo'), klikooRequest(credentials, { timestamp: jakartaTimestamp(clock), ...options }));
+  return call(
+    sandbox.tokenUrl('klikoo'),
+    klikooRequest(credentials, { timestamp: jakartaTimestamp(clock), ...options }),
+  );
 }
 
 function expectFailure(answer: Awaited<ReturnType<typeof call>>, status: number, code: string, message: RegExp): void {
@@ -51,7 +54,12 @@ describe('sandbox Klikoo access-token endpoint', () => {
     expect(data['expires_in']).toBe(900);
     expect(sandbox.isValid(String(data['access_token']))).toBe(true);
     expect(sandbox.stats('klikoo')).toMatchObject({ issued: 1, obtained: 1, refreshed: 0 });
-    expect(sandbox.requests.at(-1)).toMatchObject({ target: 'klikoo', contentType: 'application/json', grantType: 'client_credentials', status: 200 });
+    expect(sandbox.requests.at(-1)).toMatchObject({
+      target: 'klikoo',
+      contentType: 'application/json',
+      grantType: 'client_credentials',
+      status: 200,
+    });
   });
 
   it('issues a new independent token on each call and leaves earlier ones valid until they expire', async () => {
@@ -69,10 +77,17 @@ describe('sandbox Klikoo access-token endpoint', () => {
 
   describe('signature', () => {
     it('rejects a signature made with another key with 401012000', async () => {
-      const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+      const other = generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      });
       const timestamp = jakartaTimestamp(clock);
 
-      const answer = await tokenCall({ timestamp, signature: klikooSignature(credentials.clientId, timestamp, other.privateKey) });
+      const answer = await tokenCall({
+        timestamp,
+        signature: klikooSignature(credentials.clientId, timestamp, other.privateKey),
+      });
 
       expectFailure(answer, 401, '401012000', /Invalid signature/);
       expect(sandbox.stats('klikoo').rejected).toBe(1);
@@ -82,7 +97,10 @@ describe('sandbox Klikoo access-token endpoint', () => {
       const timestamp = jakartaTimestamp(clock);
       const signedOther = `${new Date(clock).toISOString().slice(0, 19)}Z`;
 
-      const answer = await tokenCall({ timestamp, signature: klikooSignature(credentials.clientId, signedOther, credentials.privateKeyPem) });
+      const answer = await tokenCall({
+        timestamp,
+        signature: klikooSignature(credentials.clientId, signedOther, credentials.privateKeyPem),
+      });
 
       expectFailure(answer, 401, '401012000', /Invalid signature/);
     });
@@ -162,7 +180,9 @@ describe('sandbox Klikoo access-token endpoint', () => {
     });
 
     it('rejects a wrong 32-character client secret with 401012000', async () => {
-      const wrong = credentials.clientSecret.startsWith('0') ? `1${credentials.clientSecret.slice(1)}` : `0${credentials.clientSecret.slice(1)}`;
+      const wrong = credentials.clientSecret.startsWith('0')
+        ? `1${credentials.clientSecret.slice(1)}`
+        : `0${credentials.clientSecret.slice(1)}`;
 
       const answer = await tokenCall({ body: body({ client_secret: wrong }) });
 
@@ -173,7 +193,11 @@ describe('sandbox Klikoo access-token endpoint', () => {
       const v1 = '4a6af340-2672-11ec-8114-3ba47a898cf0';
       const timestamp = jakartaTimestamp(clock);
 
-      const answer = await tokenCall({ timestamp, signature: klikooSignature(v1, timestamp, credentials.privateKeyPem), body: body({ client_id: v1 }) });
+      const answer = await tokenCall({
+        timestamp,
+        signature: klikooSignature(v1, timestamp, credentials.privateKeyPem),
+        body: body({ client_id: v1 }),
+      });
 
       expectFailure(answer, 400, '400012001', /UUID v4/);
     });
@@ -182,7 +206,11 @@ describe('sandbox Klikoo access-token endpoint', () => {
       const stranger = '3f9c8962-4c4b-4bb6-b3c1-8fc883519c02';
       const timestamp = jakartaTimestamp(clock);
 
-      const answer = await tokenCall({ timestamp, signature: klikooSignature(stranger, timestamp, credentials.privateKeyPem), body: body({ client_id: stranger }) });
+      const answer = await tokenCall({
+        timestamp,
+        signature: klikooSignature(stranger, timestamp, credentials.privateKeyPem),
+        body: body({ client_id: stranger }),
+      });
 
       expectFailure(answer, 401, '401012000', /Unknown client/);
     });
@@ -200,7 +228,13 @@ describe('sandbox Klikoo access-token endpoint', () => {
     });
 
     it('rejects credentials sent at the top level instead of in additional_info', async () => {
-      const answer = await tokenCall({ body: { grant_type: 'client_credentials', client_id: credentials.clientId, client_secret: credentials.clientSecret } });
+      const answer = await tokenCall({
+        body: {
+          grant_type: 'client_credentials',
+          client_id: credentials.clientId,
+          client_secret: credentials.clientSecret,
+        },
+      });
 
       expect(answer.status).toBe(400);
       expect(String(fields(answer)['response_code'])).toMatch(/^400012/);
@@ -210,7 +244,11 @@ describe('sandbox Klikoo access-token endpoint', () => {
       const headers = new Headers(klikooRequest(credentials, { timestamp: jakartaTimestamp(clock) }).headers);
       headers.set('content-type', 'application/x-www-form-urlencoded');
 
-      const answer = await call(sandbox.tokenUrl('klikoo'), { method: 'POST', headers, body: 'grant_type=client_credentials' });
+      const answer = await call(sandbox.tokenUrl('klikoo'), {
+        method: 'POST',
+        headers,
+        body: 'grant_type=client_credentials',
+      });
 
       expectFailure(answer, 400, '400012001', /Content-Type/);
     });

@@ -1,12 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSandbox } from '../../src/sandbox/index.js';
 import type { Sandbox, SandboxClient } from '../../src/sandbox/index.js';
+import { startSandbox } from '../../src/sandbox/index.js';
 import { basicAuth, call, fields, form, introspect, json, multipart } from '../helpers/sandbox-http.js';
 
 /** Characters RFC 6749 §2.3.1 makes a client form-urlencode before Basic. */
 const SERVICE: SandboxClient = { target: 'oauth2', clientId: 'svc:reporting one', clientSecret: 'p@ss word%/+:é' };
-const USER: SandboxClient = { target: 'oauth2', clientId: 'user-app', clientSecret: 'user-app-secret', username: 'ada', password: 'lovelace' };
-const ROTATING: SandboxClient = { target: 'oauth2', clientId: 'rotating-app', clientSecret: 'rotating-secret', issueRefreshToken: true };
+const USER: SandboxClient = {
+  target: 'oauth2',
+  clientId: 'user-app',
+  clientSecret: 'user-app-secret',
+  username: 'ada',
+  password: 'lovelace',
+};
+const ROTATING: SandboxClient = {
+  target: 'oauth2',
+  clientId: 'rotating-app',
+  clientSecret: 'rotating-secret',
+  issueRefreshToken: true,
+};
 
 let sandbox: Sandbox;
 
@@ -39,7 +50,12 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
       expect(body['token_type']).toBe('Bearer');
       expect(body['expires_in']).toBe(3600);
       expect(sandbox.isValid(String(body['access_token']))).toBe(true);
-      expect(sandbox.requests.at(-1)).toMatchObject({ contentType: 'application/json', grantType: 'client_credentials', clientAuth: 'body', status: 200 });
+      expect(sandbox.requests.at(-1)).toMatchObject({
+        contentType: 'application/json',
+        grantType: 'client_credentials',
+        clientAuth: 'body',
+        status: 200,
+      });
     });
 
     it('answers a form-urlencoded body', async () => {
@@ -57,14 +73,23 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('authenticates a client by HTTP Basic with form-urlencoded id and secret (client_secret_basic)', async () => {
-      const answer = await call(tokenUrl(), form({ grant_type: 'client_credentials' }, { authorization: basicAuth(SERVICE.clientId, SERVICE.clientSecret) }));
+      const answer = await call(
+        tokenUrl(),
+        form(
+          { grant_type: 'client_credentials' },
+          { authorization: basicAuth(SERVICE.clientId, SERVICE.clientSecret) },
+        ),
+      );
 
       expect(answer.status).toBe(200);
       expect(sandbox.requests.at(-1)).toMatchObject({ clientAuth: 'basic', status: 200 });
     });
 
     it('refuses a wrong Basic secret with 401 invalid_client and a Basic challenge', async () => {
-      const answer = await call(tokenUrl(), form({ grant_type: 'client_credentials' }, { authorization: basicAuth(SERVICE.clientId, 'wrong') }));
+      const answer = await call(
+        tokenUrl(),
+        form({ grant_type: 'client_credentials' }, { authorization: basicAuth(SERVICE.clientId, 'wrong') }),
+      );
 
       expect(answer.status).toBe(401);
       expect(answer.headers.get('www-authenticate')).toBe('Basic realm="sandbox"');
@@ -81,7 +106,10 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('refuses a wrong body secret with 401 invalid_client and no Basic challenge', async () => {
-      const answer = await call(tokenUrl(), json({ client_id: SERVICE.clientId, client_secret: 'wrong', grant_type: 'client_credentials' }));
+      const answer = await call(
+        tokenUrl(),
+        json({ client_id: SERVICE.clientId, client_secret: 'wrong', grant_type: 'client_credentials' }),
+      );
 
       expect(answer.status).toBe(401);
       expect(answer.headers.get('www-authenticate')).toBeNull();
@@ -98,7 +126,10 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     it('refuses Basic and body credentials at once with 400 invalid_request', async () => {
       const answer = await call(
         tokenUrl(),
-        form({ ...credentials(SERVICE), grant_type: 'client_credentials' }, { authorization: basicAuth(SERVICE.clientId, SERVICE.clientSecret) }),
+        form(
+          { ...credentials(SERVICE), grant_type: 'client_credentials' },
+          { authorization: basicAuth(SERVICE.clientId, SERVICE.clientSecret) },
+        ),
       );
 
       expect(answer.status).toBe(400);
@@ -107,10 +138,21 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('records scope and audience and attaches them to the token', async () => {
-      const answer = await call(tokenUrl(), json({ ...credentials(SERVICE), grant_type: 'client_credentials', scope: 'invoices:read orders', audience: 'https://api.example.com' }));
+      const answer = await call(
+        tokenUrl(),
+        json({
+          ...credentials(SERVICE),
+          grant_type: 'client_credentials',
+          scope: 'invoices:read orders',
+          audience: 'https://api.example.com',
+        }),
+      );
 
       expect(answer.status).toBe(200);
-      expect(sandbox.requests.at(-1)).toMatchObject({ scope: 'invoices:read orders', audience: 'https://api.example.com' });
+      expect(sandbox.requests.at(-1)).toMatchObject({
+        scope: 'invoices:read orders',
+        audience: 'https://api.example.com',
+      });
       expect(await introspect(sandbox, String(fields(answer)['access_token']))).toMatchObject({
         active: true,
         token_kind: 'access',
@@ -120,7 +162,10 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('refuses a malformed scope with 400 invalid_scope', async () => {
-      const answer = await call(tokenUrl(), json({ ...credentials(SERVICE), grant_type: 'client_credentials', scope: 'a  "b"' }));
+      const answer = await call(
+        tokenUrl(),
+        json({ ...credentials(SERVICE), grant_type: 'client_credentials', scope: 'a  "b"' }),
+      );
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('invalid_scope');
@@ -129,7 +174,10 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
 
   describe('password grant', () => {
     it('issues a token for the registered resource owner', async () => {
-      const answer = await call(tokenUrl(), form({ ...credentials(USER), grant_type: 'password', username: 'ada', password: 'lovelace' }));
+      const answer = await call(
+        tokenUrl(),
+        form({ ...credentials(USER), grant_type: 'password', username: 'ada', password: 'lovelace' }),
+      );
 
       expect(answer.status).toBe(200);
       expect(fields(answer)).not.toHaveProperty('refresh_token');
@@ -137,14 +185,20 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('refuses wrong resource owner credentials with 400 invalid_grant', async () => {
-      const answer = await call(tokenUrl(), form({ ...credentials(USER), grant_type: 'password', username: 'ada', password: 'babbage' }));
+      const answer = await call(
+        tokenUrl(),
+        form({ ...credentials(USER), grant_type: 'password', username: 'ada', password: 'babbage' }),
+      );
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('invalid_grant');
     });
 
     it('refuses the password grant to a client without a resource owner with 400 unauthorized_client', async () => {
-      const answer = await call(tokenUrl(), form({ ...credentials(SERVICE), grant_type: 'password', username: 'ada', password: 'lovelace' }));
+      const answer = await call(
+        tokenUrl(),
+        form({ ...credentials(SERVICE), grant_type: 'password', username: 'ada', password: 'lovelace' }),
+      );
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('unauthorized_client');
@@ -153,12 +207,17 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
 
   describe('refresh grant', () => {
     async function obtain(): Promise<{ access: string; refresh: string }> {
-      const body = fields(await call(tokenUrl(), json({ ...credentials(ROTATING), grant_type: 'client_credentials', scope: 'a b' })));
+      const body = fields(
+        await call(tokenUrl(), json({ ...credentials(ROTATING), grant_type: 'client_credentials', scope: 'a b' })),
+      );
       return { access: String(body['access_token']), refresh: String(body['refresh_token']) };
     }
 
     function refresh(token: string, extra: Record<string, string> = {}): ReturnType<typeof call> {
-      return call(tokenUrl(), form({ ...credentials(ROTATING), grant_type: 'refresh_token', refresh_token: token, ...extra }));
+      return call(
+        tokenUrl(),
+        form({ ...credentials(ROTATING), grant_type: 'refresh_token', refresh_token: token, ...extra }),
+      );
     }
 
     it('rotates: a new pair, the old access token revoked, the old refresh token spent', async () => {
@@ -204,7 +263,10 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('refuses the refresh grant to a client registered without refresh tokens', async () => {
-      const answer = await call(tokenUrl(), form({ ...credentials(SERVICE), grant_type: 'refresh_token', refresh_token: 'anything' }));
+      const answer = await call(
+        tokenUrl(),
+        form({ ...credentials(SERVICE), grant_type: 'refresh_token', refresh_token: 'anything' }),
+      );
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('unauthorized_client');
@@ -220,28 +282,42 @@ describe('sandbox OAuth 2.0 token endpoint', () => {
     });
 
     it('answers an unknown grant_type with 400 unsupported_grant_type', async () => {
-      const answer = await call(tokenUrl(), json({ ...credentials(SERVICE), grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }));
+      const answer = await call(
+        tokenUrl(),
+        json({ ...credentials(SERVICE), grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }),
+      );
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('unsupported_grant_type');
     });
 
     it('answers a JSON body with a non-string value with 400 invalid_request', async () => {
-      const answer = await call(tokenUrl(), json({ ...credentials(SERVICE), grant_type: 'client_credentials', scope: ['a'] }));
+      const answer = await call(
+        tokenUrl(),
+        json({ ...credentials(SERVICE), grant_type: 'client_credentials', scope: ['a'] }),
+      );
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('invalid_request');
     });
 
     it('answers a text/plain body with 400 invalid_request', async () => {
-      const answer = await call(tokenUrl(), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'grant_type=client_credentials' });
+      const answer = await call(tokenUrl(), {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'grant_type=client_credentials',
+      });
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('invalid_request');
     });
 
     it('answers a body that is not JSON despite its Content-Type with 400 invalid_request', async () => {
-      const answer = await call(tokenUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'grant_type=client_credentials' });
+      const answer = await call(tokenUrl(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: 'grant_type=client_credentials',
+      });
 
       expect(answer.status).toBe(400);
       expect(fields(answer)['error']).toBe('invalid_request');

@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDemoClients, MAX_BODY_BYTES, startSandbox } from '../../src/sandbox/index.js';
 import type { DemoSecrets, Sandbox, SandboxClient } from '../../src/sandbox/index.js';
+import { createDemoClients, MAX_BODY_BYTES, startSandbox } from '../../src/sandbox/index.js';
 import { call, fields, form, json, klikooRequest } from '../helpers/sandbox-http.js';
 
 let clients: SandboxClient[];
@@ -24,11 +24,21 @@ afterEach(async () => {
 
 function keliwebPassword(target: 'keliweb-api-v2' | 'keliweb-fatture', password?: string): RequestInit {
   const s = secrets[target];
-  return form({ grant_type: 'password', client_id: s.clientId, client_secret: s.clientSecret, username: s.username, password: password ?? s.password });
+  return form({
+    grant_type: 'password',
+    client_id: s.clientId,
+    client_secret: s.clientSecret,
+    username: s.username,
+    password: password ?? s.password,
+  });
 }
 
 function oauth2Credentials(): RequestInit {
-  return json({ grant_type: 'client_credentials', client_id: secrets.oauth2.clientId, client_secret: secrets.oauth2.clientSecret });
+  return json({
+    grant_type: 'client_credentials',
+    client_id: secrets.oauth2.clientId,
+    client_secret: secrets.oauth2.clientSecret,
+  });
 }
 
 describe('sandbox server', () => {
@@ -46,7 +56,12 @@ describe('sandbox server', () => {
   it('counts per target and sums all targets when no target is given', async () => {
     const first = fields(await call(sandbox.tokenUrl('keliweb-api-v2'), keliwebPassword('keliweb-api-v2')));
     const s = secrets['keliweb-api-v2'];
-    const refresh = form({ grant_type: 'refresh_token', client_id: s.clientId, client_secret: s.clientSecret, refresh_token: String(first['refresh_token']) });
+    const refresh = form({
+      grant_type: 'refresh_token',
+      client_id: s.clientId,
+      client_secret: s.clientSecret,
+      refresh_token: String(first['refresh_token']),
+    });
     await call(sandbox.tokenUrl('keliweb-api-v2'), refresh);
     await call(sandbox.tokenUrl('keliweb-api-v2'), refresh);
     await call(sandbox.tokenUrl('keliweb-fatture'), keliwebPassword('keliweb-fatture', 'wrong'));
@@ -55,11 +70,46 @@ describe('sandbox server', () => {
     await call(sandbox.tokenUrl('oauth2'), oauth2Credentials());
     await call(sandbox.tokenUrl('oauth2'), oauth2Credentials());
 
-    expect(sandbox.stats('keliweb-api-v2')).toEqual({ issued: 2, obtained: 1, refreshed: 1, reuseDetected: 1, rejected: 1, faultsInjected: 0 });
-    expect(sandbox.stats('keliweb-fatture')).toEqual({ issued: 0, obtained: 0, refreshed: 0, reuseDetected: 0, rejected: 1, faultsInjected: 0 });
-    expect(sandbox.stats('klikoo')).toEqual({ issued: 1, obtained: 1, refreshed: 0, reuseDetected: 0, rejected: 0, faultsInjected: 0 });
-    expect(sandbox.stats('oauth2')).toEqual({ issued: 1, obtained: 1, refreshed: 0, reuseDetected: 0, rejected: 0, faultsInjected: 1 });
-    expect(sandbox.stats()).toEqual({ issued: 4, obtained: 3, refreshed: 1, reuseDetected: 1, rejected: 2, faultsInjected: 1 });
+    expect(sandbox.stats('keliweb-api-v2')).toEqual({
+      issued: 2,
+      obtained: 1,
+      refreshed: 1,
+      reuseDetected: 1,
+      rejected: 1,
+      faultsInjected: 0,
+    });
+    expect(sandbox.stats('keliweb-fatture')).toEqual({
+      issued: 0,
+      obtained: 0,
+      refreshed: 0,
+      reuseDetected: 0,
+      rejected: 1,
+      faultsInjected: 0,
+    });
+    expect(sandbox.stats('klikoo')).toEqual({
+      issued: 1,
+      obtained: 1,
+      refreshed: 0,
+      reuseDetected: 0,
+      rejected: 0,
+      faultsInjected: 0,
+    });
+    expect(sandbox.stats('oauth2')).toEqual({
+      issued: 1,
+      obtained: 1,
+      refreshed: 0,
+      reuseDetected: 0,
+      rejected: 0,
+      faultsInjected: 1,
+    });
+    expect(sandbox.stats()).toEqual({
+      issued: 4,
+      obtained: 3,
+      refreshed: 1,
+      reuseDetected: 1,
+      rejected: 2,
+      faultsInjected: 1,
+    });
   });
 
   describe('control endpoints', () => {
@@ -74,12 +124,22 @@ describe('sandbox server', () => {
       expect(all.status).toBe(200);
       expect(all.json).toEqual(sandbox.stats());
       expect(fields(all)['issued']).toBe(2);
-      expect(one.json).toEqual({ issued: 1, obtained: 1, refreshed: 0, reuseDetected: 0, rejected: 0, faultsInjected: 0 });
+      expect(one.json).toEqual({
+        issued: 1,
+        obtained: 1,
+        refreshed: 0,
+        reuseDetected: 0,
+        rejected: 0,
+        faultsInjected: 0,
+      });
       expect(unknown.status).toBe(400);
     });
 
     it('POST /_sandbox/faults queues a fault for the token endpoints', async () => {
-      const queued = await call(`${sandbox.url}/_sandbox/faults`, json({ type: 'rate_limit', retryAfterSeconds: 3, target: 'oauth2' }));
+      const queued = await call(
+        `${sandbox.url}/_sandbox/faults`,
+        json({ type: 'rate_limit', retryAfterSeconds: 3, target: 'oauth2' }),
+      );
 
       const answer = await call(sandbox.tokenUrl('oauth2'), oauth2Credentials());
 
@@ -94,7 +154,10 @@ describe('sandbox server', () => {
       const answer = await call(sandbox.tokenUrl('oauth2'), oauth2Credentials());
 
       expect(refused.status).toBe(400);
-      expect(fields(refused)).toMatchObject({ error: 'invalid_fault', error_description: expect.stringContaining('fault.status') });
+      expect(fields(refused)).toMatchObject({
+        error: 'invalid_fault',
+        error_description: expect.stringContaining('fault.status'),
+      });
       expect(answer.status).toBe(200);
     });
 
@@ -112,13 +175,25 @@ describe('sandbox server', () => {
       const first = fields(await call(sandbox.tokenUrl('keliweb-api-v2'), keliwebPassword('keliweb-api-v2')));
       const s = secrets['keliweb-api-v2'];
       const refreshed = fields(
-        await call(sandbox.tokenUrl('keliweb-api-v2'), form({ grant_type: 'refresh_token', client_id: s.clientId, client_secret: s.clientSecret, refresh_token: String(first['refresh_token']) })),
+        await call(
+          sandbox.tokenUrl('keliweb-api-v2'),
+          form({
+            grant_type: 'refresh_token',
+            client_id: s.clientId,
+            client_secret: s.clientSecret,
+            refresh_token: String(first['refresh_token']),
+          }),
+        ),
       );
       const now = Math.floor(Date.now() / 1000);
 
-      const active = fields(await call(`${sandbox.url}/_sandbox/introspect`, json({ token: refreshed['access_token'] })));
+      const active = fields(
+        await call(`${sandbox.url}/_sandbox/introspect`, json({ token: refreshed['access_token'] })),
+      );
       const revoked = fields(await call(`${sandbox.url}/_sandbox/introspect`, json({ token: first['access_token'] })));
-      const refresh = fields(await call(`${sandbox.url}/_sandbox/introspect`, form({ token: String(refreshed['refresh_token']) })));
+      const refresh = fields(
+        await call(`${sandbox.url}/_sandbox/introspect`, form({ token: String(refreshed['refresh_token']) })),
+      );
       const unknown = fields(await call(`${sandbox.url}/_sandbox/introspect`, json({ token: 'never-issued' })));
       const missing = await call(`${sandbox.url}/_sandbox/introspect`, json({}));
 
@@ -133,7 +208,11 @@ describe('sandbox server', () => {
     });
 
     it('answers a wrong method on a control endpoint with 405', async () => {
-      const answer = await call(`${sandbox.url}/_sandbox/stats`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      const answer = await call(`${sandbox.url}/_sandbox/stats`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
 
       expect(answer.status).toBe(405);
       expect(answer.headers.get('allow')).toBe('GET');
@@ -143,7 +222,13 @@ describe('sandbox server', () => {
   describe('limits', () => {
     it('answers a body over 64 KiB with 413 and counts it as rejected', async () => {
       const s = secrets['keliweb-api-v2'];
-      const init = form({ grant_type: 'password', client_id: s.clientId, client_secret: s.clientSecret, username: s.username, password: 'x'.repeat(MAX_BODY_BYTES) });
+      const init = form({
+        grant_type: 'password',
+        client_id: s.clientId,
+        client_secret: s.clientSecret,
+        username: s.username,
+        password: 'x'.repeat(MAX_BODY_BYTES),
+      });
 
       const answer = await call(sandbox.tokenUrl('keliweb-api-v2'), init);
 
@@ -153,17 +238,36 @@ describe('sandbox server', () => {
     });
 
     it('accepts a body of exactly 64 KiB', async () => {
-      const base = new URLSearchParams({ grant_type: 'client_credentials', client_id: secrets.oauth2.clientId, client_secret: secrets.oauth2.clientSecret, padding: '' }).toString();
+      const base = new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: secrets.oauth2.clientId,
+        client_secret: secrets.oauth2.clientSecret,
+        padding: '',
+      }).toString();
       const body = base + 'x'.repeat(MAX_BODY_BYTES - base.length);
 
-      const answer = await call(sandbox.tokenUrl('oauth2'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const answer = await call(sandbox.tokenUrl('oauth2'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
 
       expect(Buffer.byteLength(body)).toBe(MAX_BODY_BYTES);
       expect(answer.status).toBe(200);
     });
 
-    it.each(['/', '/oauth/token', '/keliweb/api-v2/oauth/token/', '/klikoo/v1/open-api/access-token/x', '/_sandbox/nothing'])('answers an unknown path %s with 404', async (path) => {
-      const answer = await call(`${sandbox.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    it.each([
+      '/',
+      '/oauth/token',
+      '/keliweb/api-v2/oauth/token/',
+      '/klikoo/v1/open-api/access-token/x',
+      '/_sandbox/nothing',
+    ])('answers an unknown path %s with 404', async (path) => {
+      const answer = await call(`${sandbox.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
 
       expect(answer.status).toBe(404);
     });
@@ -181,7 +285,14 @@ describe('sandbox server', () => {
 
       expect(sandbox.requests.map((r) => [r.method, r.path, r.target, r.contentType, r.grantType, r.status])).toEqual([
         ['POST', '/keliweb/api-v2/oauth/token', 'keliweb-api-v2', 'application/x-www-form-urlencoded', 'password', 200],
-        ['POST', '/keliweb/fatture/oauth/token', 'keliweb-fatture', 'application/x-www-form-urlencoded', 'password', 400],
+        [
+          'POST',
+          '/keliweb/fatture/oauth/token',
+          'keliweb-fatture',
+          'application/x-www-form-urlencoded',
+          'password',
+          400,
+        ],
         ['POST', '/klikoo/v1/open-api/access-token', 'klikoo', 'application/json', 'client_credentials', 200],
         ['POST', '/oauth2/oauth/token', 'oauth2', 'application/json', 'client_credentials', 200],
         ['POST', '/_sandbox/introspect', undefined, 'application/json', undefined, 200],
@@ -190,7 +301,11 @@ describe('sandbox server', () => {
         String(issued['access_token']),
         String(issued['refresh_token']),
         'wrong-password-value',
-        ...Object.values(secrets).flatMap((s: Record<string, string>) => [s['clientSecret'], s['password'], s['privateKeyPem']]),
+        ...Object.values(secrets).flatMap((s: Record<string, string>) => [
+          s['clientSecret'],
+          s['password'],
+          s['privateKeyPem'],
+        ]),
       ].filter((value): value is string => value !== undefined);
       expect(secretValues.length).toBeGreaterThan(8);
       for (const value of secretValues) expect(recorded).not.toContain(value);
@@ -199,11 +314,39 @@ describe('sandbox server', () => {
     it('never echoes a submitted secret in an error answer', async () => {
       const s = secrets['keliweb-api-v2'];
       const answers = await Promise.all([
-        call(sandbox.tokenUrl('keliweb-api-v2'), form({ grant_type: 'password', client_id: s.clientId, client_secret: 'secret-canary-1', username: s.username, password: s.password })),
+        call(
+          sandbox.tokenUrl('keliweb-api-v2'),
+          form({
+            grant_type: 'password',
+            client_id: s.clientId,
+            client_secret: 'secret-canary-1',
+            username: s.username,
+            password: s.password,
+          }),
+        ),
         call(sandbox.tokenUrl('keliweb-api-v2'), keliwebPassword('keliweb-api-v2', 'secret-canary-2')),
-        call(sandbox.tokenUrl('keliweb-api-v2'), form({ grant_type: 'refresh_token', client_id: s.clientId, client_secret: s.clientSecret, refresh_token: 'secret-canary-3' })),
-        call(sandbox.tokenUrl('oauth2'), json({ grant_type: 'secret-canary-4x', client_id: 'secret-canary-5', client_secret: 'secret-canary-6' })),
-        call(sandbox.tokenUrl('klikoo'), klikooRequest(secrets.klikoo, { body: { grant_type: 'client_credentials', additional_info: { client_id: secrets.klikoo.clientId, client_secret: 'secret-canary-7' } } })),
+        call(
+          sandbox.tokenUrl('keliweb-api-v2'),
+          form({
+            grant_type: 'refresh_token',
+            client_id: s.clientId,
+            client_secret: s.clientSecret,
+            refresh_token: 'secret-canary-3',
+          }),
+        ),
+        call(
+          sandbox.tokenUrl('oauth2'),
+          json({ grant_type: 'secret-canary-4x', client_id: 'secret-canary-5', client_secret: 'secret-canary-6' }),
+        ),
+        call(
+          sandbox.tokenUrl('klikoo'),
+          klikooRequest(secrets.klikoo, {
+            body: {
+              grant_type: 'client_credentials',
+              additional_info: { client_id: secrets.klikoo.clientId, client_secret: 'secret-canary-7' },
+            },
+          }),
+        ),
       ]);
 
       for (const answer of answers) expect(answer.status).toBeGreaterThanOrEqual(400);
@@ -251,7 +394,9 @@ describe('sandbox server', () => {
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       const closedByServer = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       socket.on('error', () => undefined);
-      socket.write('POST /oauth2/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"grant_type":');
+      socket.write(
+        'POST /oauth2/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"grant_type":',
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
       const started = performance.now();
 
@@ -271,7 +416,10 @@ describe('sandbox server', () => {
 
 describe('startSandbox', () => {
   it.each([
-    [{ target: 'klikoo', clientId: '3f9c8962-4c4b-4bb6-b3c1-8fc883519c02', clientSecret: 'a'.repeat(32) }, /publicKeyPem/],
+    [
+      { target: 'klikoo', clientId: '3f9c8962-4c4b-4bb6-b3c1-8fc883519c02', clientSecret: 'a'.repeat(32) },
+      /publicKeyPem/,
+    ],
     [{ target: 'keliweb-api-v2', clientId: 'id', clientSecret: 'secret' }, /username and password/],
     [{ target: 'stripe', clientId: 'id', clientSecret: 'secret' }, /target/],
     [{ target: 'oauth2', clientId: 'id', clientSecret: '' }, /clientSecret/],
@@ -286,7 +434,9 @@ describe('startSandbox', () => {
   });
 
   it('refuses a lifetime that is not a whole number of seconds', async () => {
-    await expect(startSandbox({ clients: [], lifetimes: { oauth2: { accessSeconds: 1.5 } } })).rejects.toThrow(/lifetimes\.oauth2\.accessSeconds/);
+    await expect(startSandbox({ clients: [], lifetimes: { oauth2: { accessSeconds: 1.5 } } })).rejects.toThrow(
+      /lifetimes\.oauth2\.accessSeconds/,
+    );
   });
 });
 
@@ -294,7 +444,12 @@ describe('createDemoClients', () => {
   it('generates a client for every target and a matching RSA 2048 key pair for Klikoo', () => {
     const klikoo = clients.find((client) => client.target === 'klikoo');
 
-    expect(clients.map((client) => client.target).sort()).toEqual(['keliweb-api-v2', 'keliweb-fatture', 'klikoo', 'oauth2']);
+    expect(clients.map((client) => client.target).sort()).toEqual([
+      'keliweb-api-v2',
+      'keliweb-fatture',
+      'klikoo',
+      'oauth2',
+    ]);
     expect(secrets.klikoo.clientId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(secrets.klikoo.clientSecret).toHaveLength(32);
     expect(secrets.klikoo.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);

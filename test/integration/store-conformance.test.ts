@@ -15,13 +15,19 @@ import { pathToFileURL } from 'node:url';
 import { expect, vi } from 'vitest';
 import type { StoreConfig } from '../../src/config/schema.js';
 import { AwsSecretsStore, MAX_SECRET_STRING_BYTES, sdkSecretsManager } from '../../src/stores/aws/index.js';
-import { FileStore, MAX_RECORD_BYTES as FILE_MAX_RECORD_BYTES } from '../../src/stores/file/index.js';
+import { MAX_RECORD_BYTES as FILE_MAX_RECORD_BYTES, FileStore } from '../../src/stores/file/index.js';
 import { createStore } from '../../src/stores/registry.js';
 import { MAX_RECORD_BYTES as VAULT_MAX_RECORD_BYTES } from '../../src/stores/vault/index.js';
-import { startNode, type Child } from '../helpers/file-store-processes.js';
-import { MOTO_ENV, startMoto, type Moto } from '../helpers/moto.js';
-import { startOpenBao, type OpenBao } from '../helpers/openbao.js';
-import { defineStoreConformance, DIST_REGISTRY, pauseProcess, runAsUser, type ConformanceBackend } from '../helpers/store-conformance.js';
+import { type Child, startNode } from '../helpers/file-store-processes.js';
+import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
+import { type OpenBao, startOpenBao } from '../helpers/openbao.js';
+import {
+  type ConformanceBackend,
+  DIST_REGISTRY,
+  defineStoreConformance,
+  pauseProcess,
+  runAsUser,
+} from '../helpers/store-conformance.js';
 
 /** The resolved section of one store kind. */
 type StoreConfigOf<K extends StoreConfig['kind']> = Extract<StoreConfig, { kind: K }>;
@@ -73,10 +79,19 @@ const fileBackend = (() => {
     async open(options = {}) {
       const directory = await mkdtemp(join(root, 'store-'));
       const config: StoreConfigOf<'file'> = { kind: 'file', directory };
-      return { store: new FileStore({ directory, ...(options.timeoutMs === undefined ? {} : { lockTimeoutMs: options.timeoutMs }) }), config };
+      return {
+        store: new FileStore({
+          directory,
+          ...(options.timeoutMs === undefined ? {} : { lockTimeoutMs: options.timeoutMs }),
+        }),
+        config,
+      };
     },
     sizeLimit: { bytes: FILE_MAX_RECORD_BYTES, sizeOf: jsonBytes },
-    labels: { ignored: 'a record file mirrors a KV v2 read (data and version) and has no metadata an operator sees apart from the record' },
+    labels: {
+      ignored:
+        'a record file mirrors a KV v2 read (data and version) and has no metadata an operator sees apart from the record',
+    },
     async deniedWrite(opened, path) {
       const { directory } = opened.config as StoreConfigOf<'file'>;
       const current = await opened.store.read(path);
@@ -84,14 +99,22 @@ const fileBackend = (() => {
       if (process.getuid?.() === 0) {
         // Root passes every permission check, so the denied writer is `nobody`, in a child
         // process; the store directory is root's and mode 0700 (mkdtemp).
-        const line = await runAsUser(NOBODY, DENIED_WRITER, [pathToFileURL(DIST_REGISTRY).href, JSON.stringify({ kind: 'file', directory }), path, current!.version]);
+        const line = await runAsUser(NOBODY, DENIED_WRITER, [
+          pathToFileURL(DIST_REGISTRY).href,
+          JSON.stringify({ kind: 'file', directory }),
+          path,
+          current!.version,
+        ]);
         return { error: JSON.parse(line) as unknown, secrets: [] };
       }
       // Not root: the owner itself is denied once the record's folder is read-only.
       const folder = dirname(join(directory, ...path.split('/')));
       await chmod(folder, 0o500);
       try {
-        return { error: await opened.store.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught), secrets: [] };
+        return {
+          error: await opened.store.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught),
+          secrets: [],
+        };
       } finally {
         await chmod(folder, 0o700);
       }
@@ -133,7 +156,8 @@ const vaultBackend = (() => {
       bao = await startOpenBao();
       // May read records and their metadata, never write: the denied principal.
       await bao.ok('POST', 'sys/policies/acl/conformance-reader', {
-        policy: 'path "secret/data/*" { capabilities = ["read"] }\npath "secret/metadata/*" { capabilities = ["read", "list"] }',
+        policy:
+          'path "secret/data/*" { capabilities = ["read"] }\npath "secret/metadata/*" { capabilities = ["read", "list"] }',
       });
     },
     async stop() {
@@ -156,18 +180,26 @@ const vaultBackend = (() => {
     labels: {
       async seen(opened, path) {
         const { prefix } = opened.config as StoreConfigOf<'vault'>;
-        return (await server().ok('GET', `secret/metadata/${prefix}/${path}`)).data.custom_metadata as Record<string, string>;
+        return (await server().ok('GET', `secret/metadata/${prefix}/${path}`)).data.custom_metadata as Record<
+          string,
+          string
+        >;
       },
     },
     async deniedWrite(opened, path) {
       const config = opened.config as StoreConfigOf<'vault'>;
-      const token = (await server().ok('POST', 'auth/token/create', { policies: ['conformance-reader'], no_default_policy: true })).auth.client_token as string;
+      const token = (
+        await server().ok('POST', 'auth/token/create', { policies: ['conformance-reader'], no_default_policy: true })
+      ).auth.client_token as string;
       const reader = createStore({ ...config, auth: { method: 'token', token } });
       try {
         // The token is valid: it may read what it may not write.
         const current = await reader.read(path);
         expect(current).toBeDefined();
-        return { error: await reader.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught), secrets: [token, server().rootToken] };
+        return {
+          error: await reader.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught),
+          secrets: [token, server().rootToken],
+        };
       } finally {
         await reader.close();
       }
@@ -202,7 +234,8 @@ const awsBackend = (() => {
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         // moto routes by the credential scope's service; the signature is not checked.
-        authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0',
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0',
       },
       body: new URLSearchParams({ Version: '2010-05-08', ...parameters }).toString(),
     });
@@ -236,7 +269,10 @@ const awsBackend = (() => {
         max_attempts: options.timeoutMs === undefined ? 3 : 1,
         ring_size: RING_SIZE,
       };
-      const client = sdkSecretsManager(config, options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs });
+      const client = sdkSecretsManager(
+        config,
+        options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs },
+      );
       return { store: new AwsSecretsStore({ client, prefix: config.prefix, ringSize: RING_SIZE }), config };
     },
     sizeLimit: {
@@ -257,9 +293,24 @@ const awsBackend = (() => {
       const key = await iam({ Action: 'CreateAccessKey', UserName: user });
       const accessKeyId = /<AccessKeyId>([^<]+)</.exec(key)?.[1];
       const secretAccessKey = /<SecretAccessKey>([^<]+)</.exec(key)?.[1];
-      if (accessKeyId === undefined || secretAccessKey === undefined) throw new Error('CreateAccessKey returned no key');
-      const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: '*' }] };
-      await iam({ Action: 'PutUserPolicy', UserName: user, PolicyName: 'read-only', PolicyDocument: JSON.stringify(policy) });
+      if (accessKeyId === undefined || secretAccessKey === undefined)
+        throw new Error('CreateAccessKey returned no key');
+      const policy = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: '*',
+          },
+        ],
+      };
+      await iam({
+        Action: 'PutUserPolicy',
+        UserName: user,
+        PolicyName: 'read-only',
+        PolicyDocument: JSON.stringify(policy),
+      });
       const reader = new AwsSecretsStore({
         client: sdkSecretsManager({ ...config, max_attempts: 1 }, { credentials: { accessKeyId, secretAccessKey } }),
         prefix: config.prefix,
@@ -270,7 +321,10 @@ const awsBackend = (() => {
         // The key is valid: it may read what it may not write.
         const current = await reader.read(path);
         expect(current).toBeDefined();
-        return { error: await reader.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught), secrets: [secretAccessKey] };
+        return {
+          error: await reader.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught),
+          secrets: [secretAccessKey],
+        };
       } finally {
         await enforceIam('inf');
         await reader.close();

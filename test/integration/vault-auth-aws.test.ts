@@ -8,7 +8,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fieldKit } from '../../src/config/schema.js';
 import { createVaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
-import { startLoginCapture, type LoginCapture } from '../helpers/login-capture.js';
+import { type LoginCapture, startLoginCapture } from '../helpers/login-capture.js';
 
 let vault: LoginCapture;
 beforeAll(async () => {
@@ -28,7 +28,9 @@ interface FakeCredentials {
 function fakeCredentials(withSession: boolean): FakeCredentials {
   const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(30).toString('base64');
-  return withSession ? { accessKeyId, secretAccessKey, sessionToken: randomBytes(64).toString('base64') } : { accessKeyId, secretAccessKey };
+  return withSession
+    ? { accessKeyId, secretAccessKey, sessionToken: randomBytes(64).toString('base64') }
+    : { accessKeyId, secretAccessKey };
 }
 
 /** Puts `credentials` where the AWS SDK's default chain looks first, and nothing else. */
@@ -68,9 +70,10 @@ const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).u
 
 /** The parts of a SigV4 `Authorization` header. */
 function parseAuthorization(value: string) {
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/sts\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
-    value,
-  );
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/sts\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
+      value,
+    );
   expect(match, `not a SigV4 Authorization header: ${value}`).not.toBeNull();
   const [, accessKeyId, date, region, signedHeaders, signature] = match as unknown as string[];
   return { accessKeyId, date, region, signedHeaders: (signedHeaders as string).split(';'), signature };
@@ -88,10 +91,19 @@ function expectedSignature(input: {
   readonly region: string;
   readonly secretAccessKey: string;
 }): string {
-  const byName = new Map(Object.entries(input.headers).map(([name, values]) => [name.toLowerCase(), values.join(',').trim()]));
+  const byName = new Map(
+    Object.entries(input.headers).map(([name, values]) => [name.toLowerCase(), values.join(',').trim()]),
+  );
   const amzDate = byName.get('x-amz-date') as string;
   const canonicalHeaders = input.signedHeaders.map((name) => `${name}:${byName.get(name)}\n`).join('');
-  const canonicalRequest = ['POST', '/', '', canonicalHeaders, input.signedHeaders.join(';'), sha256Hex(input.body)].join('\n');
+  const canonicalRequest = [
+    'POST',
+    '/',
+    '',
+    canonicalHeaders,
+    input.signedHeaders.join(';'),
+    sha256Hex(input.body),
+  ].join('\n');
   const scope = `${amzDate.slice(0, 8)}/${input.region}/sts/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
   const dateKey = hmac(`AWS4${input.secretAccessKey}`, amzDate.slice(0, 8));
@@ -108,7 +120,13 @@ describe('Vault AWS IAM auth (login captured)', () => {
     const login = await captureLogin({ method: 'aws', role: 'token-rotator', server_id_header: 'vault.example.com' });
 
     expect(login.path).toBe('/v1/auth/aws/login');
-    expect(Object.keys(login.body).sort()).toEqual(['iam_http_request_method', 'iam_request_body', 'iam_request_headers', 'iam_request_url', 'role']);
+    expect(Object.keys(login.body).sort()).toEqual([
+      'iam_http_request_method',
+      'iam_request_body',
+      'iam_request_headers',
+      'iam_request_url',
+      'role',
+    ]);
     expect(login.body.role).toBe('token-rotator');
     expect(login.body.iam_http_request_method).toBe('POST');
     expect(decode(login.body.iam_request_url)).toBe('https://sts.amazonaws.com/');
@@ -116,7 +134,14 @@ describe('Vault AWS IAM auth (login captured)', () => {
     expect(body).toBe('Action=GetCallerIdentity&Version=2011-06-15');
 
     const headers = JSON.parse(decode(login.body.iam_request_headers)) as Record<string, string[]>;
-    expect(Object.keys(headers).sort()).toEqual(['Authorization', 'Content-Type', 'Host', 'X-Amz-Date', 'X-Amz-Security-Token', 'X-Vault-AWS-IAM-Server-ID']);
+    expect(Object.keys(headers).sort()).toEqual([
+      'Authorization',
+      'Content-Type',
+      'Host',
+      'X-Amz-Date',
+      'X-Amz-Security-Token',
+      'X-Vault-AWS-IAM-Server-ID',
+    ]);
     expect(Object.values(headers).every((values) => Array.isArray(values) && values.length === 1)).toBe(true);
     expect(headers['Host']).toEqual(['sts.amazonaws.com']);
     expect(headers['Content-Type']).toEqual(['application/x-www-form-urlencoded; charset=utf-8']);
@@ -124,7 +149,9 @@ describe('Vault AWS IAM auth (login captured)', () => {
     expect(headers['X-Vault-AWS-IAM-Server-ID']).toEqual(['vault.example.com']);
     const amzDate = (headers['X-Amz-Date'] as string[])[0] as string;
     expect(amzDate).toMatch(/^\d{8}T\d{6}Z$/);
-    const signedAt = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    const signedAt = Date.parse(
+      amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+    );
     expect(signedAt).toBeGreaterThanOrEqual(Math.floor(started / 1000) * 1000);
     expect(signedAt).toBeLessThanOrEqual(Date.now());
 
@@ -133,9 +160,21 @@ describe('Vault AWS IAM auth (login captured)', () => {
     expect(authorization.date).toBe(amzDate.slice(0, 8));
     expect(authorization.region).toBe('us-east-1');
     // Vault requires the server id header among the signed ones; STS requires host and the date.
-    expect(authorization.signedHeaders).toEqual(['content-type', 'host', 'x-amz-date', 'x-amz-security-token', 'x-vault-aws-iam-server-id']);
+    expect(authorization.signedHeaders).toEqual([
+      'content-type',
+      'host',
+      'x-amz-date',
+      'x-amz-security-token',
+      'x-vault-aws-iam-server-id',
+    ]);
     expect(authorization.signature).toBe(
-      expectedSignature({ headers, signedHeaders: authorization.signedHeaders, body, region: 'us-east-1', secretAccessKey: credentials.secretAccessKey }),
+      expectedSignature({
+        headers,
+        signedHeaders: authorization.signedHeaders,
+        body,
+        region: 'us-east-1',
+        secretAccessKey: credentials.secretAccessKey,
+      }),
     );
     // The secret key itself never travels.
     expect(JSON.stringify(login.body)).not.toContain(credentials.secretAccessKey);
@@ -157,7 +196,13 @@ describe('Vault AWS IAM auth (login captured)', () => {
     expect(authorization.region).toBe('eu-west-1');
     expect(authorization.signedHeaders).toEqual(['content-type', 'host', 'x-amz-date']);
     expect(authorization.signature).toBe(
-      expectedSignature({ headers, signedHeaders: authorization.signedHeaders, body, region: 'eu-west-1', secretAccessKey: credentials.secretAccessKey }),
+      expectedSignature({
+        headers,
+        signedHeaders: authorization.signedHeaders,
+        body,
+        region: 'eu-west-1',
+        secretAccessKey: credentials.secretAccessKey,
+      }),
     );
   });
 
@@ -168,8 +213,17 @@ describe('Vault AWS IAM auth (login captured)', () => {
     const body = decode(login.body.iam_request_body);
     const headers = JSON.parse(decode(login.body.iam_request_headers)) as Record<string, string[]>;
     const { signedHeaders, signature } = parseAuthorization((headers['Authorization'] as string[])[0] as string);
-    const check = (changes: Partial<{ headers: Record<string, string[]>; body: string; region: string; secretAccessKey: string }>) =>
-      expectedSignature({ headers, signedHeaders, body, region: 'us-east-1', secretAccessKey: credentials.secretAccessKey, ...changes }) === signature;
+    const check = (
+      changes: Partial<{ headers: Record<string, string[]>; body: string; region: string; secretAccessKey: string }>,
+    ) =>
+      expectedSignature({
+        headers,
+        signedHeaders,
+        body,
+        region: 'us-east-1',
+        secretAccessKey: credentials.secretAccessKey,
+        ...changes,
+      }) === signature;
 
     expect(check({})).toBe(true);
     expect(check({ headers: { ...headers, 'X-Vault-AWS-IAM-Server-ID': ['vault.staging.example.com'] } })).toBe(false);

@@ -7,14 +7,14 @@ import { parseConfig } from '../../src/config/load.js';
 import { fieldKit } from '../../src/config/schema.js';
 import { StoreError } from '../../src/errors.js';
 import type { Logger } from '../../src/observability/logger.js';
+import type { VaultAuth } from '../../src/stores/vault/auth.js';
 import { appRoleAuth } from '../../src/stores/vault/auth-approle.js';
 import { tokenAuth } from '../../src/stores/vault/auth-token.js';
 import { createVaultStore, VaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
-import type { VaultAuth } from '../../src/stores/vault/auth.js';
 import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
-import { enableJwtAuth, startOpenBao, type OpenBao } from '../helpers/openbao.js';
-import { serviceAccount, startTokenReviewServer, type TokenReviewServer } from '../helpers/tokenreview-server.js';
 import { captureLogs } from '../helpers/captured-logger.js';
+import { enableJwtAuth, type OpenBao, startOpenBao } from '../helpers/openbao.js';
+import { serviceAccount, startTokenReviewServer, type TokenReviewServer } from '../helpers/tokenreview-server.js';
 
 let bao: OpenBao;
 let k8s: TokenReviewServer;
@@ -27,15 +27,23 @@ const jwtKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 beforeAll(async () => {
   workdir = await mkdtemp(join(tmpdir(), 'tr-vault-auth-'));
   bao = await startOpenBao();
-  await bao.ok('POST', 'sys/policies/acl/token-rotator', { policy: await readFile('deploy/vault/rotator-policy.hcl', 'utf8') });
+  await bao.ok('POST', 'sys/policies/acl/token-rotator', {
+    policy: await readFile('deploy/vault/rotator-policy.hcl', 'utf8'),
+  });
 
   // The TokenReview server serves HTTPS with a certificate from OpenBao's own PKI engine,
   // as an API server would; OpenBao trusts it through kubernetes_ca_cert.
   await bao.ok('POST', 'sys/mounts/pki', { type: 'pki' });
-  const ca = (await bao.ok('POST', 'pki/root/generate/internal', { common_name: 'test-kubernetes-ca', ttl: '2h' })).data.certificate as string;
+  const ca = (await bao.ok('POST', 'pki/root/generate/internal', { common_name: 'test-kubernetes-ca', ttl: '2h' })).data
+    .certificate as string;
   await bao.ok('POST', 'pki/roles/apiserver', { allow_any_name: true, allow_ip_sans: true, max_ttl: '2h' });
-  const issued = (await bao.ok('POST', 'pki/issue/apiserver', { common_name: 'kubernetes', ip_sans: '127.0.0.1', ttl: '1h' })).data;
-  k8s = await startTokenReviewServer({ accounts: [rotatorAccount], tls: { cert: issued.certificate, key: issued.private_key } });
+  const issued = (
+    await bao.ok('POST', 'pki/issue/apiserver', { common_name: 'kubernetes', ip_sans: '127.0.0.1', ttl: '1h' })
+  ).data;
+  k8s = await startTokenReviewServer({
+    accounts: [rotatorAccount],
+    tls: { cert: issued.certificate, key: issued.private_key },
+  });
 
   await bao.ok('POST', 'sys/auth/kubernetes', { type: 'kubernetes' });
   // Outside a pod there is no local CA or token to default to: OpenBao then requires the CA.
@@ -85,7 +93,13 @@ function signJwt(claims: Record<string, unknown>): string {
 
 function ciJwt(): string {
   const now = Math.floor(Date.now() / 1000);
-  return signJwt({ sub: 'system:serviceaccount:rotation:token-rotator', aud: 'openbao', iat: now, exp: now + 300, jti: randomBytes(8).toString('hex') });
+  return signJwt({
+    sub: 'system:serviceaccount:rotation:token-rotator',
+    aud: 'openbao',
+    iat: now,
+    exp: now + 300,
+    jti: randomBytes(8).toString('hex'),
+  });
 }
 
 /** The accessors of every token the store logged in with, in order. */
@@ -171,7 +185,9 @@ describe('Vault auth (real OpenBao)', () => {
       await bao.ok('POST', 'auth/token/revoke-accessor', { accessor: firstAccessor });
 
       expect(await store.read(record)).toEqual({ value: { n: 1 }, version: '1' });
-      const reviewed = k8s.reviews.filter((review) => review.token === first || review.token === second).map((review) => review.token);
+      const reviewed = k8s.reviews
+        .filter((review) => review.token === first || review.token === second)
+        .map((review) => review.token);
       expect(reviewed).toEqual([first, second]);
       const accessors = loginAccessors(logs);
       expect(accessors).toHaveLength(2);
@@ -188,7 +204,9 @@ describe('Vault auth (real OpenBao)', () => {
       const store = storeFrom({ method: 'kubernetes', role: 'rotator', jwt_file: missing });
       const error = await store.read('tokens/k8s').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
-      expect((error as StoreError).message).toBe(`cannot read the Kubernetes service account token for the Vault login from ${missing} (ENOENT)`);
+      expect((error as StoreError).message).toBe(
+        `cannot read the Kubernetes service account token for the Vault login from ${missing} (ENOENT)`,
+      );
     });
   });
 
@@ -249,7 +267,16 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
     }
 
     function storeWith(auth: VaultAuth, transport: VaultTransport, logger: Logger): VaultStore {
-      return new VaultStore({ address: bao.address, mount: 'secret', prefix: 'token-rotator', auth, maxVersions: 10, timeoutMs: 5000, transport, logger });
+      return new VaultStore({
+        address: bao.address,
+        mount: 'secret',
+        prefix: 'token-rotator',
+        auth,
+        maxVersions: 10,
+        timeoutMs: 5000,
+        transport,
+        logger,
+      });
     }
 
     async function lookupAccessor(accessor: string): Promise<{ expire_time: string; ttl: number; issue_time: string }> {
@@ -267,12 +294,20 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
     }
 
     it('renews an AppRole token ahead of its TTL, logs in again before its max TTL, and keeps working throughout', async () => {
-      await bao.ok('POST', 'auth/approle/role/brief', { token_policies: ['token-rotator'], token_ttl: '3s', token_max_ttl: '7s' });
+      await bao.ok('POST', 'auth/approle/role/brief', {
+        token_policies: ['token-rotator'],
+        token_ttl: '3s',
+        token_max_ttl: '7s',
+      });
       const roleId = (await bao.ok('GET', 'auth/approle/role/brief/role-id')).data.role_id as string;
       const secretId = (await bao.ok('POST', 'auth/approle/role/brief/secret-id', {})).data.secret_id as string;
       const logs = captureLogs();
       const { transport, counts } = countingTransport();
-      const store = storeWith(appRoleAuth({ mount: 'approle', role_id: roleId, secret_id: secretId }), transport, logs.logger);
+      const store = storeWith(
+        appRoleAuth({ mount: 'approle', role_id: roleId, secret_id: secretId }),
+        transport,
+        logs.logger,
+      );
 
       const record = uniqueRecord('state');
       let version = await store.write(record, { n: 0 }, null);
@@ -305,9 +340,12 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
       const accessors = loginAccessors(logs);
       expect(accessors.length).toBeGreaterThanOrEqual(2);
       expect(accessors[1]).not.toBe(first);
-      expect(logs.lines().filter((line) => line.msg === 'logged in to Vault').map((line) => line.reason)).toEqual(
-        ['first use', ...accessors.slice(1).map(() => 'ahead of expiry')],
-      );
+      expect(
+        logs
+          .lines()
+          .filter((line) => line.msg === 'logged in to Vault')
+          .map((line) => line.reason),
+      ).toEqual(['first use', ...accessors.slice(1).map(() => 'ahead of expiry')]);
       expect(Date.parse((await lookupAccessor(accessors.at(-1) as string)).expire_time)).toBeGreaterThan(Date.now());
       expect(counts.refused).toBe(0);
       expect(counts.logins).toBe(accessors.length);
@@ -321,7 +359,9 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
     });
 
     it('renews a token given in the config while it can, then warns that it will expire, and never logs in', async () => {
-      const created = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator'], ttl: '3s', explicit_max_ttl: '4s' })).auth;
+      const created = (
+        await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator'], ttl: '3s', explicit_max_ttl: '4s' })
+      ).auth;
       const logs = captureLogs();
       const { transport, counts } = countingTransport();
       const store = storeWith(tokenAuth({ token: created.client_token }), transport, logs.logger);
@@ -329,7 +369,10 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
       const issued = await lookupAccessor(created.accessor);
 
       const warning = await waitFor('the expiry warning', () => logs.lines().find((line) => line.level === 40), 4_000);
-      expect(warning).toMatchObject({ accessor: created.accessor, msg: expect.stringMatching(/cannot be renewed further.*give it a new token/) });
+      expect(warning).toMatchObject({
+        accessor: created.accessor,
+        msg: expect.stringMatching(/cannot be renewed further.*give it a new token/),
+      });
       expect(Date.parse(warning.expires_at)).toBeLessThanOrEqual(Date.parse(issued.issue_time) + 4_000 + 1_000);
       const renewals = logs.lines().filter((line) => line.msg === 'renewed the Vault token');
       expect(renewals.length).toBeGreaterThanOrEqual(1);

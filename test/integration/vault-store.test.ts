@@ -6,13 +6,13 @@ import { parseConfig } from '../../src/config/load.js';
 import { fieldKit } from '../../src/config/schema.js';
 import { ConfigError, ConflictError, StoreError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
-import { createDemoClients, startSandbox, type DemoSecrets, type Sandbox } from '../../src/sandbox/index.js';
+import { createDemoClients, type DemoSecrets, type Sandbox, startSandbox } from '../../src/sandbox/index.js';
 import { createStore } from '../../src/stores/registry.js';
-import { tokenAuth } from '../../src/stores/vault/auth-token.js';
 import { appRoleAuth } from '../../src/stores/vault/auth-approle.js';
-import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
+import { tokenAuth } from '../../src/stores/vault/auth-token.js';
 import { VaultStore, vaultStoreSchema } from '../../src/stores/vault/index.js';
-import { enableJwtAuth, freePort, startOpenBao, type OpenBao } from '../helpers/openbao.js';
+import { fetchTransport, type VaultTransport } from '../../src/stores/vault/transport.js';
+import { enableJwtAuth, freePort, type OpenBao, startOpenBao } from '../helpers/openbao.js';
 import { listRecords } from '../helpers/record-lister.js';
 
 let bao: OpenBao;
@@ -25,8 +25,12 @@ beforeAll(async () => {
   const demo = await createDemoClients();
   secrets = demo.secrets;
   [bao, sandbox] = await Promise.all([startOpenBao(), startSandbox({ clients: demo.clients })]);
-  await bao.ok('POST', 'sys/policies/acl/token-rotator', { policy: await readFile('deploy/vault/rotator-policy.hcl', 'utf8') });
-  await bao.ok('POST', 'sys/policies/acl/token-rotator-consumer', { policy: await readFile('deploy/vault/consumer-policy.hcl', 'utf8') });
+  await bao.ok('POST', 'sys/policies/acl/token-rotator', {
+    policy: await readFile('deploy/vault/rotator-policy.hcl', 'utf8'),
+  });
+  await bao.ok('POST', 'sys/policies/acl/token-rotator-consumer', {
+    policy: await readFile('deploy/vault/consumer-policy.hcl', 'utf8'),
+  });
   await bao.ok('POST', 'sys/auth/approle', { type: 'approle' });
   await bao.ok('POST', 'auth/approle/role/rotator', { token_policies: ['token-rotator'], token_ttl: '1h' });
   await enableJwtAuth(bao, jwtKeys.publicKey);
@@ -39,7 +43,14 @@ const resolvedVaultSchema = vaultStoreSchema(fieldKit('resolved'));
 
 /** A store built from a config section (through the schema, so its defaults apply), root token by default. */
 function storeFrom(section: Record<string, unknown>) {
-  return createStore(resolvedVaultSchema.parse({ kind: 'vault', address: bao.address, auth: { method: 'token', token: bao.rootToken }, ...section }));
+  return createStore(
+    resolvedVaultSchema.parse({
+      kind: 'vault',
+      address: bao.address,
+      auth: { method: 'token', token: bao.rootToken },
+      ...section,
+    }),
+  );
 }
 
 const uniquePrefix = () => `test-${randomBytes(4).toString('hex')}`;
@@ -145,13 +156,21 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
     it('labels a record with provider and expires_at in custom_metadata at each write, keeping keys an operator added', async () => {
       const prefix = uniquePrefix();
       const store = storeFrom({ prefix, custom_metadata: { team: 'payments' } });
-      const v1 = await store.write('tokens/klikoo', { n: 1 }, null, { provider: 'klikoo', expires_at: '2026-11-21T10:15:00.000Z' });
+      const v1 = await store.write('tokens/klikoo', { n: 1 }, null, {
+        provider: 'klikoo',
+        expires_at: '2026-11-21T10:15:00.000Z',
+      });
       const first = (await bao.ok('GET', `secret/metadata/${prefix}/tokens/klikoo`)).data.custom_metadata;
       await bao.ok('POST', `secret/metadata/${prefix}/tokens/klikoo`, { custom_metadata: { ...first, owner: 'ops' } });
 
       await store.write('tokens/klikoo', { n: 2 }, v1, { provider: 'klikoo', expires_at: '2026-11-21T10:30:00.000Z' });
 
-      expect(first).toEqual({ team: 'payments', 'managed-by': 'token-rotator', provider: 'klikoo', expires_at: '2026-11-21T10:15:00.000Z' });
+      expect(first).toEqual({
+        team: 'payments',
+        'managed-by': 'token-rotator',
+        provider: 'klikoo',
+        expires_at: '2026-11-21T10:15:00.000Z',
+      });
       expect((await bao.ok('GET', `secret/metadata/${prefix}/tokens/klikoo`)).data.custom_metadata).toEqual({
         team: 'payments',
         'managed-by': 'token-rotator',
@@ -163,7 +182,8 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
 
     it('lists the records under a prefix, recursively and sorted', async () => {
       const store = storeFrom({ prefix: uniquePrefix() });
-      for (const path of ['tokens/b', 'tokens/a', 'tokens/nested/c', 'state/a']) await store.write(path, { path }, null);
+      for (const path of ['tokens/b', 'tokens/a', 'tokens/nested/c', 'state/a'])
+        await store.write(path, { path }, null);
       expect(await listRecords(store, 'tokens')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
       expect(await listRecords(store, 'tokens/')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
       expect(await listRecords(store, '')).toEqual(['state/a', 'tokens/a', 'tokens/b', 'tokens/nested/c']);
@@ -198,7 +218,9 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
       await bao.ok('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, undefined, 'team-a');
       const store = storeFrom({ namespace: 'team-a', prefix: 'ns' });
       await store.write('tokens/a', { n: 1 }, null);
-      expect((await bao.api('GET', 'secret/data/ns/tokens/a', undefined, undefined, 'team-a')).body.data.data).toEqual({ n: 1 });
+      expect((await bao.api('GET', 'secret/data/ns/tokens/a', undefined, undefined, 'team-a')).body.data.data).toEqual({
+        n: 1,
+      });
       expect((await bao.api('GET', 'secret/data/ns/tokens/a')).status).toBe(404);
     });
 
@@ -215,7 +237,12 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
 
     it('logs in with a JWT signed by a key the JWT auth method trusts', async () => {
       const now = Math.floor(Date.now() / 1000);
-      const jwt = signJwt({ sub: 'system:serviceaccount:rotation:token-rotator', aud: 'openbao', iat: now, exp: now + 300 });
+      const jwt = signJwt({
+        sub: 'system:serviceaccount:rotation:token-rotator',
+        aud: 'openbao',
+        iat: now,
+        exp: now + 300,
+      });
       const store = storeFrom({ auth: { method: 'jwt', role: 'rotator', jwt } });
       await store.write('tests/jwt', { n: 1 }, null);
       expect(await store.read('tests/jwt')).toEqual({ value: { n: 1 }, version: '1' });
@@ -233,7 +260,11 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     });
 
     it('logs in again once when Vault no longer accepts its expired token, and repeats the call', async () => {
-      await bao.ok('POST', 'auth/approle/role/short', { token_policies: ['token-rotator'], token_ttl: '1s', token_max_ttl: '1s' });
+      await bao.ok('POST', 'auth/approle/role/short', {
+        token_policies: ['token-rotator'],
+        token_ttl: '1s',
+        token_max_ttl: '1s',
+      });
       const { roleId, secretId } = await approleCredentials('short');
       const counting = countingTransport();
       const store = new VaultStore({
@@ -252,7 +283,8 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     });
 
     it('does not log in again when the policy denies a call with a valid token', async () => {
-      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
+      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth
+        .client_token as string;
       const counting = countingTransport();
       const store = new VaultStore({
         address: bao.address,
@@ -280,18 +312,27 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
 
       for (const error of [read, write]) {
         expect(error).toBeInstanceOf(StoreError);
-        expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 404.*no secrets engine is mounted at no-such-mount/) });
+        expect(error).toMatchObject({
+          retryable: false,
+          message: expect.stringMatching(/HTTP 404.*no secrets engine is mounted at no-such-mount/),
+        });
       }
     });
 
     it('reports a write the policy denies as a non-retryable StoreError naming the address', async () => {
-      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
+      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth
+        .client_token as string;
       const store = storeFrom({ auth: { method: 'token', token: consumer } });
 
       const error = await store.write('state/denied', { n: 1 }, null).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(/^could not write record state\/denied: Vault answered HTTP 403 .*\(permission denied\); Vault at http:\/\/127\.0\.0\.1:\d+$/) });
+      expect(error).toMatchObject({
+        retryable: false,
+        message: expect.stringMatching(
+          /^could not write record state\/denied: Vault answered HTTP 403 .*\(permission denied\); Vault at http:\/\/127\.0\.0\.1:\d+$/,
+        ),
+      });
       expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain(consumer);
     });
 
@@ -301,7 +342,10 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
       const error = await store.write('tokens/a', { html: '<'.repeat(100_000) }, null).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(StoreError);
-      expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('over the Vault store\'s limit of 491520') });
+      expect(error).toMatchObject({
+        retryable: false,
+        message: expect.stringContaining("over the Vault store's limit of 491520"),
+      });
       expect(await store.read('tokens/a')).toBeUndefined();
     });
   });
@@ -311,7 +355,8 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
       const root = storeFrom({});
       await root.write('tokens/x', { access_token: 'public' }, null);
       await root.write('state/x', { refresh_token: 'private' }, null);
-      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
+      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth
+        .client_token as string;
       const store = storeFrom({ auth: { method: 'token', token: consumer } });
       expect((await store.read('tokens/x'))?.value).toEqual({ access_token: 'public' });
       const denied = await store.read('state/x').catch((e: unknown) => e);
@@ -346,17 +391,24 @@ providers:
         const summary = await rotator.pass();
         expect(summary.outcomes).toMatchObject([{ provider: 'generic', status: 'rotated', method: 'obtain' }]);
         // The second write of the record patches its metadata, under the rotator policy.
-        expect((await rotator.pass({ force: true })).outcomes).toMatchObject([{ provider: 'generic', status: 'rotated' }]);
+        expect((await rotator.pass({ force: true })).outcomes).toMatchObject([
+          { provider: 'generic', status: 'rotated' },
+        ]);
       } finally {
         await rotator.close();
       }
-      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth.client_token as string;
+      const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth
+        .client_token as string;
       const published = await bao.ok('GET', 'secret/data/token-rotator/tokens/generic', undefined, consumer);
       expect(published.data.data).toMatchObject({ provider: 'generic', generation: 2 });
       expect(sandbox.isValid(published.data.data.access_token)).toBe(true);
       // The rotator policy allows the metadata patch: operators see what each record holds.
       const metadata = (await bao.ok('GET', 'secret/metadata/token-rotator/tokens/generic')).data.custom_metadata;
-      expect(metadata).toEqual({ 'managed-by': 'token-rotator', provider: 'generic', expires_at: published.data.data.expires_at });
+      expect(metadata).toEqual({
+        'managed-by': 'token-rotator',
+        provider: 'generic',
+        expires_at: published.data.data.expires_at,
+      });
     });
   });
 
@@ -382,7 +434,12 @@ providers:
     it('fails a read with a StoreError at once when the server was stopped', async () => {
       const other = await startOpenBao();
       const store = createStore(
-        resolvedVaultSchema.parse({ kind: 'vault', address: other.address, request_timeout_seconds: 5, auth: { method: 'token', token: other.rootToken } }),
+        resolvedVaultSchema.parse({
+          kind: 'vault',
+          address: other.address,
+          request_timeout_seconds: 5,
+          auth: { method: 'token', token: other.rootToken },
+        }),
       );
       await store.write('tokens/a', { n: 1 }, null);
       await other.stop();
@@ -391,7 +448,12 @@ providers:
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).message).toMatch(/could not read record tokens\/a/);
       expect(Date.now() - started).toBeLessThan(2000);
-      expect(error).toMatchObject({ retryable: true, message: expect.stringContaining('could not reach Vault for read of secret/data/token-rotator/tokens/a (ECONNREFUSED)') });
+      expect(error).toMatchObject({
+        retryable: true,
+        message: expect.stringContaining(
+          'could not reach Vault for read of secret/data/token-rotator/tokens/a (ECONNREFUSED)',
+        ),
+      });
       expect((error as StoreError).message).toContain(`; Vault at ${other.address}`);
     });
 
@@ -402,7 +464,12 @@ providers:
       await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
       try {
         const store = createStore(
-          resolvedVaultSchema.parse({ kind: 'vault', address: `http://127.0.0.1:${port}`, request_timeout_seconds: 1, auth: { method: 'token', token: 'hvs.unused' } }),
+          resolvedVaultSchema.parse({
+            kind: 'vault',
+            address: `http://127.0.0.1:${port}`,
+            request_timeout_seconds: 1,
+            auth: { method: 'token', token: 'hvs.unused' },
+          }),
         );
         const started = Date.now();
         const error = await store.read('tokens/a').catch((e: unknown) => e);

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { PassSummary } from '../../src/engine/pass.js';
 import type { Outcome } from '../../src/engine/rotate.js';
-import { EMF_NAMESPACE, emfDocument, passMetrics, writeEmf, type EmfDocument } from '../../src/observability/emf.js';
+import { EMF_NAMESPACE, type EmfDocument, emfDocument, passMetrics, writeEmf } from '../../src/observability/emf.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');
 const UNITS = new Set(['Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Count', 'Percent', 'None']);
@@ -17,7 +17,13 @@ const UNITS = new Set(['Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Coun
 function summaryOf(outcomes: Outcome[], durationMs = 812): PassSummary {
   const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status]++;
-  return { startedAt: new Date(NOW - durationMs).toISOString(), durationMs, outcomes, ok: outcomes.every((o) => o.ok), counts };
+  return {
+    startedAt: new Date(NOW - durationMs).toISOString(),
+    durationMs,
+    outcomes,
+    ok: outcomes.every((o) => o.ok),
+    counts,
+  };
 }
 
 const rotated: Outcome = {
@@ -48,7 +54,13 @@ const neverObtained: Outcome = {
   error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'invalid_client' },
   durationMs: 30,
 };
-const fresh: Outcome = { provider: 'keliweb-fatture', status: 'fresh', ok: true, expiresAt: new Date(NOW + 3000_000).toISOString(), durationMs: 5 };
+const fresh: Outcome = {
+  provider: 'keliweb-fatture',
+  status: 'fresh',
+  ok: true,
+  expiresAt: new Date(NOW + 3000_000).toISOString(),
+  durationMs: 5,
+};
 
 /** Checks one parsed line against the specification's rules; returns the directive. */
 function assertEmfShape(line: Record<string, unknown>) {
@@ -83,7 +95,13 @@ describe('emfDocument', () => {
     expect(document).toEqual({
       _aws: {
         Timestamp: NOW,
-        CloudWatchMetrics: [{ Namespace: 'TokenRotator', Dimensions: [['Service', 'Provider']], Metrics: [{ Name: 'Rotations', Unit: 'Count' }] }],
+        CloudWatchMetrics: [
+          {
+            Namespace: 'TokenRotator',
+            Dimensions: [['Service', 'Provider']],
+            Metrics: [{ Name: 'Rotations', Unit: 'Count' }],
+          },
+        ],
       },
       Service: 'rotator',
       Provider: 'klikoo',
@@ -94,13 +112,25 @@ describe('emfDocument', () => {
 
   it('refuses a key used twice, which would make a value ambiguous', () => {
     expect(() =>
-      emfDocument({ namespace: 'N', timestamp: NOW, dimensions: { Status: 'a' }, metrics: [], properties: { Status: 'b' } }),
+      emfDocument({
+        namespace: 'N',
+        timestamp: NOW,
+        dimensions: { Status: 'a' },
+        metrics: [],
+        properties: { Status: 'b' },
+      }),
     ).toThrow(/Status is used twice/);
   });
 
   it('refuses a dimension set naming a dimension without a value', () => {
     expect(() =>
-      emfDocument({ namespace: 'N', timestamp: NOW, dimensions: { Service: 's' }, dimensionSets: [['Service', 'Provider']], metrics: [] }),
+      emfDocument({
+        namespace: 'N',
+        timestamp: NOW,
+        dimensions: { Service: 's' },
+        dimensionSets: [['Service', 'Provider']],
+        metrics: [],
+      }),
     ).toThrow(/unknown dimensions: Provider/);
   });
 });
@@ -139,13 +169,26 @@ describe('passMetrics', () => {
       { Name: 'Failures', Unit: 'Count' },
       { Name: 'SecondsToExpiry', Unit: 'Seconds' },
     ]);
-    expect(line).toMatchObject({ Rotations: 1, Failures: 0, SecondsToExpiry: 900, Status: 'rotated', Method: 'obtain', RequestId: 'req-1' });
+    expect(line).toMatchObject({
+      Rotations: 1,
+      Failures: 0,
+      SecondsToExpiry: 900,
+      Status: 'rotated',
+      Method: 'obtain',
+      RequestId: 'req-1',
+    });
   });
 
   it('counts a failure with its class and code as properties, not dimensions, and the old token expiry', () => {
     const line = forProvider('generic');
 
-    expect(line).toMatchObject({ Rotations: 0, Failures: 1, SecondsToExpiry: 42, FailureClass: 'retryable', ErrorCode: 'PROVIDER_RETRYABLE' });
+    expect(line).toMatchObject({
+      Rotations: 0,
+      Failures: 1,
+      SecondsToExpiry: 42,
+      FailureClass: 'retryable',
+      ErrorCode: 'PROVIDER_RETRYABLE',
+    });
     expect(assertEmfShape(line).Dimensions.flat()).not.toContain('FailureClass');
   });
 
@@ -158,13 +201,22 @@ describe('passMetrics', () => {
   });
 
   it('reports a fresh provider with zero rotations and zero failures, so alarms see data', () => {
-    expect(forProvider('keliweb-fatture')).toMatchObject({ Rotations: 0, Failures: 0, SecondsToExpiry: 3000, Status: 'fresh' });
+    expect(forProvider('keliweb-fatture')).toMatchObject({
+      Rotations: 0,
+      Failures: 0,
+      SecondsToExpiry: 3000,
+      Status: 'fresh',
+    });
   });
 
   it('reports the pass duration in milliseconds under the service dimension only', () => {
     const line = lines.find((l) => l['Provider'] === undefined)!;
 
-    expect(assertEmfShape(line)).toEqual({ Namespace: 'TokenRotator', Dimensions: [['Service']], Metrics: [{ Name: 'PassDuration', Unit: 'Milliseconds' }] });
+    expect(assertEmfShape(line)).toEqual({
+      Namespace: 'TokenRotator',
+      Dimensions: [['Service']],
+      Metrics: [{ Name: 'PassDuration', Unit: 'Milliseconds' }],
+    });
     expect(line).toMatchObject({ PassDuration: 812, Providers: 4, Service: 'token-rotator-prod-rotate' });
   });
 

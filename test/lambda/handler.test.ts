@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { emptyState } from '../../src/engine/records.js';
 import { ConfigError } from '../../src/errors.js';
+import { startDemoSandbox, writeWorkspace } from '../../src/runtimes/demo.js';
 import { createHandler, PassFailedError, reserveMs } from '../../src/runtimes/lambda.js';
 import { configSource, loadLambdaConfig } from '../../src/runtimes/lambda-config.js';
-import { startDemoSandbox, writeWorkspace } from '../../src/runtimes/demo.js';
 import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import { createStore } from '../../src/stores/registry.js';
 import { Canary } from '../helpers/scenario.js';
@@ -112,16 +112,28 @@ describe('configSource', () => {
   const dir = '/var/task/dist-lambda';
 
   it('prefers the config text, then a file, then a secret, then config.yaml beside the bundle', () => {
-    const all = { TOKEN_ROTATOR_CONFIG: 'providers: {}', TOKEN_ROTATOR_CONFIG_FILE: '/etc/tr.yaml', TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' };
+    const all = {
+      TOKEN_ROTATOR_CONFIG: 'providers: {}',
+      TOKEN_ROTATOR_CONFIG_FILE: '/etc/tr.yaml',
+      TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config',
+    };
 
     expect(configSource(all, dir)).toEqual({ kind: 'env', name: 'TOKEN_ROTATOR_CONFIG' });
-    expect(configSource({ ...all, TOKEN_ROTATOR_CONFIG: undefined }, dir)).toEqual({ kind: 'file', path: '/etc/tr.yaml' });
-    expect(configSource({ TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' }, dir)).toEqual({ kind: 'secret', id: 'token-rotator/config' });
+    expect(configSource({ ...all, TOKEN_ROTATOR_CONFIG: undefined }, dir)).toEqual({
+      kind: 'file',
+      path: '/etc/tr.yaml',
+    });
+    expect(configSource({ TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' }, dir)).toEqual({
+      kind: 'secret',
+      id: 'token-rotator/config',
+    });
     expect(configSource({}, dir)).toEqual({ kind: 'file', path: '/var/task/dist-lambda/config.yaml' });
   });
 
   it('treats empty variables as unset, as a deployment template leaves them', () => {
-    expect(configSource({ TOKEN_ROTATOR_CONFIG: '', TOKEN_ROTATOR_CONFIG_FILE: ' ', TOKEN_ROTATOR_CONFIG_SECRET: '' }, dir)).toEqual({
+    expect(
+      configSource({ TOKEN_ROTATOR_CONFIG: '', TOKEN_ROTATOR_CONFIG_FILE: ' ', TOKEN_ROTATOR_CONFIG_SECRET: '' }, dir),
+    ).toEqual({
       kind: 'file',
       path: '/var/task/dist-lambda/config.yaml',
     });
@@ -132,14 +144,20 @@ describe('loadLambdaConfig', () => {
   const valid = `providers:\n  generic:\n    kind: oauth2\n    token_url: https://auth.example.com/token\n    client_id: c\n    client_secret: \${env:GENERIC_SECRET}\n`;
 
   it('parses the config text of TOKEN_ROTATOR_CONFIG', async () => {
-    const { loaded, source } = await loadLambdaConfig({ env: { TOKEN_ROTATOR_CONFIG: valid, GENERIC_SECRET: 's' }, bundleDir: root });
+    const { loaded, source } = await loadLambdaConfig({
+      env: { TOKEN_ROTATOR_CONFIG: valid, GENERIC_SECRET: 's' },
+      bundleDir: root,
+    });
 
     expect(source.kind).toBe('env');
     expect(loaded.path).toBe('TOKEN_ROTATOR_CONFIG');
   });
 
   it('explains that TOKEN_ROTATOR_CONFIG holds text, not a path as in the CLI', async () => {
-    const error = await loadLambdaConfig({ env: { TOKEN_ROTATOR_CONFIG: '/var/task/token-rotator.yaml' }, bundleDir: root }).catch((e: unknown) => e);
+    const error = await loadLambdaConfig({
+      env: { TOKEN_ROTATOR_CONFIG: '/var/task/token-rotator.yaml' },
+      bundleDir: root,
+    }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toMatch(/holds the config text itself.*TOKEN_ROTATOR_CONFIG_FILE/);
@@ -162,7 +180,9 @@ describe('loadLambdaConfig', () => {
 
     expect(loaded.store).toMatchObject({ kind: 'aws', prefix: 'token-rotator/' });
     expect(loaded.policy.schedule).toBe('*/5 * * * *');
-    expect(await readFile(join(import.meta.dirname, '../../serverless.yml'), 'utf8')).toMatch(/^\s+schedule: rate\(5 minutes\)$/m);
+    expect(await readFile(join(import.meta.dirname, '../../serverless.yml'), 'utf8')).toMatch(
+      /^\s+schedule: rate\(5 minutes\)$/m,
+    );
   });
 
   it('parses the string of the secret TOKEN_ROTATOR_CONFIG_SECRET names', async () => {
@@ -172,7 +192,11 @@ describe('loadLambdaConfig', () => {
       return valid;
     };
 
-    const { source } = await loadLambdaConfig({ env: { TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config', GENERIC_SECRET: 's' }, bundleDir: root, readSecret });
+    const { source } = await loadLambdaConfig({
+      env: { TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config', GENERIC_SECRET: 's' },
+      bundleDir: root,
+      readSecret,
+    });
 
     expect(asked).toEqual(['token-rotator/config']);
     expect(source).toEqual({ kind: 'secret', id: 'token-rotator/config' });
@@ -180,13 +204,21 @@ describe('loadLambdaConfig', () => {
 
   it('reports an unreadable secret by the exception name only, never its message', async () => {
     const readSecret = async () => {
-      throw Object.assign(new Error('Secrets Manager cannot find the specified secret; request body …'), { name: 'ResourceNotFoundException' });
+      throw Object.assign(new Error('Secrets Manager cannot find the specified secret; request body …'), {
+        name: 'ResourceNotFoundException',
+      });
     };
 
-    const error = await loadLambdaConfig({ env: { TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' }, bundleDir: root, readSecret }).catch((e: unknown) => e);
+    const error = await loadLambdaConfig({
+      env: { TOKEN_ROTATOR_CONFIG_SECRET: 'token-rotator/config' },
+      bundleDir: root,
+      readSecret,
+    }).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toBe('cannot read config secret token-rotator/config (ResourceNotFoundException)');
+    expect((error as ConfigError).message).toBe(
+      'cannot read config secret token-rotator/config (ResourceNotFoundException)',
+    );
   });
 });
 
@@ -202,9 +234,13 @@ describe('createHandler', () => {
     expect(first.counts.rotated).toBe(PROVIDERS.length);
     expect(second.counts.fresh).toBe(PROVIDERS.length);
     expect(out.logs.match(/lambda cold start: config loaded/g)).toHaveLength(1);
-    const stored = JSON.parse(await readFile(join(storeDir, 'tokens', 'klikoo.json'), 'utf8')) as { data: { access_token: string } };
+    const stored = JSON.parse(await readFile(join(storeDir, 'tokens', 'klikoo.json'), 'utf8')) as {
+      data: { access_token: string };
+    };
     expect(sandbox.isValid(stored.data.access_token)).toBe(true);
-    const rotations = emf().filter((line) => line['Provider'] !== undefined).map((line) => line['Rotations']);
+    const rotations = emf()
+      .filter((line) => line['Provider'] !== undefined)
+      .map((line) => line['Rotations']);
     expect(rotations).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
   });
 
@@ -217,15 +253,26 @@ describe('createHandler', () => {
     done();
 
     expect(error).toBeInstanceOf(PassFailedError);
-    expect((error as Error).message).toBe('token-rotator pass failed for 1 of 4 providers: generic (failed, retryable PROVIDER_RETRYABLE)');
-    expect(emf().find((line) => line['Provider'] === 'generic')).toMatchObject({ Failures: 1, Rotations: 0, FailureClass: 'retryable' });
+    expect((error as Error).message).toBe(
+      'token-rotator pass failed for 1 of 4 providers: generic (failed, retryable PROVIDER_RETRYABLE)',
+    );
+    expect(emf().find((line) => line['Provider'] === 'generic')).toMatchObject({
+      Failures: 1,
+      Rotations: 0,
+      FailureClass: 'retryable',
+    });
     expect(emf().find((line) => line['Provider'] === 'klikoo')).toMatchObject({ Failures: 0, Rotations: 1 });
   });
 
   it('rejects a bad config at the cold start naming the field, before the store exists, and retries loading next time', async () => {
     const { configPath, storeDir } = await workspace();
     const good = await readFile(configPath, 'utf8');
-    const env: NodeJS.ProcessEnv = { TOKEN_ROTATOR_CONFIG: good.replace(/client_secret: .*generic-client-secret.*$/m, 'client_secret: plain-text-secret') };
+    const env: NodeJS.ProcessEnv = {
+      TOKEN_ROTATOR_CONFIG: good.replace(
+        /client_secret: .*generic-client-secret.*$/m,
+        'client_secret: plain-text-secret',
+      ),
+    };
     const { handler, out, done } = capturedHandler(env);
 
     const error = await handler(event(), context()).catch((e: unknown) => e);
@@ -234,7 +281,9 @@ describe('createHandler', () => {
     done();
 
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).issues).toEqual([{ path: 'providers.generic.client_secret', message: expect.stringMatching(/must be a reference/) }]);
+    expect((error as ConfigError).issues).toEqual([
+      { path: 'providers.generic.client_secret', message: expect.stringMatching(/must be a reference/) },
+    ]);
     expect(out.logs).toMatch(/"msg":"invalid config"/);
     expect(out.logs).not.toContain('plain-text-secret');
     expect(after.ok).toBe(true);
@@ -262,7 +311,15 @@ describe('createHandler', () => {
     const now = Date.now();
     await store.write(
       'state/generic',
-      { ...emptyState('generic'), lease: { holder: 'another-runner', acquired_at: new Date(now).toISOString(), expires_at: new Date(now + 60_000).toISOString(), intent: 'obtain' } },
+      {
+        ...emptyState('generic'),
+        lease: {
+          holder: 'another-runner',
+          acquired_at: new Date(now).toISOString(),
+          expires_at: new Date(now + 60_000).toISOString(),
+          intent: 'obtain',
+        },
+      },
       null,
     );
     await store.close();
@@ -283,7 +340,10 @@ describe('createHandler', () => {
 describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
   it('uses a valid TOKEN_ROTATOR_LOG_LEVEL over the config log_level', async () => {
     const { configPath } = await workspace(); // the workspace config says log_level: debug
-    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, TOKEN_ROTATOR_LOG_LEVEL: 'warn' });
+    const { handler, out, done } = capturedHandler({
+      TOKEN_ROTATOR_CONFIG_FILE: configPath,
+      TOKEN_ROTATOR_LOG_LEVEL: 'warn',
+    });
 
     const summary = await handler(event(), context());
     done();
@@ -295,7 +355,10 @@ describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
 
   it('follows the config log_level when TOKEN_ROTATOR_LOG_LEVEL is empty, as the deployment template may leave it', async () => {
     const { configPath } = await workspace();
-    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, TOKEN_ROTATOR_LOG_LEVEL: '' });
+    const { handler, out, done } = capturedHandler({
+      TOKEN_ROTATOR_CONFIG_FILE: configPath,
+      TOKEN_ROTATOR_LOG_LEVEL: '',
+    });
 
     await handler(event(), context());
     done();
@@ -305,7 +368,10 @@ describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
 
   it('refuses an invalid TOKEN_ROTATOR_LOG_LEVEL at every invocation, naming it and the valid levels, touching neither the store nor any provider', async () => {
     const { configPath, storeDir } = await workspace();
-    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, TOKEN_ROTATOR_LOG_LEVEL: 'verbose' });
+    const { handler, out, done } = capturedHandler({
+      TOKEN_ROTATOR_CONFIG_FILE: configPath,
+      TOKEN_ROTATOR_LOG_LEVEL: 'verbose',
+    });
     const requests = sandbox.requests.length;
 
     const first = await handler(event(), context()).catch((e: unknown) => e);
@@ -315,7 +381,10 @@ describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
     for (const error of [first, second]) {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).issues).toEqual([
-        { path: 'TOKEN_ROTATOR_LOG_LEVEL', message: '"verbose" is not a log level; use one of fatal, error, warn, info, debug, trace, silent' },
+        {
+          path: 'TOKEN_ROTATOR_LOG_LEVEL',
+          message: '"verbose" is not a log level; use one of fatal, error, warn, info, debug, trace, silent',
+        },
       ]);
     }
     expect(out.logs).toMatch(/"msg":"invalid config"/);

@@ -8,16 +8,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { zipEntries, zipEntryData, type ZipEntry } from './zip.js';
+import { type ZipEntry, zipEntries, zipEntryData } from './zip.js';
 
 /** The smallest valid config, to read the policy defaults from. */
-const DEFAULTS = 'providers: { p: { kind: oauth2, token_url: "https://auth.example.com/token", client_id: c, client_secret: "${env:S}" } }';
+const DEFAULTS =
+  'providers: { p: { kind: oauth2, token_url: "https://auth.example.com/token", client_id: c, client_secret: "${env:S}" } }';
 const ROOT = resolve(import.meta.dirname, '../..');
 const BUNDLE = join(ROOT, 'dist-lambda/index.mjs');
 const OSLS = join(ROOT, 'node_modules/osls/bin/serverless.js');
@@ -57,7 +58,13 @@ async function oslsPackage(name: string, args: string[]): Promise<Packaged> {
   const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
     const child = spawn(command, argv, {
       cwd: service,
-      env: { PATH: process.env['PATH'], HOME: join(work, 'home'), SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', CI: 'true' },
+      env: {
+        PATH: process.env['PATH'],
+        HOME: join(work, 'home'),
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+        CI: 'true',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';
@@ -79,7 +86,16 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'tr-osls-'));
   [dev, prod] = await Promise.all([
     oslsPackage('dev', []),
-    oslsPackage('prod', ['--stage', 'prod', '--region', 'eu-south-1', '--param', `kmsKeyArn=${KMS_KEY}`, '--param', 'configSecret=token-rotator/config']),
+    oslsPackage('prod', [
+      '--stage',
+      'prod',
+      '--region',
+      'eu-south-1',
+      '--param',
+      `kmsKeyArn=${KMS_KEY}`,
+      '--param',
+      'configSecret=token-rotator/config',
+    ]),
   ]);
   const bundleKiB = (await stat(BUNDLE)).size / 1024;
   console.log(
@@ -95,7 +111,9 @@ afterAll(async () => {
 const resources = (p: Packaged) => p.template['Resources'] as Record<string, Json>;
 const fn = (p: Packaged) => resources(p)['RotateLambdaFunction']!['Properties'] as Json;
 const statements = (p: Packaged) =>
-  (resources(p)['IamRoleLambdaExecution']!['Properties']['Policies'] as Json[]).flatMap((policy) => policy['PolicyDocument']['Statement'] as Json[]);
+  (resources(p)['IamRoleLambdaExecution']!['Properties']['Policies'] as Json[]).flatMap(
+    (policy) => policy['PolicyDocument']['Statement'] as Json[],
+  );
 const actionsOf = (statement: Json) => [statement['Action']].flat() as string[];
 const resourcesOf = (statement: Json) => [statement['Resource']].flat() as unknown[];
 
@@ -129,10 +147,15 @@ describe('osls package', () => {
   });
 
   it('declares nodejs22.x on arm64, 256 MB, reserved concurrency 1', () => {
-    expect(fn(dev)).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], MemorySize: 256, ReservedConcurrentExecutions: 1 });
+    expect(fn(dev)).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      ReservedConcurrentExecutions: 1,
+    });
   });
 
-  it("sets a timeout longer than the worst pass of the default policy", async () => {
+  it('sets a timeout longer than the worst pass of the default policy', async () => {
     const { policy } = await parseConfig(DEFAULTS, 'defaults', { S: 's' });
     // Waiting out a lease, every attempt timing out, the longest back-off between them, store writes.
     const worst =
@@ -154,7 +177,9 @@ describe('osls package', () => {
   });
 
   it('never retries a failed pass and sends it to an SQS queue', () => {
-    const config = Object.values(resources(dev)).find((r) => r['Type'] === 'AWS::Lambda::EventInvokeConfig')!['Properties'] as Json;
+    const config = Object.values(resources(dev)).find((r) => r['Type'] === 'AWS::Lambda::EventInvokeConfig')![
+      'Properties'
+    ] as Json;
 
     expect(config['MaximumRetryAttempts']).toBe(0);
     expect(config['DestinationConfig']['OnFailure']['Destination']).toEqual({ 'Fn::GetAtt': ['FailureQueue', 'Arn'] });
@@ -164,14 +189,28 @@ describe('osls package', () => {
   });
 
   it("alarms on the function's first error, and when it stops running", () => {
-    const alarms = Object.values(resources(dev)).filter((r) => r['Type'] === 'AWS::CloudWatch::Alarm').map((r) => r['Properties'] as Json);
+    const alarms = Object.values(resources(dev))
+      .filter((r) => r['Type'] === 'AWS::CloudWatch::Alarm')
+      .map((r) => r['Properties'] as Json);
     const onFunction = [{ Name: 'FunctionName', Value: { Ref: 'RotateLambdaFunction' } }];
 
     expect(alarms).toContainEqual(
-      expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: onFunction, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: onFunction,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
     );
     expect(alarms).toContainEqual(
-      expect.objectContaining({ Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: onFunction, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' }),
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Invocations',
+        Dimensions: onFunction,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      }),
     );
   });
 
@@ -179,7 +218,11 @@ describe('osls package', () => {
     const alarm = resources(prod)['TokenExpiryAlarm']!['Properties'] as Json;
 
     expect(fn(prod)['FunctionName']).toBe('token-rotator-prod-rotate');
-    expect(alarm).toMatchObject({ Namespace: 'TokenRotator', MetricName: 'SecondsToExpiry', Dimensions: [{ Name: 'Service', Value: 'token-rotator-prod-rotate' }] });
+    expect(alarm).toMatchObject({
+      Namespace: 'TokenRotator',
+      MetricName: 'SecondsToExpiry',
+      Dimensions: [{ Name: 'Service', Value: 'token-rotator-prod-rotate' }],
+    });
   });
 
   it('keeps logs for a bounded time', () => {
@@ -205,7 +248,11 @@ describe('osls package', () => {
   it('grants the same Secrets Manager and KMS actions as deploy/aws/rotator-policy.json', async () => {
     const policy = JSON.parse(await readFile(join(ROOT, 'deploy/aws/rotator-policy.json'), 'utf8')) as Json;
     const expected = new Set((policy['Statement'] as Json[]).flatMap(actionsOf));
-    const granted = new Set(statements(dev).flatMap(actionsOf).filter((a) => /^(?:secretsmanager|kms):/.test(a)));
+    const granted = new Set(
+      statements(dev)
+        .flatMap(actionsOf)
+        .filter((a) => /^(?:secretsmanager|kms):/.test(a)),
+    );
 
     expect([...granted].sort()).toEqual([...expected].sort());
   });
@@ -214,7 +261,9 @@ describe('osls package', () => {
     const kms = statements(prod).find((s) => actionsOf(s).some((a) => a.startsWith('kms:')))!;
 
     expect(resourcesOf(kms)).toEqual([{ 'Fn::Sub': KMS_KEY }]);
-    expect(kms['Condition']['StringEquals']['kms:ViaService']).toEqual({ 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' });
+    expect(kms['Condition']['StringEquals']['kms:ViaService']).toEqual({
+      'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com',
+    });
     expect(kms['Condition']['StringLike']['kms:EncryptionContext:SecretARN']).toEqual({
       'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:token-rotator/*',
     });
@@ -229,7 +278,10 @@ describe('osls package', () => {
 describe('the bundle (esbuild metafile)', () => {
   const meta = async () => {
     const metafile = JSON.parse(await readFile(join(ROOT, 'dist-lambda/meta.json'), 'utf8')) as Json;
-    return { inputs: Object.keys(metafile['inputs'] as Json), output: metafile['outputs']['dist-lambda/index.mjs'] as Json };
+    return {
+      inputs: Object.keys(metafile['inputs'] as Json),
+      output: metafile['outputs']['dist-lambda/index.mjs'] as Json,
+    };
   };
 
   it('holds neither the sandbox, the CLI, the demo, the daemon nor any test or dev tool', async () => {
@@ -237,7 +289,9 @@ describe('the bundle (esbuild metafile)', () => {
 
     expect(inputs).toContain('src/runtimes/lambda.ts');
     const forbidden = inputs.filter((input) =>
-      /^src\/sandbox\/|^src\/runtimes\/(?:cli|bin|demo|daemon)\.ts$|^test\/|node_modules\/(?:vitest|vite|@vitest|typescript|esbuild|osls)\//.test(input),
+      /^src\/sandbox\/|^src\/runtimes\/(?:cli|bin|demo|daemon)\.ts$|^test\/|node_modules\/(?:vitest|vite|@vitest|typescript|esbuild|osls)\//.test(
+        input,
+      ),
     );
     expect(forbidden).toEqual([]);
   });
@@ -246,7 +300,9 @@ describe('the bundle (esbuild metafile)', () => {
     const { inputs, output } = await meta();
 
     expect(inputs.some((input) => input.startsWith('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
-    const external = (output['imports'] as { path: string; external?: boolean }[]).filter((i) => i.external).map((i) => i.path);
+    const external = (output['imports'] as { path: string; external?: boolean }[])
+      .filter((i) => i.external)
+      .map((i) => i.path);
     expect(external.filter((path) => !isBuiltin(path))).toEqual([]);
   });
 });

@@ -12,14 +12,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { resolvedConfigSchema } from '../../src/config/schema.js';
-import { ProviderError } from '../../src/errors.js';
 import { runPass } from '../../src/engine/pass.js';
 import { effectivePolicy, passesPerDay, scheduleGapSeconds } from '../../src/engine/policy.js';
-import type { RotationEnv, RotationTarget } from '../../src/engine/rotate.js';
 import { readPublic } from '../../src/engine/records-io.js';
+import type { RotationEnv, RotationTarget } from '../../src/engine/rotate.js';
+import { ProviderError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { sizeRing } from '../../src/stores/aws/schema.js';
 import { AwsSecretsStore, MAX_VERSIONS_PER_DAY } from '../../src/stores/aws/index.js';
+import { sizeRing } from '../../src/stores/aws/schema.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { FakeSecretsManager } from '../helpers/fake-secrets-manager.js';
 
@@ -35,7 +35,10 @@ async function simulateWeek(ringSize: number) {
   const fake = new FakeSecretsManager();
   fake.clock = () => clock.now;
   const store = new AwsSecretsStore({ client: fake, prefix: 'tr/', ringSize });
-  const providers = { short: new FakeProvider({ lifetime: 900, refreshable: true }), long: new FakeProvider({ lifetime: 3600, refreshable: false }) };
+  const providers = {
+    short: new FakeProvider({ lifetime: 900, refreshable: true }),
+    long: new FakeProvider({ lifetime: 3600, refreshable: false }),
+  };
   const targets: RotationTarget[] = Object.entries(providers).map(([name, provider]) => ({
     name,
     provider,
@@ -54,7 +57,8 @@ async function simulateWeek(ringSize: number) {
     writeRetry: { sleep: async () => {} },
   };
   const retryable = () => new ProviderError('retryable', 'vendor answered 503', { status: 503 });
-  const permanent = () => new ProviderError('permanent', 'vendor answered 401', { status: 401, reason: 'invalid_client' });
+  const permanent = () =>
+    new ProviderError('permanent', 'vendor answered 401', { status: 401, reason: 'invalid_client' });
   const failing = (provider: FakeProvider, error: () => ProviderError) => {
     provider.queue.obtain = Array.from({ length: 5000 }, error);
     provider.queue.refresh = Array.from({ length: 5000 }, error);
@@ -82,7 +86,9 @@ async function simulateWeek(ringSize: number) {
     passes++;
     for (const outcome of summary.outcomes) {
       // A permanent failure's back-off (at most backoff_max_seconds, 1 h) outlasts the outage.
-      const failingNow = (outcome.provider === 'short' && hour >= 30 && hour < 36) || (outcome.provider === 'long' && hour >= 72 && hour < 97);
+      const failingNow =
+        (outcome.provider === 'short' && hour >= 30 && hour < 36) ||
+        (outcome.provider === 'long' && hour >= 72 && hour < 97);
       if (failingNow) continue;
       const published = await readPublic(store, outcome.provider);
       if (published.record === undefined || Date.parse(published.record.expires_at) <= clock.now) stale++;

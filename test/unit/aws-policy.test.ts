@@ -19,15 +19,25 @@ interface Statement {
 }
 
 const policy = (name: string) =>
-  JSON.parse(readFileSync(resolve(import.meta.dirname, '../../deploy/aws', name), 'utf8')) as { Statement: Statement[] };
+  JSON.parse(readFileSync(resolve(import.meta.dirname, '../../deploy/aws', name), 'utf8')) as {
+    Statement: Statement[];
+  };
 const list = (value: string | string[]) => (Array.isArray(value) ? value : [value]);
 /** IAM's wildcard match: `*` any run of characters, `?` one character. */
 const matches = (pattern: string, value: string) =>
-  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(value);
 
 function allowing(document: { Statement: Statement[] }, action: string, resource: string): Statement | undefined {
   return document.Statement.find(
-    (s) => s.Effect === 'Allow' && list(s.Action).some((a) => matches(a, action)) && list(s.Resource).some((r) => matches(r, resource)),
+    (s) =>
+      s.Effect === 'Allow' &&
+      list(s.Action).some((a) => matches(a, action)) &&
+      list(s.Resource).some((r) => matches(r, resource)),
   );
 }
 
@@ -47,7 +57,10 @@ describe('deploy/aws IAM policies', () => {
         const value = Reflect.get(target, key, receiver);
         if (typeof value !== 'function' || key === 'destroy') return value;
         return (input: { SecretId?: string; Name?: string }) => {
-          calls.push({ action: `secretsmanager:${String(key)[0]!.toUpperCase()}${String(key).slice(1)}`, secret: input.SecretId ?? input.Name });
+          calls.push({
+            action: `secretsmanager:${String(key)[0]!.toUpperCase()}${String(key).slice(1)}`,
+            secret: input.SecretId ?? input.Name,
+          });
           return value.call(target, input);
         };
       },

@@ -17,7 +17,8 @@ function setup(ringSize = 1) {
 }
 
 /** The body the store writes for position `seq` of a ring of `size`. */
-const slotBody = (seq: number, size: number, record: Record<string, unknown>) => JSON.stringify({ ring: { seq, size }, record });
+const slotBody = (seq: number, size: number, record: Record<string, unknown>) =>
+  JSON.stringify({ ring: { seq, size }, record });
 
 describe('AwsSecretsStore (over a fake client)', () => {
   describe('requestToken', () => {
@@ -84,7 +85,9 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
       await expect(attempt).rejects.toBeInstanceOf(StoreError);
       await expect(attempt).rejects.not.toBeInstanceOf(ConflictError);
-      await expect(attempt).rejects.toThrow('Secrets Manager UpdateSecretVersionStage failed for secret tr/state/a@0 (InternalServiceError)');
+      await expect(attempt).rejects.toThrow(
+        'Secrets Manager UpdateSecretVersionStage failed for secret tr/state/a@0 (InternalServiceError)',
+      );
       expect(await store.read('state/a')).toEqual({ value: { n: 1 }, version: v1 });
     });
 
@@ -127,7 +130,9 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const v3 = await store.write('state/a', { n: 3 }, v2);
 
       expect(await store.read('state/a')).toEqual({ value: { n: 3 }, version: v3 });
-      const labelled = [...fake.secrets.get('tr/state/a@0')!.versions.values()].filter((v) => v.stages.includes(PENDING_STAGE));
+      const labelled = [...fake.secrets.get('tr/state/a@0')!.versions.values()].filter((v) =>
+        v.stages.includes(PENDING_STAGE),
+      );
       expect(labelled).toHaveLength(0);
     });
 
@@ -143,14 +148,20 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const { store } = setup();
       await store.write('state/a', { n: 1 }, null);
 
-      await expect(store.write('state/a', { n: 9 }, null)).rejects.toMatchObject({ code: ErrorCodes.STORE_CONFLICT, path: 'state/a' });
+      await expect(store.write('state/a', { n: 9 }, null)).rejects.toMatchObject({
+        code: ErrorCodes.STORE_CONFLICT,
+        path: 'state/a',
+      });
     });
 
     it('never puts the value in an error message', async () => {
       const { fake, store } = setup();
       fake.fail.set('createSecret', serviceError('ThrottlingException'));
 
-      const error = (await store.write('state/a', { refresh_token: 'very-secret-refresh' }, null).then(() => undefined, (e: unknown) => e)) as Error;
+      const error = (await store.write('state/a', { refresh_token: 'very-secret-refresh' }, null).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error;
 
       expect(error).toBeInstanceOf(StoreError);
       expect(error.message).toBe('Secrets Manager CreateSecret failed for secret tr/state/a@0 (ThrottlingException)');
@@ -217,7 +228,10 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
     it('reads a single secret an operator stored as the record, and starts a ring rather than overwrite it', async () => {
       const { fake, store } = setup(3);
-      fake.secrets.set('tr/credentials/a', { versions: new Map([['v1', { body: '{"client_secret":"x"}', stages: ['AWSCURRENT'] }]]), tags: [] });
+      fake.secrets.set('tr/credentials/a', {
+        versions: new Map([['v1', { body: '{"client_secret":"x"}', stages: ['AWSCURRENT'] }]]),
+        tags: [],
+      });
 
       const read = await store.read('credentials/a');
       expect(read).toEqual({ value: { client_secret: 'x' }, version: 'single:v1' });
@@ -230,9 +244,15 @@ describe('AwsSecretsStore (over a fake client)', () => {
 
     it('reports a slot that is not a ring envelope as STORE_RECORD_INVALID, naming the secret only', async () => {
       const { fake, store } = setup(2);
-      fake.secrets.set('tr/tokens/a@1', { versions: new Map([['v1', { body: '{"access_token":"s3cr3t"}', stages: ['AWSCURRENT'] }]]), tags: [] });
+      fake.secrets.set('tr/tokens/a@1', {
+        versions: new Map([['v1', { body: '{"access_token":"s3cr3t"}', stages: ['AWSCURRENT'] }]]),
+        tags: [],
+      });
 
-      const error = (await store.read('tokens/a').then(() => undefined, (e: unknown) => e)) as StoreError;
+      const error = (await store.read('tokens/a').then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as StoreError;
 
       expect(error).toMatchObject({ code: ErrorCodes.STORE_RECORD_INVALID });
       expect(error.message).toBe('secret tr/tokens/a@1 is not a ring slot ({"ring":…,"record":…})');
@@ -261,9 +281,15 @@ describe('AwsSecretsStore (over a fake client)', () => {
   describe('read', () => {
     it('reports a secret that holds no JSON object as STORE_RECORD_INVALID without quoting it', async () => {
       const { fake, store } = setup();
-      fake.secrets.set('tr/tokens/a@0', { versions: new Map([['v1', { body: 'not json: s3cr3t', stages: ['AWSCURRENT'] }]]), tags: [] });
+      fake.secrets.set('tr/tokens/a@0', {
+        versions: new Map([['v1', { body: 'not json: s3cr3t', stages: ['AWSCURRENT'] }]]),
+        tags: [],
+      });
 
-      const error = (await store.read('tokens/a').then(() => undefined, (e: unknown) => e)) as StoreError;
+      const error = (await store.read('tokens/a').then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as StoreError;
 
       expect(error).toMatchObject({ code: ErrorCodes.STORE_RECORD_INVALID });
       expect(error.message).not.toContain('s3cr3t');
@@ -284,7 +310,10 @@ describe('AwsSecretsStore (over a fake client)', () => {
       const { fake, store } = setup(3);
       let version = await store.write('tokens/a', { n: 0 }, null);
       for (let n = 1; n < 4; n++) version = await store.write('tokens/a', { n }, version);
-      fake.secrets.set('tr/tokens/b', { versions: new Map([['v1', { body: '{}', stages: ['AWSCURRENT'] }]]), tags: [] });
+      fake.secrets.set('tr/tokens/b', {
+        versions: new Map([['v1', { body: '{}', stages: ['AWSCURRENT'] }]]),
+        tags: [],
+      });
       fake.calls.length = 0;
 
       expect(await store.list('tokens/')).toEqual(['tokens/a', 'tokens/b']);

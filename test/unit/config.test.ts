@@ -51,7 +51,13 @@ describe('references', () => {
 
   it('resolves env, trimmed file and store references, and keeps $${ literal', async () => {
     const { value, issues } = await resolveReferences(
-      { a: '${env:CID}', b: '${file:' + dir + '/secret.txt}', c: 'x-${store:creds/klikoo#key}-y', d: '$${env:CID}', n: 3 },
+      {
+        a: '${env:CID}',
+        b: `\${file:${dir}/secret.txt}`,
+        c: 'x-${store:creds/klikoo#key}-y',
+        d: '$${env:CID}',
+        n: 3,
+      },
       { env, store: async (path, key) => (path === 'creds/klikoo' && key === 'key' ? 'K' : undefined) },
     );
     expect(issues).toEqual([]);
@@ -78,7 +84,9 @@ describe('parseConfig', () => {
     expect(loaded.policy.schedule).toBe('*/5 * * * *');
     const config = await loaded.resolve(async () => undefined);
     expect(config.providers['klikoo']).toMatchObject({ kind: 'klikoo', client_id: env.CID, client_secret: env.SECRET });
-    expect(config.providers['klikoo']?.kind === 'klikoo' && config.providers['klikoo'].private_key).toMatch(/^-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----$/);
+    expect(config.providers['klikoo']?.kind === 'klikoo' && config.providers['klikoo'].private_key).toMatch(
+      /^-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----$/,
+    );
   });
 
   it('freezes the resolved config', async () => {
@@ -95,20 +103,26 @@ describe('parseConfig', () => {
   });
 
   it('names a missing required field as required', async () => {
-    expect(await issuesOf(klikoo().replace(/ {4}private_key:.*\n/, ''))).toEqual(['providers.klikoo.private_key: required']);
+    expect(await issuesOf(klikoo().replace(/ {4}private_key:.*\n/, ''))).toEqual([
+      'providers.klikoo.private_key: required',
+    ]);
   });
 
   it('defers store references until the store exists, then resolves them', async () => {
     const text = klikoo().replace('${env:SECRET}', '${store:creds/klikoo#secret}');
     const loaded = await parseConfig(text, 'test.yaml', env);
     const fromStore = 's'.repeat(32);
-    const config = await loaded.resolve(async (path, key) => (path === 'creds/klikoo' && key === 'secret' ? fromStore : undefined));
+    const config = await loaded.resolve(async (path, key) =>
+      path === 'creds/klikoo' && key === 'secret' ? fromStore : undefined,
+    );
     expect(config.providers['klikoo']?.kind === 'klikoo' && config.providers['klikoo'].client_secret).toBe(fromStore);
   });
 
   it('refuses store references in the store section', async () => {
     const text = `store:\n  kind: file\n  directory: \${store:a#b}\n${klikoo()}`;
-    expect(await issuesOf(text)).toEqual(['store.directory: ${store:…} references cannot be used to configure the store itself']);
+    expect(await issuesOf(text)).toEqual([
+      'store.directory: ${store:…} references cannot be used to configure the store itself',
+    ]);
   });
 });
 
@@ -122,7 +136,9 @@ describe('configJsonSchema', () => {
 
 describe('the aws store ring size', () => {
   const aws = (store: string, schedule?: string) =>
-    klikoo(`store: { kind: aws, region: us-east-1${store} }\n${schedule === undefined ? '' : `policy: { schedule: '${schedule}' }\n`}`);
+    klikoo(
+      `store: { kind: aws, region: us-east-1${store} }\n${schedule === undefined ? '' : `policy: { schedule: '${schedule}' }\n`}`,
+    );
 
   it('follows the schedule when the config names none: 6 slots for 5 minutes, 3 for 10, 1 for hourly', async () => {
     const sizeOf = async (schedule?: string) => {

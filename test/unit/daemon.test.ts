@@ -21,7 +21,9 @@ const ok: PassSummary = {
 };
 
 /** A rotator whose passes run `script` in turn, recording the options each got. */
-function scriptedRotator(script: readonly ((options: PassOptions) => Promise<PassSummary>)[]): Rotator & { readonly calls: PassOptions[] } {
+function scriptedRotator(
+  script: readonly ((options: PassOptions) => Promise<PassSummary>)[],
+): Rotator & { readonly calls: PassOptions[] } {
   const calls: PassOptions[] = [];
   return {
     calls,
@@ -55,7 +57,15 @@ describe('runDaemon', () => {
     const metrics = new RotatorMetrics();
     const seen: PassSummary[] = [];
 
-    await runDaemon({ rotator, logger: silentLogger(), schedule: '0 0 1 1 *', stop: stop.signal, metrics, providers: ['api'], onPass: (s) => seen.push(s) });
+    await runDaemon({
+      rotator,
+      logger: silentLogger(),
+      schedule: '0 0 1 1 *',
+      stop: stop.signal,
+      metrics,
+      providers: ['api'],
+      onPass: (s) => seen.push(s),
+    });
 
     expect(finished).toBe(true);
     expect(rotator.calls).toHaveLength(1);

@@ -13,9 +13,9 @@ import { LOG_LEVELS } from '../../src/observability/logger.js';
 import { RotatorMetrics } from '../../src/observability/metrics.js';
 import {
   configPath,
+  EXIT,
   emfReport,
   errorCode,
-  EXIT,
   LogLevelError,
   passExitCode,
   prometheusReport,
@@ -36,8 +36,25 @@ function summary(ok: boolean): PassSummary {
     counts: { fresh: 0, rotated: ok ? 1 : 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: ok ? 0 : 1 },
     outcomes: [
       ok
-        ? { provider: 'klikoo', status: 'rotated', ok: true, method: 'obtain', reason: 'due', expiresAt: '2026-03-01T00:15:00.000Z', generation: 2, durationMs: 10 }
-        : { provider: 'klikoo', status: 'failed', ok: false, method: 'obtain', reason: 'due', durationMs: 10, error: { class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'token endpoint unreachable' } },
+        ? {
+            provider: 'klikoo',
+            status: 'rotated',
+            ok: true,
+            method: 'obtain',
+            reason: 'due',
+            expiresAt: '2026-03-01T00:15:00.000Z',
+            generation: 2,
+            durationMs: 10,
+          }
+        : {
+            provider: 'klikoo',
+            status: 'failed',
+            ok: false,
+            method: 'obtain',
+            reason: 'due',
+            durationMs: 10,
+            error: { class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'token endpoint unreachable' },
+          },
     ],
   };
 }
@@ -136,7 +153,10 @@ describe('reportedPass', () => {
     const metrics = new RotatorMetrics();
     const failed = summary(false);
 
-    const result = await reportedPass(async () => failed, prometheusReport(metrics, () => 1_000_000));
+    const result = await reportedPass(
+      async () => failed,
+      prometheusReport(metrics, () => 1_000_000),
+    );
 
     expect(result).toBe(failed);
     expect(metrics.passes('failed')).toBe(1);
@@ -148,7 +168,9 @@ describe('reportedPass', () => {
     const metrics = new RotatorMetrics();
     const cause = new RotatorError(ErrorCodes.STORE_UNAVAILABLE, 'store down');
 
-    const thrown = await reportedPass(() => Promise.reject(cause), prometheusReport(metrics)).catch((error: unknown) => error);
+    const thrown = await reportedPass(() => Promise.reject(cause), prometheusReport(metrics)).catch(
+      (error: unknown) => error,
+    );
 
     expect(thrown).toBe(cause);
     expect(metrics.passes('error')).toBe(1);
@@ -166,9 +188,19 @@ describe('reportedPass', () => {
     const afterRan = written;
     await reportedPass(() => Promise.reject(new Error('store down')), report).catch(() => undefined);
 
-    const lines = afterRan.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = afterRan
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ Service: 'rotate', Provider: 'klikoo', Rotations: 1, Failures: 0, SecondsToExpiry: 900, RequestId: 'req-1' });
+    expect(lines[0]).toMatchObject({
+      Service: 'rotate',
+      Provider: 'klikoo',
+      Rotations: 1,
+      Failures: 0,
+      SecondsToExpiry: 900,
+      RequestId: 'req-1',
+    });
     expect(lines[1]).toMatchObject({ Service: 'rotate', PassDuration: 1500 });
     expect(written).toBe(afterRan);
   });
@@ -188,7 +220,11 @@ describe('stopOnSignals', () => {
     const source = new EventEmitter();
     const announced: string[] = [];
     const exits: number[] = [];
-    const stop = stopOnSignals({ source, announce: (signal) => announced.push(signal), exit: (code) => exits.push(code) });
+    const stop = stopOnSignals({
+      source,
+      announce: (signal) => announced.push(signal),
+      exit: (code) => exits.push(code),
+    });
     return { source, announced, exits, stop };
   }
 

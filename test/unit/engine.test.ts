@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { resolvedConfigSchema } from '../../src/config/schema.js';
-import { ProviderError, StoreError } from '../../src/errors.js';
 import { runPass } from '../../src/engine/pass.js';
-import { effectivePolicy, type EffectivePolicy } from '../../src/engine/policy.js';
-import { recordPaths, type PublicRecord, type StateRecord } from '../../src/engine/records.js';
-import { rotate, type RotationEnv, type RotationTarget } from '../../src/engine/rotate.js';
+import { type EffectivePolicy, effectivePolicy } from '../../src/engine/policy.js';
+import { type PublicRecord, recordPaths, type StateRecord } from '../../src/engine/records.js';
+import { type RotationEnv, type RotationTarget, rotate } from '../../src/engine/rotate.js';
+import { ProviderError, StoreError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
 import { MemoryStore } from '../helpers/memory-store.js';
@@ -15,7 +15,14 @@ const basePolicy: EffectivePolicy = {
   jitter_fraction: 0,
 };
 
-function setup(options: { lifetime?: number; refreshable?: boolean; policy?: Partial<EffectivePolicy>; renewal?: 'refresh' | 'reauthenticate' } = {}) {
+function setup(
+  options: {
+    lifetime?: number;
+    refreshable?: boolean;
+    policy?: Partial<EffectivePolicy>;
+    renewal?: 'refresh' | 'reauthenticate';
+  } = {},
+) {
   const store = new MemoryStore();
   const provider = new FakeProvider({ lifetime: options.lifetime ?? 3600, refreshable: options.refreshable ?? true });
   const clock = { now: T0 };
@@ -83,7 +90,9 @@ describe('rotate', () => {
     const { target, env, provider, clock } = setup();
     await rotate(target, env);
     clock.now += 2_800_000;
-    provider.queue.refresh.push(new ProviderError('reauthenticate', 'invalid_grant', { status: 400, reason: 'invalid_grant' }));
+    provider.queue.refresh.push(
+      new ProviderError('reauthenticate', 'invalid_grant', { status: 400, reason: 'invalid_grant' }),
+    );
     const outcome = await rotate(target, env);
     expect(outcome).toMatchObject({ status: 'rotated', method: 'obtain', ok: true });
     expect(provider.calls).toEqual(['obtain', 'refresh', 'obtain']);
@@ -125,13 +134,19 @@ describe('rotate', () => {
     const outcome = await rotate(target, env);
 
     expect(outcome).toMatchObject({ status: 'rotated', expiresAt: new Date(retrySentAt + 3600_000).toISOString() });
-    expect(pub()).toMatchObject({ issued_at: new Date(retrySentAt).toISOString(), expires_at: new Date(retrySentAt + 3600_000).toISOString() });
+    expect(pub()).toMatchObject({
+      issued_at: new Date(retrySentAt).toISOString(),
+      expires_at: new Date(retrySentAt + 3600_000).toISOString(),
+    });
     expect(state()?.last_success_at).toBe(new Date(retrySentAt + 20_000).toISOString());
   });
 
   it('caps the wait a server asks for at max_retry_wait_seconds', async () => {
     const { target, env, provider, sleeps } = setup({ refreshable: false, policy: { max_retry_wait_seconds: 5 } });
-    provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 429', { status: 429, retryAfterMs: 600_000 }), 'ok');
+    provider.queue.obtain.push(
+      new ProviderError('retryable', 'HTTP 429', { status: 429, retryAfterMs: 600_000 }),
+      'ok',
+    );
     await rotate(target, env);
     expect(sleeps).toEqual([5000]);
   });
@@ -141,9 +156,17 @@ describe('rotate', () => {
     await rotate(target, env);
     const before = pub();
     clock.now += 3_000_000;
-    provider.queue.obtain.push(new ProviderError('retryable', 'HTTP 503', { status: 503 }), new ProviderError('retryable', 'HTTP 503', { status: 503 }));
+    provider.queue.obtain.push(
+      new ProviderError('retryable', 'HTTP 503', { status: 503 }),
+      new ProviderError('retryable', 'HTTP 503', { status: 503 }),
+    );
     const outcome = await rotate(target, env);
-    expect(outcome).toMatchObject({ status: 'failed', ok: false, method: 'obtain', error: { class: 'retryable', code: 'PROVIDER_RETRYABLE' } });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      ok: false,
+      method: 'obtain',
+      error: { class: 'retryable', code: 'PROVIDER_RETRYABLE' },
+    });
     expect(pub()).toEqual(before);
   });
 
@@ -152,7 +175,9 @@ describe('rotate', () => {
     await rotate(target, env);
     const before = pub();
     clock.now += 3_000_000;
-    provider.queue.obtain.push(new ProviderError('permanent', 'invalid_client', { status: 401, reason: 'invalid_client' }));
+    provider.queue.obtain.push(
+      new ProviderError('permanent', 'invalid_client', { status: 401, reason: 'invalid_client' }),
+    );
     const failed = await rotate(target, env);
     expect(failed).toMatchObject({ status: 'failed', error: { class: 'permanent' } });
     expect(state()!.failures.consecutive).toBe(1);
@@ -201,11 +226,16 @@ describe('rotate', () => {
     let stateWrites = 0;
     store.write = async (path, value, expected) => {
       // The lease write succeeds; the state write after the call is refused for good.
-      if (path === recordPaths.state('p1') && ++stateWrites === 2) throw new StoreError('permission denied on state/p1', { retryable: false });
+      if (path === recordPaths.state('p1') && ++stateWrites === 2)
+        throw new StoreError('permission denied on state/p1', { retryable: false });
       return original(path, value, expected);
     };
     const outcome = await rotate(target, env);
-    expect(outcome).toMatchObject({ status: 'failed', ok: false, error: { class: 'store', code: 'STORE_UNAVAILABLE', message: 'permission denied on state/p1' } });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      ok: false,
+      error: { class: 'store', code: 'STORE_UNAVAILABLE', message: 'permission denied on state/p1' },
+    });
     expect(stateWrites).toBe(2);
     expect(provider.calls).toEqual(['obtain']);
     expect(pub()).toBeUndefined();
@@ -275,7 +305,15 @@ describe('rotate', () => {
     const version = store.records.get(recordPaths.state('p1'))!.version;
     await store.write(
       recordPaths.state('p1'),
-      { ...s, lease: { holder: 'other', acquired_at: new Date(clock.now).toISOString(), expires_at: new Date(clock.now + 600_000).toISOString(), intent: 'obtain' } },
+      {
+        ...s,
+        lease: {
+          holder: 'other',
+          acquired_at: new Date(clock.now).toISOString(),
+          expires_at: new Date(clock.now + 600_000).toISOString(),
+          intent: 'obtain',
+        },
+      },
       String(version),
     );
     const outcome = await rotate(target, { ...env, force: true, leaseWaitMs: 2000 });
@@ -359,15 +397,23 @@ describe('concurrent runners (linearizable lease)', () => {
   it('never spends a refresh token twice when eight runners force rotations at once', async () => {
     const store = new MemoryStore();
     const provider = new FakeProvider({ lifetime: 3600, refreshable: true, delayMs: 3 });
-    const target: RotationTarget = { name: 'shared', provider, policy: { ...basePolicy, lease_seconds: 30 }, renewal: 'refresh' };
-    const runners = Array.from({ length: 8 }, (_, i): RotationEnv => ({
-      store,
-      gapSeconds: 300,
-      holder: `runner-${i}`,
-      logger: silentLogger(),
-      force: true,
-      sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
-    }));
+    const target: RotationTarget = {
+      name: 'shared',
+      provider,
+      policy: { ...basePolicy, lease_seconds: 30 },
+      renewal: 'refresh',
+    };
+    const runners = Array.from(
+      { length: 8 },
+      (_, i): RotationEnv => ({
+        store,
+        gapSeconds: 300,
+        holder: `runner-${i}`,
+        logger: silentLogger(),
+        force: true,
+        sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 5))),
+      }),
+    );
     for (let round = 0; round < 10; round++) {
       const outcomes = await Promise.all(runners.map((env) => rotate(target, env)));
       expect(outcomes.every((o) => o.ok)).toBe(true);

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { readHeartbeat, recordHeartbeat } from '../../src/engine/heartbeat.js';
-import { HEARTBEAT_PATH, recordPaths, type Heartbeat } from '../../src/engine/records.js';
+import { HEARTBEAT_PATH, type Heartbeat, recordPaths } from '../../src/engine/records.js';
 import { describeLastPass, lastPassProblem } from '../../src/observability/heartbeat.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { createRotator } from '../../src/rotator.js';
@@ -11,7 +11,12 @@ import { MemoryStore } from '../helpers/memory-store.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
-const beat = (at: number, ok = true): Heartbeat => ({ last_pass_at: iso(at), last_pass_ok: ok, holder: 'host:1:abcd', duration_ms: 42 });
+const beat = (at: number, ok = true): Heartbeat => ({
+  last_pass_at: iso(at),
+  last_pass_ok: ok,
+  holder: 'host:1:abcd',
+  duration_ms: 42,
+});
 
 function capturingLogger() {
   const lines: string[] = [];
@@ -50,7 +55,9 @@ describe('lastPassProblem (the dead-man verdict)', () => {
   });
 
   it('describes the last pass in one line, or says none was recorded', () => {
-    expect(describeLastPass(beat(T0 - 12_000, false), T0)).toBe(`last pass: ${iso(T0 - 12_000)} (12 s ago), a provider failed, 42 ms, by host:1:abcd`);
+    expect(describeLastPass(beat(T0 - 12_000, false), T0)).toBe(
+      `last pass: ${iso(T0 - 12_000)} (12 s ago), a provider failed, 42 ms, by host:1:abcd`,
+    );
     expect(describeLastPass(undefined, T0)).toBe('last pass: none recorded');
   });
 });
@@ -95,7 +102,13 @@ describe('recordHeartbeat', () => {
     const { logger, lines } = capturingLogger();
     expect(await recordHeartbeat(store, beat(T0), logger)).toBe(false);
     const logged = lines.map((line) => JSON.parse(line) as { msg: string; level: number; err?: { code?: string } });
-    expect(logged).toContainEqual(expect.objectContaining({ msg: 'could not record the heartbeat', level: 40, err: expect.objectContaining({ code: 'STORE_UNAVAILABLE' }) }));
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        msg: 'could not record the heartbeat',
+        level: 40,
+        err: expect.objectContaining({ code: 'STORE_UNAVAILABLE' }),
+      }),
+    );
   });
 
   it('reads a record of another layout as no heartbeat', async () => {
@@ -108,8 +121,17 @@ describe('recordHeartbeat', () => {
 describe('Rotator.pass and the heartbeat', () => {
   // One provider whose token is fresh in the store, so a pass calls nothing.
   async function freshRotator(store: MemoryStore, now: () => number) {
-    const token = { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', issued_at: iso(T0), expires_at: iso(T0 + 3_600_000) };
-    await store.write(recordPaths.state('billing'), { schema: 1, provider: 'billing', generation: 1, token, method: 'obtain', failures: { consecutive: 0 } }, null);
+    const token = {
+      access_token: randomBytes(16).toString('hex'),
+      token_type: 'Bearer',
+      issued_at: iso(T0),
+      expires_at: iso(T0 + 3_600_000),
+    };
+    await store.write(
+      recordPaths.state('billing'),
+      { schema: 1, provider: 'billing', generation: 1, token, method: 'obtain', failures: { consecutive: 0 } },
+      null,
+    );
     await store.write(recordPaths.public('billing'), { provider: 'billing', ...token, generation: 1 }, null);
     store.writes = 0;
     const config = await parseConfig(
@@ -139,7 +161,12 @@ providers:
 
     expect(summary.outcomes.map((o) => o.status)).toEqual(['fresh']);
     expect(store.writes).toBe(1);
-    expect(await rotator.heartbeat()).toEqual({ last_pass_at: iso(T0 + 1000), last_pass_ok: true, holder: 'unit:1:beef', duration_ms: 0 });
+    expect(await rotator.heartbeat()).toEqual({
+      last_pass_at: iso(T0 + 1000),
+      last_pass_ok: true,
+      holder: 'unit:1:beef',
+      duration_ms: 0,
+    });
     clock.now = T0 + 2000;
     await rotator.pass();
     expect(store.writes).toBe(2);

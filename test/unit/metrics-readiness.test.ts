@@ -11,9 +11,21 @@ const T0 = Date.parse('2026-03-01T00:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function pass(outcomes: Outcome[]): PassSummary {
-  return { startedAt: iso(T0), durationMs: 5, outcomes, ok: outcomes.every((o) => o.ok), counts: {} as PassSummary['counts'] };
+  return {
+    startedAt: iso(T0),
+    durationMs: 5,
+    outcomes,
+    ok: outcomes.every((o) => o.ok),
+    counts: {} as PassSummary['counts'],
+  };
 }
-const fresh = (provider: string, expiresAt: number): Outcome => ({ provider, status: 'fresh', ok: true, expiresAt: iso(expiresAt), durationMs: 1 });
+const fresh = (provider: string, expiresAt: number): Outcome => ({
+  provider,
+  status: 'fresh',
+  ok: true,
+  expiresAt: iso(expiresAt),
+  durationMs: 1,
+});
 
 function setup(options: { probe?: () => Promise<unknown>; storeTimeoutMs?: number } = {}) {
   const clock = { now: T0 };
@@ -54,7 +66,9 @@ describe('createReadiness', () => {
     clock.now = T0 + 601_000;
     expect(await readiness.check()).toEqual({
       ready: false,
-      reasons: ['the last pass finished 601 s ago, more than 600 s (twice the schedule gap of 300 s): is the scheduler running?'],
+      reasons: [
+        'the last pass finished 601 s ago, more than 600 s (twice the schedule gap of 300 s): is the scheduler running?',
+      ],
     });
   });
 
@@ -64,12 +78,21 @@ describe('createReadiness', () => {
       pass([
         fresh('klikoo', T0 + 10_000),
         fresh('keliweb', T0 + 3_600_000),
-        { provider: 'billing', status: 'failed', ok: false, error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'x' }, durationMs: 1 },
+        {
+          provider: 'billing',
+          status: 'failed',
+          ok: false,
+          error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'x' },
+          durationMs: 1,
+        },
       ]),
       T0,
     );
     clock.now = T0 + 12_000;
-    expect(await readiness.check()).toEqual({ ready: false, reasons: ['provider klikoo: token expired 2 s ago', 'provider billing: no token'] });
+    expect(await readiness.check()).toEqual({
+      ready: false,
+      reasons: ['provider klikoo: token expired 2 s ago', 'provider billing: no token'],
+    });
   });
 
   it('reports a store that fails by its error code only, and reuses the result for a few seconds', async () => {
@@ -80,7 +103,10 @@ describe('createReadiness', () => {
     });
     metrics.observePass(pass([fresh('klikoo', T0 + 900_000)]), T0);
 
-    expect(await readiness.check()).toEqual({ ready: false, reasons: ['the store could not be read (STORE_UNAVAILABLE)'] });
+    expect(await readiness.check()).toEqual({
+      ready: false,
+      reasons: ['the store could not be read (STORE_UNAVAILABLE)'],
+    });
     clock.now = T0 + 4_999;
     await readiness.check();
     expect(probes()).toBe(1);

@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { PassSummary } from '../../src/engine/pass.js';
 import type { Outcome } from '../../src/engine/rotate.js';
-import { formatValue, METRICS_CONTENT_TYPE, PASS_DURATION_BUCKETS, RotatorMetrics } from '../../src/observability/metrics.js';
+import {
+  formatValue,
+  METRICS_CONTENT_TYPE,
+  PASS_DURATION_BUCKETS,
+  RotatorMetrics,
+} from '../../src/observability/metrics.js';
 import { parseExposition, sampleValue } from '../helpers/exposition.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -61,7 +66,14 @@ describe('RotatorMetrics', () => {
           [
             rotated('klikoo', 'obtain', T0 + 900_000),
             rotated('keliweb', 'refresh', T0 + 3_600_000),
-            { provider: 'billing', status: 'failed', ok: false, method: 'obtain', error: { class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'HTTP 503' }, durationMs: 5 },
+            {
+              provider: 'billing',
+              status: 'failed',
+              ok: false,
+              method: 'obtain',
+              error: { class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'HTTP 503' },
+              durationMs: 5,
+            },
           ],
           40,
         ),
@@ -71,10 +83,30 @@ describe('RotatorMetrics', () => {
         summary(
           [
             rotated('klikoo', 'obtain', T0 + 1_800_000),
-            { provider: 'keliweb', status: 'fresh', ok: true, method: 'refresh', expiresAt: iso(T0 + 3_600_000), generation: 2, durationMs: 1 },
+            {
+              provider: 'keliweb',
+              status: 'fresh',
+              ok: true,
+              method: 'refresh',
+              expiresAt: iso(T0 + 3_600_000),
+              generation: 2,
+              durationMs: 1,
+            },
             // A back-off repeats the earlier failure: not a new one.
-            { provider: 'billing', status: 'backoff', ok: false, error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'backing off' }, durationMs: 0 },
-            { provider: 'other', status: 'busy', ok: false, error: { class: 'lease', code: 'LEASE_BUSY', message: 'another runner holds the lease' }, durationMs: 0 },
+            {
+              provider: 'billing',
+              status: 'backoff',
+              ok: false,
+              error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'backing off' },
+              durationMs: 0,
+            },
+            {
+              provider: 'other',
+              status: 'busy',
+              ok: false,
+              error: { class: 'lease', code: 'LEASE_BUSY', message: 'another runner holds the lease' },
+              durationMs: 0,
+            },
           ],
           3000,
         ),
@@ -84,10 +116,16 @@ describe('RotatorMetrics', () => {
 
       const families = parseExposition(metrics.render(T0 + 900_000));
       expect(sampleValue(families, 'token_rotator_rotations_total', { provider: 'klikoo', method: 'obtain' })).toBe(2);
-      expect(sampleValue(families, 'token_rotator_rotations_total', { provider: 'keliweb', method: 'refresh' })).toBe(1);
+      expect(sampleValue(families, 'token_rotator_rotations_total', { provider: 'keliweb', method: 'refresh' })).toBe(
+        1,
+      );
       expect(families.get('token_rotator_rotations_total')!.samples).toHaveLength(2);
-      expect(sampleValue(families, 'token_rotator_failures_total', { provider: 'billing', class: 'retryable' })).toBe(1);
-      expect(sampleValue(families, 'token_rotator_failures_total', { provider: 'billing', class: 'permanent' })).toBeUndefined();
+      expect(sampleValue(families, 'token_rotator_failures_total', { provider: 'billing', class: 'retryable' })).toBe(
+        1,
+      );
+      expect(
+        sampleValue(families, 'token_rotator_failures_total', { provider: 'billing', class: 'permanent' }),
+      ).toBeUndefined();
       expect(sampleValue(families, 'token_rotator_failures_total', { provider: 'other', class: 'lease' })).toBe(1);
       expect(sampleValue(families, 'token_rotator_passes_total', { result: 'ok' })).toBe(0);
       expect(sampleValue(families, 'token_rotator_passes_total', { result: 'failed' })).toBe(2);
@@ -101,20 +139,42 @@ describe('RotatorMetrics', () => {
       metrics.observePass(summary([rotated('klikoo', 'obtain', T0 + 900_000)], 10), T0);
       metrics.observePass(summary([{ provider: 'klikoo', status: 'busy', ok: true, durationMs: 0 }], 10), T0 + 60_000);
 
-      expect(sampleValue(parseExposition(metrics.render(T0 + 100_000)), 'token_rotator_token_expiry_seconds', { provider: 'klikoo' })).toBe(800);
-      expect(sampleValue(parseExposition(metrics.render(T0 + 905_500)), 'token_rotator_token_expiry_seconds', { provider: 'klikoo' })).toBe(-5.5);
+      expect(
+        sampleValue(parseExposition(metrics.render(T0 + 100_000)), 'token_rotator_token_expiry_seconds', {
+          provider: 'klikoo',
+        }),
+      ).toBe(800);
+      expect(
+        sampleValue(parseExposition(metrics.render(T0 + 905_500)), 'token_rotator_token_expiry_seconds', {
+          provider: 'klikoo',
+        }),
+      ).toBe(-5.5);
     });
 
     it('sets the last success time of a provider only from passes that left it valid without failure', () => {
       const metrics = new RotatorMetrics();
       metrics.observePass(summary([rotated('klikoo', 'obtain', T0 + 900_000)], 10), T0 + 2000);
       metrics.observePass(
-        summary([{ provider: 'klikoo', status: 'failed', ok: false, expiresAt: iso(T0 + 900_000), error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'x' }, durationMs: 1 }], 10),
+        summary(
+          [
+            {
+              provider: 'klikoo',
+              status: 'failed',
+              ok: false,
+              expiresAt: iso(T0 + 900_000),
+              error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'x' },
+              durationMs: 1,
+            },
+          ],
+          10,
+        ),
         T0 + 60_000,
       );
 
       const families = parseExposition(metrics.render(T0 + 60_000));
-      expect(sampleValue(families, 'token_rotator_last_success_timestamp_seconds', { provider: 'klikoo' })).toBe((T0 + 2000) / 1000);
+      expect(sampleValue(families, 'token_rotator_last_success_timestamp_seconds', { provider: 'klikoo' })).toBe(
+        (T0 + 2000) / 1000,
+      );
       expect(metrics.providers().get('klikoo')).toEqual({ expiresAtMs: T0 + 900_000, lastSuccessMs: T0 + 2000 });
     });
 
@@ -130,7 +190,9 @@ describe('RotatorMetrics', () => {
       expect(bucket('5')).toBe(3);
       expect(bucket('120')).toBe(3);
       expect(bucket('+Inf')).toBe(4);
-      expect(families.get('token_rotator_pass_duration_seconds')!.samples.filter((s) => s.name.endsWith('_bucket'))).toHaveLength(PASS_DURATION_BUCKETS.length + 1);
+      expect(
+        families.get('token_rotator_pass_duration_seconds')!.samples.filter((s) => s.name.endsWith('_bucket')),
+      ).toHaveLength(PASS_DURATION_BUCKETS.length + 1);
       expect(sampleValue(families, 'token_rotator_pass_duration_seconds_sum')).toBeCloseTo(503.74, 6);
       expect(sampleValue(families, 'token_rotator_pass_duration_seconds_count')).toBe(4);
     });
@@ -142,25 +204,46 @@ describe('RotatorMetrics', () => {
 
       const text = metrics.render(T0);
       expect(text).toContain('provider="odd \\"name\\" \\\\ with\\nnewline"');
-      expect(sampleValue(parseExposition(text), 'token_rotator_rotations_total', { provider: name, method: 'obtain' })).toBe(1);
+      expect(
+        sampleValue(parseExposition(text), 'token_rotator_rotations_total', { provider: name, method: 'obtain' }),
+      ).toBe(1);
     });
 
     it('never puts an error message, which may quote a server, into the output', () => {
       const secret = randomBytes(24).toString('base64url');
       const metrics = new RotatorMetrics();
       metrics.observePass(
-        summary([{ provider: 'klikoo', status: 'failed', ok: false, error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: `server said ${secret}` }, durationMs: 1 }], 1),
+        summary(
+          [
+            {
+              provider: 'klikoo',
+              status: 'failed',
+              ok: false,
+              error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: `server said ${secret}` },
+              durationMs: 1,
+            },
+          ],
+          1,
+        ),
         T0,
       );
 
       const text = metrics.render(T0);
       expect(text).not.toContain(secret);
-      expect(sampleValue(parseExposition(text), 'token_rotator_failures_total', { provider: 'klikoo', class: 'permanent' })).toBe(1);
+      expect(
+        sampleValue(parseExposition(text), 'token_rotator_failures_total', { provider: 'klikoo', class: 'permanent' }),
+      ).toBe(1);
     });
   });
 
   it('formats values as Prometheus reads them', () => {
-    expect([formatValue(Infinity), formatValue(-Infinity), formatValue(NaN), formatValue(0.25), formatValue(3)]).toEqual(['+Inf', '-Inf', 'NaN', '0.25', '3']);
+    expect([
+      formatValue(Infinity),
+      formatValue(-Infinity),
+      formatValue(NaN),
+      formatValue(0.25),
+      formatValue(3),
+    ]).toEqual(['+Inf', '-Inf', 'NaN', '0.25', '3']);
     expect(METRICS_CONTENT_TYPE).toBe('text/plain; version=0.0.4; charset=utf-8');
   });
 });
@@ -175,7 +258,10 @@ describe('parseExposition (the test reader of the format)', () => {
     ['a second TYPE line', '# TYPE a counter\n# TYPE a gauge\na 1\n'],
     ['TYPE after samples', 'a 1\n# TYPE a counter\n'],
     ['a duplicate series', 'a{x="1"} 1\na{x="1"} 2\n'],
-    ['a histogram whose buckets are not cumulative', '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'],
+    [
+      'a histogram whose buckets are not cumulative',
+      '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n',
+    ],
   ])('rejects %s', (_what, text) => {
     expect(() => parseExposition(text)).toThrow();
   });

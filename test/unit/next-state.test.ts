@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../../src/errors.js';
 import type { ProviderResult } from '../../src/engine/call.js';
 import { nextState } from '../../src/engine/next-state.js';
-import { emptyState, stateRecordSchema, type StateRecord } from '../../src/engine/records.js';
+import { emptyState, type StateRecord, stateRecordSchema } from '../../src/engine/records.js';
+import { ProviderError } from '../../src/errors.js';
 import type { TokenSet } from '../../src/providers/contract.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -14,7 +14,12 @@ function leased(overrides: Partial<StateRecord> = {}): StateRecord {
   return {
     ...emptyState('p1'),
     generation: 4,
-    token: { access_token: 'at-old', token_type: 'Bearer', issued_at: iso(T0 - 3_600_000), expires_at: iso(T0 + 300_000) },
+    token: {
+      access_token: 'at-old',
+      token_type: 'Bearer',
+      issued_at: iso(T0 - 3_600_000),
+      expires_at: iso(T0 + 300_000),
+    },
     refresh_token: 'rt-old',
     refresh_expires_at: iso(T0 + 86_400_000),
     method: 'refresh',
@@ -25,7 +30,10 @@ function leased(overrides: Partial<StateRecord> = {}): StateRecord {
   };
 }
 
-function success(tokenSet: Partial<TokenSet>, extra: { method?: 'obtain' | 'refresh'; refreshDead?: boolean; sentAt?: number } = {}): ProviderResult {
+function success(
+  tokenSet: Partial<TokenSet>,
+  extra: { method?: 'obtain' | 'refresh'; refreshDead?: boolean; sentAt?: number } = {},
+): ProviderResult {
   return {
     ok: true,
     tokenSet: { accessToken: 'at-new', tokenType: 'Bearer', expiresIn: 900, ...tokenSet },
@@ -35,7 +43,10 @@ function success(tokenSet: Partial<TokenSet>, extra: { method?: 'obtain' | 'refr
   };
 }
 
-function failure(error: ProviderError, extra: { method?: 'obtain' | 'refresh'; refreshDead?: boolean } = {}): ProviderResult {
+function failure(
+  error: ProviderError,
+  extra: { method?: 'obtain' | 'refresh'; refreshDead?: boolean } = {},
+): ProviderResult {
   return { ok: false, failure: error, method: extra.method ?? 'obtain', refreshDead: extra.refreshDead ?? false };
 }
 
@@ -47,13 +58,23 @@ describe('nextState', () => {
     it('stores the token obtained with the credentials, one generation up, with the lease released', () => {
       const { refresh_token: _token, refresh_expires_at: _expiry, ...neverRefreshed } = leased({ method: 'obtain' });
 
-      const next = nextState(neverRefreshed, success({ refreshToken: 'rt-new', refreshExpiresIn: 7200 }, { method: 'obtain' }), NOW, policy);
+      const next = nextState(
+        neverRefreshed,
+        success({ refreshToken: 'rt-new', refreshExpiresIn: 7200 }, { method: 'obtain' }),
+        NOW,
+        policy,
+      );
 
       expect(next).toEqual({
         schema: 1,
         provider: 'p1',
         generation: 5,
-        token: { access_token: 'at-new', token_type: 'Bearer', issued_at: iso(T0 + 1000), expires_at: iso(T0 + 1000 + 900_000) },
+        token: {
+          access_token: 'at-new',
+          token_type: 'Bearer',
+          issued_at: iso(T0 + 1000),
+          expires_at: iso(T0 + 1000 + 900_000),
+        },
         refresh_token: 'rt-new',
         refresh_expires_at: iso(T0 + 1000 + 7_200_000),
         method: 'obtain',
@@ -67,7 +88,12 @@ describe('nextState', () => {
     it('replaces a used refresh token with the new one from a refresh', () => {
       const next = nextState(leased(), success({ refreshToken: 'rt-new', refreshExpiresIn: 7200 }), NOW, policy);
 
-      expect(next).toMatchObject({ method: 'refresh', generation: 5, refresh_token: 'rt-new', refresh_expires_at: iso(T0 + 1000 + 7_200_000) });
+      expect(next).toMatchObject({
+        method: 'refresh',
+        generation: 5,
+        refresh_token: 'rt-new',
+        refresh_expires_at: iso(T0 + 1000 + 7_200_000),
+      });
       expect(next.lease).toBeUndefined();
     });
 
@@ -103,7 +129,11 @@ describe('nextState', () => {
 
     it('resets the failure history and its back-off', () => {
       const failing = leased({
-        failures: { consecutive: 3, last: { at: iso(T0 - 60_000), class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'invalid_client' }, next_attempt_at: iso(T0 + 60_000) },
+        failures: {
+          consecutive: 3,
+          last: { at: iso(T0 - 60_000), class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'invalid_client' },
+          next_attempt_at: iso(T0 + 60_000),
+        },
       });
 
       expect(nextState(failing, success({}), NOW, policy).failures).toEqual({ consecutive: 0 });
@@ -113,7 +143,12 @@ describe('nextState', () => {
       const sentAt = T0 + 1000;
       const answeredAt = sentAt + 25_000;
 
-      const next = nextState(leased(), success({ expiresIn: 900, refreshToken: 'rt-new', refreshExpiresIn: 3600 }, { sentAt }), answeredAt, policy);
+      const next = nextState(
+        leased(),
+        success({ expiresIn: 900, refreshToken: 'rt-new', refreshExpiresIn: 3600 }, { sentAt }),
+        answeredAt,
+        policy,
+      );
 
       expect(next.token?.issued_at).toBe(iso(sentAt));
       expect(next.token?.expires_at).toBe(iso(sentAt + 900_000));
@@ -125,7 +160,12 @@ describe('nextState', () => {
   describe('after a failure', () => {
     it('keeps the token, the generation and the refresh token, and records the failure without back-off when it is retryable', () => {
       const before = leased();
-      const next = nextState(before, failure(new ProviderError('retryable', 'HTTP 503', { status: 503 }), { method: 'refresh' }), NOW, policy);
+      const next = nextState(
+        before,
+        failure(new ProviderError('retryable', 'HTTP 503', { status: 503 }), { method: 'refresh' }),
+        NOW,
+        policy,
+      );
 
       expect(next).toEqual({
         schema: 1,
@@ -135,7 +175,10 @@ describe('nextState', () => {
         refresh_token: 'rt-old',
         refresh_expires_at: before.refresh_expires_at,
         method: 'refresh',
-        failures: { consecutive: 1, last: { at: iso(NOW), class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'HTTP 503' } },
+        failures: {
+          consecutive: 1,
+          last: { at: iso(NOW), class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'HTTP 503' },
+        },
         last_success_at: before.last_success_at,
         last_attempt_at: iso(T0),
       });

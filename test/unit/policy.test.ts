@@ -1,17 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { resolvedConfigSchema } from '../../src/config/schema.js';
 import {
   backoffSeconds,
   chooseMethod,
   decide,
+  type EffectivePolicy,
   effectivePolicy,
   feasibility,
   jitterUnit,
   renewThreshold,
   scheduleGapSeconds,
-  type EffectivePolicy,
 } from '../../src/engine/policy.js';
 import { emptyState, type StateRecord } from '../../src/engine/records.js';
-import { resolvedConfigSchema } from '../../src/config/schema.js';
 
 const defaults = resolvedConfigSchema.shape.policy.parse({});
 const policy: EffectivePolicy = { ...effectivePolicy(defaults, undefined), jitter_fraction: 0 };
@@ -104,7 +104,11 @@ describe('policy', () => {
     });
     it('keeps a 900 s token fresh until 360 s remain with a 5-minute schedule', () => {
       const state = stateWith(900);
-      expect(decide(T0 + 539_000, state, policy, 300)).toMatchObject({ action: 'fresh', remaining: 361, lifetime: 900 });
+      expect(decide(T0 + 539_000, state, policy, 300)).toMatchObject({
+        action: 'fresh',
+        remaining: 361,
+        lifetime: 900,
+      });
       expect(decide(T0 + 540_000, state, policy, 300)).toMatchObject({ action: 'due', remaining: 360 });
     });
     it('keeps a 3600 s token fresh until 900 s remain', () => {
@@ -124,11 +128,19 @@ describe('policy', () => {
   describe('chooseMethod', () => {
     const base = { canRefresh: true, prefer: 'refresh' as const, policy, gap: 300 };
     it('refreshes while the refresh token has time left', () => {
-      const state = { ...stateWith(3600), refresh_token: 'r', refresh_expires_at: new Date(T0 + 864_000_000).toISOString() };
+      const state = {
+        ...stateWith(3600),
+        refresh_token: 'r',
+        refresh_expires_at: new Date(T0 + 864_000_000).toISOString(),
+      };
       expect(chooseMethod(T0, state, base)).toBe('refresh');
     });
     it('re-authenticates when the refresh token is near expiry', () => {
-      const state = { ...stateWith(3600), refresh_token: 'r', refresh_expires_at: new Date(T0 + 300_000).toISOString() };
+      const state = {
+        ...stateWith(3600),
+        refresh_token: 'r',
+        refresh_expires_at: new Date(T0 + 300_000).toISOString(),
+      };
       expect(chooseMethod(T0, state, base)).toBe('obtain');
     });
     it('re-authenticates without a refresh token', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordPaths, type PublicRecord } from '../../src/engine/records.js';
+import { type PublicRecord, recordPaths } from '../../src/engine/records.js';
 import { TokenUnavailableError } from '../../src/errors.js';
 import { createTokenReader } from '../../src/reader.js';
 import { MemoryStore } from '../helpers/memory-store.js';

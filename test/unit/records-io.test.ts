@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type RecordParser, updateRecord, writeWithRetry } from '../../src/engine/records-io.js';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
-import { updateRecord, writeWithRetry, type RecordParser } from '../../src/engine/records-io.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
 const PATH = 'runner/thing';
@@ -60,7 +60,12 @@ describe('writeWithRetry', () => {
     const waits: number[] = [];
     store.errors.push(new StoreError('down 1'), new StoreError('down 2'), new StoreError('down 3'));
 
-    const failure = writeWithRetry(store, PATH, { n: 1 }, { expectedVersion: null, retry: { attempts: 3, delayMs: 100, sleep: async (ms) => void waits.push(ms) } });
+    const failure = writeWithRetry(
+      store,
+      PATH,
+      { n: 1 },
+      { expectedVersion: null, retry: { attempts: 3, delayMs: 100, sleep: async (ms) => void waits.push(ms) } },
+    );
 
     await expect(failure).rejects.toMatchObject({ message: 'down 3', code: ErrorCodes.STORE_UNAVAILABLE });
     expect(store.calls).toBe(3);
@@ -71,9 +76,17 @@ describe('writeWithRetry', () => {
     const store = new FailingStore();
     store.errors.push(new Error('socket hang up'), new Error('socket hang up'));
 
-    const failure = writeWithRetry(store, PATH, { n: 1 }, { expectedVersion: null, retry: { attempts: 2, sleep: async () => {} } });
+    const failure = writeWithRetry(
+      store,
+      PATH,
+      { n: 1 },
+      { expectedVersion: null, retry: { attempts: 2, sleep: async () => {} } },
+    );
 
-    await expect(failure).rejects.toMatchObject({ name: 'StoreError', message: `writing ${PATH} failed after 2 attempts` });
+    await expect(failure).rejects.toMatchObject({
+      name: 'StoreError',
+      message: `writing ${PATH} failed after 2 attempts`,
+    });
     expect(store.calls).toBe(2);
   });
 
@@ -82,7 +95,9 @@ describe('writeWithRetry', () => {
     await store.write(PATH, { n: 1 }, null);
     store.calls = 0;
 
-    await expect(writeWithRetry(store, PATH, { n: 2 }, { expectedVersion: null, retry: noWait })).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      writeWithRetry(store, PATH, { n: 2 }, { expectedVersion: null, retry: noWait }),
+    ).rejects.toBeInstanceOf(ConflictError);
     expect(store.calls).toBe(1);
   });
 });
@@ -169,7 +184,9 @@ describe('updateRecord', () => {
     const tooLarge = new StoreError('record too large', { retryable: false });
     store.errors.push(tooLarge);
 
-    await expect(updateRecord(store, PATH, { parse: parseCounter, next: () => ({ n: 1 }), attempts: 3, retry: noWait })).rejects.toBe(tooLarge);
+    await expect(
+      updateRecord(store, PATH, { parse: parseCounter, next: () => ({ n: 1 }), attempts: 3, retry: noWait }),
+    ).rejects.toBe(tooLarge);
     expect(store.calls).toBe(1);
   });
 });

@@ -14,7 +14,9 @@ const DAY = 86_400;
 describe('the registries', () => {
   describe('indexByKind', () => {
     it('refuses a kind registered twice', () => {
-      expect(() => indexByKind('store', [{ kind: 'file' }, { kind: 'vault' }, { kind: 'file' }])).toThrow('store kind "file" is registered twice');
+      expect(() => indexByKind('store', [{ kind: 'file' }, { kind: 'vault' }, { kind: 'file' }])).toThrow(
+        'store kind "file" is registered twice',
+      );
     });
 
     it('indexes each definition by its kind', () => {
@@ -36,7 +38,9 @@ describe('the registries', () => {
     });
 
     it('names the registered kinds when a provider or the store has another', async () => {
-      const error = await parseConfig('store: { kind: s3 }\nproviders:\n  x: { kind: nope }\n', 'test.yaml', {}).catch((e: unknown) => e);
+      const error = await parseConfig('store: { kind: s3 }\nproviders:\n  x: { kind: nope }\n', 'test.yaml', {}).catch(
+        (e: unknown) => e,
+      );
 
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).issues).toEqual([
@@ -49,7 +53,11 @@ describe('the registries', () => {
   describe('stores', () => {
     it('lists every store kind once, and the config accepts exactly those kinds', () => {
       expect(STORE_KINDS.map((kind) => kind.kind)).toEqual(['file', 'vault', 'aws']);
-      expect(storeSchema(fieldKit('raw')).options.map((option) => option.shape.kind.value)).toEqual(['file', 'vault', 'aws']);
+      expect(storeSchema(fieldKit('raw')).options.map((option) => option.shape.kind.value)).toEqual([
+        'file',
+        'vault',
+        'aws',
+      ]);
     });
 
     it('defaults to the embedded file store', () => {
@@ -82,18 +90,31 @@ describe('the engine and the store it is given', () => {
   });
 
   it('refuses a schedule that would take more writes per record than the store allows', () => {
-    const issues = storeFitIssues('aws', { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: DAY } }, () => 288);
+    const issues = storeFitIssues(
+      'aws',
+      { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: DAY } },
+      () => 288,
+    );
 
     expect(issues).toEqual([
-      { path: 'policy.schedule', message: '288 passes in 86400 s write a record up to 576 times; the aws store takes at most 96' },
+      {
+        path: 'policy.schedule',
+        message: '288 passes in 86400 s write a record up to 576 times; the aws store takes at most 96',
+      },
     ]);
   });
 
   it('accepts a schedule within the budget, counting passes in the budget window', () => {
     // 48 passes a day, 2 writes each: 96 a day fits 96; over an hour, 2 passes and 4 writes fit 4.
-    expect(storeFitIssues('aws', { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: DAY } }, () => 48)).toEqual([]);
-    expect(storeFitIssues('x', { compareAndSet: true, writeBudget: { writes: 4, windowSeconds: 3600 } }, () => 48)).toEqual([]);
-    expect(storeFitIssues('x', { compareAndSet: true, writeBudget: { writes: 3, windowSeconds: 3600 } }, () => 48)).toHaveLength(1);
+    expect(
+      storeFitIssues('aws', { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: DAY } }, () => 48),
+    ).toEqual([]);
+    expect(
+      storeFitIssues('x', { compareAndSet: true, writeBudget: { writes: 4, windowSeconds: 3600 } }, () => 48),
+    ).toEqual([]);
+    expect(
+      storeFitIssues('x', { compareAndSet: true, writeBudget: { writes: 3, windowSeconds: 3600 } }, () => 48),
+    ).toHaveLength(1);
   });
 
   it('does not compute the schedule for a store without a budget', () => {

@@ -26,7 +26,12 @@ function fakeClient() {
   const transport: VaultTransport = async (request) => {
     requests.push(request);
     if (request.url.endsWith('/login')) {
-      return { status: 200, text: JSON.stringify({ auth: { client_token: `hvs.${randomBytes(8).toString('hex')}`, lease_duration: 60, renewable: true } }) };
+      return {
+        status: 200,
+        text: JSON.stringify({
+          auth: { client_token: `hvs.${randomBytes(8).toString('hex')}`, lease_duration: 60, renewable: true },
+        }),
+      };
     }
     if (request.url.endsWith('/auth/token/lookup-self')) {
       return { status: 200, text: JSON.stringify({ data: { ttl: 120, renewable: true, accessor: 'acc-1' } }) };
@@ -58,7 +63,9 @@ describe('readCredentialFile', () => {
 
   it('refuses an empty file, naming it', async () => {
     const empty = await file(' \n');
-    await expect(readCredentialFile(empty, 'the JWT')).rejects.toThrow(`${empty} is empty: it should hold the JWT for the Vault login`);
+    await expect(readCredentialFile(empty, 'the JWT')).rejects.toThrow(
+      `${empty} is empty: it should hold the JWT for the Vault login`,
+    );
   });
 });
 
@@ -70,7 +77,10 @@ describe('file-based auth methods read the file at each login', () => {
     await auth(client);
     await writeFile(path, 'second.jwt.value\n');
     await auth(client);
-    expect(requests.map((request) => request.url)).toEqual(['https://vault.test:8200/v1/auth/jwt/login', 'https://vault.test:8200/v1/auth/jwt/login']);
+    expect(requests.map((request) => request.url)).toEqual([
+      'https://vault.test:8200/v1/auth/jwt/login',
+      'https://vault.test:8200/v1/auth/jwt/login',
+    ]);
     expect(requests.map((request) => bodyOf(request).jwt)).toEqual(['first.jwt.value', 'second.jwt.value']);
     expect(bodyOf(requests[0])).toEqual({ role: 'rotator', jwt: 'first.jwt.value' });
   });
@@ -88,7 +98,13 @@ describe('file-based auth methods read the file at each login', () => {
     const path = await file('hvs.one');
     const { client, requests } = fakeClient();
     const fromFile = tokenAuth({ token_file: path });
-    expect(await fromFile(client)).toEqual({ token: 'hvs.one', ttlSeconds: 120, renewable: true, accessor: 'acc-1', fixed: false });
+    expect(await fromFile(client)).toEqual({
+      token: 'hvs.one',
+      ttlSeconds: 120,
+      renewable: true,
+      accessor: 'acc-1',
+      fixed: false,
+    });
     await writeFile(path, 'hvs.two');
     expect((await fromFile(client)).token).toBe('hvs.two');
     expect(requests.map((request) => request.headers['x-vault-token'])).toEqual(['hvs.one', 'hvs.two']);
@@ -99,7 +115,10 @@ describe('file-based auth methods read the file at each login', () => {
 describe('aws auth', () => {
   it('uses the global STS endpoint by default, and the regional one (with the China domain) when a region is set', () => {
     expect(stsEndpoint(undefined)).toEqual({ host: 'sts.amazonaws.com', signingRegion: 'us-east-1' });
-    expect(stsEndpoint('eu-central-1')).toEqual({ host: 'sts.eu-central-1.amazonaws.com', signingRegion: 'eu-central-1' });
+    expect(stsEndpoint('eu-central-1')).toEqual({
+      host: 'sts.eu-central-1.amazonaws.com',
+      signingRegion: 'eu-central-1',
+    });
     expect(stsEndpoint('cn-north-1')).toEqual({ host: 'sts.cn-north-1.amazonaws.com.cn', signingRegion: 'cn-north-1' });
   });
 
@@ -115,7 +134,9 @@ describe('aws auth', () => {
     );
     const error = await auth(client).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
-    expect((error as StoreError).message).toBe('no AWS credentials for the Vault login at auth/aws: Could not load credentials from any providers');
+    expect((error as StoreError).message).toBe(
+      'no AWS credentials for the Vault login at auth/aws: Could not load credentials from any providers',
+    );
     expect(requests).toEqual([]);
   });
 
@@ -127,9 +148,14 @@ describe('aws auth', () => {
     await awsAuth({ mount: 'aws', role: 'r' }, { credentials, now })(client);
     await awsAuth({ mount: 'aws', role: 'r' }, { credentials, now })(client);
     const [first, second] = requests.map((request) => bodyOf(request));
-    const headers = JSON.parse(Buffer.from(first?.iam_request_headers ?? '', 'base64').toString('utf8')) as Record<string, string[]>;
+    const headers = JSON.parse(Buffer.from(first?.iam_request_headers ?? '', 'base64').toString('utf8')) as Record<
+      string,
+      string[]
+    >;
     expect(headers['X-Amz-Date']).toEqual(['20260301T120000Z']);
-    expect(headers['Authorization']?.[0]).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20260301\/us-east-1\/sts\/aws4_request, /);
+    expect(headers['Authorization']?.[0]).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20260301\/us-east-1\/sts\/aws4_request, /,
+    );
     expect(second).toEqual(first);
   });
 });

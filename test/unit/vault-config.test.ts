@@ -3,7 +3,12 @@ import { parseConfig } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 
-const env = { SECRET: 's3cret-value', JWT: 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln', TOKEN_PATH: '/run/vault/token', VAULT_TOKEN: 'hvs.from-env' };
+const env = {
+  SECRET: 's3cret-value',
+  JWT: 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+  TOKEN_PATH: '/run/vault/token',
+  VAULT_TOKEN: 'hvs.from-env',
+};
 
 /** A config with one provider and the Vault store section's `auth` as given (YAML flow). */
 function withAuth(auth: string): string {
@@ -34,7 +39,9 @@ describe('the vault store auth section', () => {
     });
 
     it('takes another mount and token file', async () => {
-      expect(await vaultAuth('{ method: kubernetes, mount: k8s/prod, role: r, jwt_file: /var/run/secrets/tokens/vault }')).toMatchObject({
+      expect(
+        await vaultAuth('{ method: kubernetes, mount: k8s/prod, role: r, jwt_file: /var/run/secrets/tokens/vault }'),
+      ).toMatchObject({
         mount: 'k8s/prod',
         jwt_file: '/var/run/secrets/tokens/vault',
       });
@@ -59,7 +66,9 @@ describe('the vault store auth section', () => {
         role: 'rotator',
         jwt_file: '/var/run/secrets/tokens/vault',
       });
-      expect(await vaultAuth('{ method: jwt, role: rotator, jwt_file: "${env:TOKEN_PATH}" }')).toMatchObject({ jwt_file: '/run/vault/token' });
+      expect(await vaultAuth('{ method: jwt, role: rotator, jwt_file: "${env:TOKEN_PATH}" }')).toMatchObject({
+        jwt_file: '/run/vault/token',
+      });
     });
 
     it('still takes jwt as a reference resolved at load', async () => {
@@ -70,19 +79,29 @@ describe('the vault store auth section', () => {
       expect(await issuesOf('{ method: jwt, role: rotator, jwt: "${env:JWT}", jwt_file: /x }')).toEqual([
         'store.auth.jwt_file: give either jwt or jwt_file, not both',
       ]);
-      expect(await issuesOf('{ method: jwt, role: rotator }')).toEqual(['store.auth.jwt: required: give jwt or jwt_file']);
+      expect(await issuesOf('{ method: jwt, role: rotator }')).toEqual([
+        'store.auth.jwt: required: give jwt or jwt_file',
+      ]);
     });
 
     it('refuses a JWT written in plain text, without repeating it', async () => {
       const issues = await issuesOf(`{ method: jwt, role: rotator, jwt: ${env.JWT} }`);
-      expect(issues).toEqual(['store.auth.jwt: must be a reference (${env:NAME}, ${file:/path} or ${store:PATH#KEY}), never plain text']);
+      expect(issues).toEqual([
+        'store.auth.jwt: must be a reference (${env:NAME}, ${file:/path} or ${store:PATH#KEY}), never plain text',
+      ]);
     });
   });
 
   describe('token', () => {
     it('takes token or token_file', async () => {
-      expect(await vaultAuth('{ method: token, token: "${env:VAULT_TOKEN}" }')).toEqual({ method: 'token', token: 'hvs.from-env' });
-      expect(await vaultAuth('{ method: token, token_file: /run/vault/token }')).toEqual({ method: 'token', token_file: '/run/vault/token' });
+      expect(await vaultAuth('{ method: token, token: "${env:VAULT_TOKEN}" }')).toEqual({
+        method: 'token',
+        token: 'hvs.from-env',
+      });
+      expect(await vaultAuth('{ method: token, token_file: /run/vault/token }')).toEqual({
+        method: 'token',
+        token_file: '/run/vault/token',
+      });
     });
 
     it('wants exactly one of token and token_file, naming the field', async () => {
@@ -95,20 +114,33 @@ describe('the vault store auth section', () => {
 
   describe('aws', () => {
     it('defaults the mount and leaves region and server id header unset', async () => {
-      expect(await vaultAuth('{ method: aws, role: token-rotator }')).toEqual({ method: 'aws', mount: 'aws', role: 'token-rotator' });
+      expect(await vaultAuth('{ method: aws, role: token-rotator }')).toEqual({
+        method: 'aws',
+        mount: 'aws',
+        role: 'token-rotator',
+      });
     });
 
     it('takes a region and a server id header', async () => {
-      expect(await vaultAuth('{ method: aws, role: r, region: eu-west-1, server_id_header: vault.example.com }')).toMatchObject({
+      expect(
+        await vaultAuth('{ method: aws, role: r, region: eu-west-1, server_id_header: vault.example.com }'),
+      ).toMatchObject({
         region: 'eu-west-1',
         server_id_header: 'vault.example.com',
       });
-      expect(await vaultAuth('{ method: aws, role: r, region: us-gov-west-1 }')).toMatchObject({ region: 'us-gov-west-1' });
+      expect(await vaultAuth('{ method: aws, role: r, region: us-gov-west-1 }')).toMatchObject({
+        region: 'us-gov-west-1',
+      });
     });
 
     it('names a region that is not one, a missing role and an unknown field', async () => {
-      expect(await issuesOf('{ method: aws, role: r, region: Ireland }')).toEqual(['store.auth.region: must be an AWS region such as eu-west-1']);
-      expect(await issuesOf('{ method: aws, access_key: x }')).toEqual(['store.auth.role: required', 'store.auth: Unrecognized key: "access_key"']);
+      expect(await issuesOf('{ method: aws, role: r, region: Ireland }')).toEqual([
+        'store.auth.region: must be an AWS region such as eu-west-1',
+      ]);
+      expect(await issuesOf('{ method: aws, access_key: x }')).toEqual([
+        'store.auth.role: required',
+        'store.auth: Unrecognized key: "access_key"',
+      ]);
     });
   });
 
@@ -120,7 +152,8 @@ describe('the vault store auth section', () => {
 
   it('describes every method in the JSON Schema for editors', () => {
     const text = JSON.stringify(configJsonSchema());
-    for (const method of ['token', 'approle', 'jwt', 'kubernetes', 'aws']) expect(text).toContain(`"const":"${method}"`);
+    for (const method of ['token', 'approle', 'jwt', 'kubernetes', 'aws'])
+      expect(text).toContain(`"const":"${method}"`);
     for (const field of ['jwt_file', 'token_file', 'server_id_header']) expect(text).toContain(`"${field}"`);
   });
 });

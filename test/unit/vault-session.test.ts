@@ -9,7 +9,10 @@ function fakeVault(options: { ttlSeconds: number; renewable?: boolean; fixed?: b
   const tokens: string[] = [];
   const renewals: { token: string; increment: number }[] = [];
   const loginFailures: Error[] = [];
-  let renewAnswer: (increment: number) => Promise<Omit<VaultLogin, 'token'>> = async (increment) => ({ ttlSeconds: increment, renewable: true });
+  let renewAnswer: (increment: number) => Promise<Omit<VaultLogin, 'token'>> = async (increment) => ({
+    ttlSeconds: increment,
+    renewable: true,
+  });
   const login = vi.fn(async (): Promise<VaultLogin> => {
     const failure = loginFailures.shift();
     if (failure) throw failure;
@@ -111,7 +114,12 @@ describe('VaultSession', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(vault.login).toHaveBeenCalledTimes(2);
     expect((await session.current()).token).toBe(vault.tokens[1]);
-    expect(logs.lines().filter((line) => line.msg === 'logged in to Vault').map((line) => line.reason)).toEqual(['first use', 'ahead of expiry']);
+    expect(
+      logs
+        .lines()
+        .filter((line) => line.msg === 'logged in to Vault')
+        .map((line) => line.reason),
+    ).toEqual(['first use', 'ahead of expiry']);
     session.close();
   });
 
@@ -125,7 +133,10 @@ describe('VaultSession', () => {
     });
 
     await vi.advanceTimersByTimeAsync(20_000); // 10 s left: a new login at 5 s before expiry
-    expect(logs.lines().find((line) => line.level === 40)).toMatchObject({ msg: 'could not renew the Vault token', accessor: 'accessor-1' });
+    expect(logs.lines().find((line) => line.level === 40)).toMatchObject({
+      msg: 'could not renew the Vault token',
+      accessor: 'accessor-1',
+    });
     expect((await session.current()).token).toBe(vault.tokens[0]);
     await vi.advanceTimersByTimeAsync(5_000);
     expect(vault.login).toHaveBeenCalledTimes(2);
@@ -143,7 +154,10 @@ describe('VaultSession', () => {
     await vi.advanceTimersByTimeAsync(40_000); // not renewable: a new login at two thirds, which fails
     expect(vault.login).toHaveBeenCalledTimes(2);
     expect((await session.current()).token).toBe(vault.tokens[0]);
-    expect(logs.lines().at(-1)).toMatchObject({ msg: 'could not log in to Vault again ahead of expiry', expires_in_seconds: 20 });
+    expect(logs.lines().at(-1)).toMatchObject({
+      msg: 'could not log in to Vault again ahead of expiry',
+      expires_in_seconds: 20,
+    });
     await vi.advanceTimersByTimeAsync(13_000); // 20 s left: the retry comes at two thirds of them, 13.3 s on
     expect(vault.login).toHaveBeenCalledTimes(2);
     await vi.advanceTimersByTimeAsync(400);
@@ -202,7 +216,11 @@ describe('VaultSession', () => {
     expect(a.token).toBe(vault.tokens[1]);
     expect(b.token).toBe(vault.tokens[1]);
     expect(vault.login).toHaveBeenCalledTimes(2);
-    expect(logs.lines().at(-1)).toMatchObject({ msg: 'logged in to Vault', reason: 'refused by Vault', accessor: 'accessor-2' });
+    expect(logs.lines().at(-1)).toMatchObject({
+      msg: 'logged in to Vault',
+      reason: 'refused by Vault',
+      accessor: 'accessor-2',
+    });
 
     // The old token's renewal timer is gone: only the new one's fires.
     await vi.advanceTimersByTimeAsync(2_400_000);
@@ -231,7 +249,10 @@ describe('VaultSession', () => {
     expect(vault.tokens).toHaveLength(2);
     expect(logs.lines().length).toBeGreaterThanOrEqual(4);
     for (const token of vault.tokens) expect(logs.text()).not.toContain(token);
-    expect(logs.lines()[0]).toMatchObject({ accessor: 'accessor-1', token_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{12}$/) });
+    expect(logs.lines()[0]).toMatchObject({
+      accessor: 'accessor-1',
+      token_fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{12}$/),
+    });
     session.close();
   });
 });

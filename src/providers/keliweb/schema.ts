@@ -11,7 +11,10 @@ export function keliwebSchema(kit: FieldKit) {
   return z
     .object({
       kind: z.literal('keliweb'),
-      preset: z.enum(['api-v2', 'fatture']).optional().describe('api-v2: apiv2.keliweb.it, fatture: fatture.keliweb.it'),
+      preset: z
+        .enum(['api-v2', 'fatture'])
+        .optional()
+        .describe('api-v2: apiv2.keliweb.it, fatture: fatture.keliweb.it'),
       base_url: url().optional().describe('Overrides the preset (the sandbox, a proxy)'),
       client_id: text(),
       client_secret: secret(),

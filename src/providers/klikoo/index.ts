@@ -63,7 +63,8 @@ export function createKlikooProvider(
       const code = typeof body['response_code'] === 'string' ? body['response_code'] : undefined;
       const succeeded = raw.status === 200 && code !== undefined && code.startsWith('200');
       if (!succeeded) {
-        const message = typeof body['response_message'] === 'string' ? body['response_message'].slice(0, 200) : 'no message';
+        const message =
+          typeof body['response_message'] === 'string' ? body['response_message'].slice(0, 200) : 'no message';
         throw new ProviderError(
           'permanent',
           `klikoo refused the token request: HTTP ${raw.status}, response_code ${code ?? 'missing'} (${message})`,

@@ -21,7 +21,10 @@ export function klikooSchema(kit: FieldKit) {
       client_secret: raw ? secret() : secret().refine((v) => v.length === 32, 'must be 32 characters'),
       private_key: raw
         ? secret()
-        : secret().refine((v) => v.includes('-----BEGIN PRIVATE KEY-----'), 'must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)'),
+        : secret().refine(
+            (v) => v.includes('-----BEGIN PRIVATE KEY-----'),
+            'must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)',
+          ),
       ...commonProviderFields(kit),
     })
     .strict();

@@ -39,8 +39,10 @@ export function oauth2Schema(kit: FieldKit) {
     .strict()
     .superRefine((value, ctx) => {
       if (value.grant === 'password') {
-        if (value.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required for the password grant' });
-        if (value.password === undefined) ctx.addIssue({ code: 'custom', path: ['password'], message: 'required for the password grant' });
+        if (value.username === undefined)
+          ctx.addIssue({ code: 'custom', path: ['username'], message: 'required for the password grant' });
+        if (value.password === undefined)
+          ctx.addIssue({ code: 'custom', path: ['password'], message: 'required for the password grant' });
       }
     });
 }

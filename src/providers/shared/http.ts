@@ -24,7 +24,14 @@ export interface RawResponse {
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 
 /** Errors whose request surely never reached the server: safe to repeat even for a refresh. */
-const UNSENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNSENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 function networkErrorCode(error: unknown): string | undefined {
   let current: unknown = error;
@@ -48,7 +55,9 @@ async function readCapped(response: Response, max: number): Promise<Uint8Array> 
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > max) {
     await response.body?.cancel();
-    throw new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, { status: response.status });
+    throw new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, {
+      status: response.status,
+    });
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -56,7 +65,9 @@ async function readCapped(response: Response, max: number): Promise<Uint8Array> 
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       size += chunk.byteLength;
       if (size > max) {
-        throw new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, { status: response.status });
+        throw new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, {
+          status: response.status,
+        });
       }
       chunks.push(chunk);
     }
@@ -89,7 +100,8 @@ export async function post(
         cause: error,
       });
     }
-    if (options.signal?.aborted) throw new ProviderError('retryable', 'token call aborted (shutdown)', { ambiguous: true, cause: error });
+    if (options.signal?.aborted)
+      throw new ProviderError('retryable', 'token call aborted (shutdown)', { ambiguous: true, cause: error });
     const code = networkErrorCode(error) ?? 'network error';
     throw new ProviderError('retryable', `token endpoint unreachable (${code})`, {
       ambiguous: !UNSENT_CODES.has(code),
@@ -111,7 +123,9 @@ export async function post(
 
   const { status } = response;
   if (status >= 300 && status < 400) {
-    throw new ProviderError('permanent', `token endpoint redirected (HTTP ${status}); configure the final URL`, { status });
+    throw new ProviderError('permanent', `token endpoint redirected (HTTP ${status}); configure the final URL`, {
+      status,
+    });
   }
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
@@ -136,15 +150,23 @@ export function parseJsonObject(response: RawResponse): Record<string, unknown> 
   try {
     parsed = JSON.parse(Buffer.from(response.body).toString('utf8'));
   } catch (error) {
-    throw new ProviderError('permanent', `token endpoint answered HTTP ${response.status} with a body that is not JSON`, {
-      status: response.status,
-      cause: error,
-    });
+    throw new ProviderError(
+      'permanent',
+      `token endpoint answered HTTP ${response.status} with a body that is not JSON`,
+      {
+        status: response.status,
+        cause: error,
+      },
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ProviderError('permanent', `token endpoint answered HTTP ${response.status} with JSON that is not an object`, {
-      status: response.status,
-    });
+    throw new ProviderError(
+      'permanent',
+      `token endpoint answered HTTP ${response.status} with JSON that is not an object`,
+      {
+        status: response.status,
+      },
+    );
   }
   return parsed as Record<string, unknown>;
 }

@@ -51,16 +51,24 @@ export function classifyOAuthError(error: unknown, grant: string): ProviderError
       : reason === 'invalid_grant' && grant === 'refresh_token'
         ? 'reauthenticate'
         : 'permanent';
-    return new ProviderError(failureClass, `token endpoint refused the ${grant} grant: ${reason} (HTTP ${error.status})`, {
-      status: error.status,
-      reason,
-    });
+    return new ProviderError(
+      failureClass,
+      `token endpoint refused the ${grant} grant: ${reason} (HTTP ${error.status})`,
+      {
+        status: error.status,
+        reason,
+      },
+    );
   }
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    return new ProviderError('permanent', `token endpoint refused the client (HTTP ${error.status}, authentication challenge)`, {
-      status: error.status,
-      reason: 'invalid_client',
-    });
+    return new ProviderError(
+      'permanent',
+      `token endpoint refused the client (HTTP ${error.status}, authentication challenge)`,
+      {
+        status: error.status,
+        reason: 'invalid_client',
+      },
+    );
   }
   if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
     const status = (error.cause as { status?: unknown } | undefined)?.status;
@@ -69,7 +77,10 @@ export function classifyOAuthError(error: unknown, grant: string): ProviderError
       reason: 'malformed_response',
     });
   }
-  return new ProviderError('permanent', `token request failed: ${error instanceof Error ? error.message : String(error)}`);
+  return new ProviderError(
+    'permanent',
+    `token request failed: ${error instanceof Error ? error.message : String(error)}`,
+  );
 }
 
 /**
@@ -107,13 +118,23 @@ function transportFetch(settings: OAuth2Settings, signal: AbortSignal | undefine
     const headers: Record<string, string> = { ...init.headers };
     delete headers['content-type'];
     if (encoded.contentType !== undefined) headers['content-type'] = encoded.contentType;
-    const raw = await post(url, { headers, body: encoded.body }, { timeoutMs: settings.timeoutMs, ...(signal ? { signal } : {}) });
-    return new Response(Buffer.from(inspectSuccess(raw.status, raw.body)), { status: raw.status, headers: raw.headers });
+    const raw = await post(
+      url,
+      { headers, body: encoded.body },
+      { timeoutMs: settings.timeoutMs, ...(signal ? { signal } : {}) },
+    );
+    return new Response(Buffer.from(inspectSuccess(raw.status, raw.body)), {
+      status: raw.status,
+      headers: raw.headers,
+    });
   };
 }
 
 function toTokenSet(response: oauth.TokenEndpointResponse, settings: OAuth2Settings): TokenSet {
-  const expiresIn = response.expires_in !== undefined && response.expires_in > 0 ? response.expires_in : settings.defaultLifetimeSeconds;
+  const expiresIn =
+    response.expires_in !== undefined && response.expires_in > 0
+      ? response.expires_in
+      : settings.defaultLifetimeSeconds;
   const tokenType = response.token_type.toLowerCase() === 'bearer' ? 'Bearer' : response.token_type;
   const refreshExpiresIn = (response as { refresh_expires_in?: unknown }).refresh_expires_in;
   return {
@@ -135,7 +156,9 @@ export function createOAuth2Provider(settings: OAuth2Settings): TokenProvider {
   const as: oauth.AuthorizationServer = { issuer: tokenUrl.origin, token_endpoint: tokenUrl.href };
   const client: oauth.Client = { client_id: settings.clientId };
   const clientAuth =
-    settings.clientAuth === 'basic' ? oauth.ClientSecretBasic(settings.clientSecret) : oauth.ClientSecretPost(settings.clientSecret);
+    settings.clientAuth === 'basic'
+      ? oauth.ClientSecretBasic(settings.clientSecret)
+      : oauth.ClientSecretPost(settings.clientSecret);
 
   function requestOptions(call: CallOptions | undefined) {
     return {
@@ -163,7 +186,14 @@ export function createOAuth2Provider(settings: OAuth2Settings): TokenProvider {
         const response =
           settings.grant === 'client_credentials'
             ? await oauth.clientCredentialsGrantRequest(as, client, clientAuth, grantParameters(), requestOptions(call))
-            : await oauth.genericTokenEndpointRequest(as, client, clientAuth, 'password', grantParameters(), requestOptions(call));
+            : await oauth.genericTokenEndpointRequest(
+                as,
+                client,
+                clientAuth,
+                'password',
+                grantParameters(),
+                requestOptions(call),
+              );
         const result =
           settings.grant === 'client_credentials'
             ? await oauth.processClientCredentialsResponse(as, client, response)
@@ -175,7 +205,13 @@ export function createOAuth2Provider(settings: OAuth2Settings): TokenProvider {
     },
     async refresh(refreshToken, call) {
       try {
-        const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, requestOptions(call));
+        const response = await oauth.refreshTokenGrantRequest(
+          as,
+          client,
+          clientAuth,
+          refreshToken,
+          requestOptions(call),
+        );
         return toTokenSet(await oauth.processRefreshTokenResponse(as, client, response), settings);
       } catch (error) {
         throw classifyOAuthError(error, 'refresh_token');

@@ -20,8 +20,12 @@ import type { AwsStoreConfig } from './schema.js';
  * (`ResourceNotFoundException`, `ResourceExistsException`, `InvalidParameterException`…).
  */
 export interface SecretsManagerApi {
-  getSecretValue(input: GetSecretValueCommandInput): Promise<{ VersionId?: string | undefined; SecretString?: string | undefined }>;
-  describeSecret(input: DescribeSecretCommandInput): Promise<{ VersionIdsToStages?: Record<string, string[]> | undefined }>;
+  getSecretValue(
+    input: GetSecretValueCommandInput,
+  ): Promise<{ VersionId?: string | undefined; SecretString?: string | undefined }>;
+  describeSecret(
+    input: DescribeSecretCommandInput,
+  ): Promise<{ VersionIdsToStages?: Record<string, string[]> | undefined }>;
   createSecret(input: CreateSecretCommandInput): Promise<{ VersionId?: string | undefined }>;
   putSecretValue(input: PutSecretValueCommandInput): Promise<{ VersionId?: string | undefined }>;
   updateSecretVersionStage(input: UpdateSecretVersionStageCommandInput): Promise<unknown>;
@@ -44,7 +48,11 @@ export interface SdkSecretsManagerOptions {
   /** {@link REQUEST_TIMEOUT_MS} by default; tests shorten it to see a hung server fail quickly. */
   readonly requestTimeoutMs?: number;
   /** Used instead of the SDK's standard credential chain (a second principal in a test). */
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
 }
 
 /**
@@ -57,7 +65,9 @@ export function sdkSecretsManager(
   options: SdkSecretsManagerOptions = {},
 ): SecretsManagerApi {
   // The SDK is loaded on the first call, so runs on other stores never pay for it.
-  let loaded: Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }> | undefined;
+  let loaded:
+    | Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }>
+    | undefined;
   let destroyed = false;
   const load = () =>
     (loaded ??= import('@aws-sdk/client-secrets-manager').then((sdk) => ({
@@ -78,7 +88,9 @@ export function sdkSecretsManager(
         },
       }),
     })));
-  const send = async <T>(call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>) => {
+  const send = async <T>(
+    call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>,
+  ) => {
     if (destroyed) throw new Error('the Secrets Manager client is closed');
     const { sdk, client } = await load();
     return call(sdk, client);
@@ -88,7 +100,8 @@ export function sdkSecretsManager(
     describeSecret: (input) => send((sdk, client) => client.send(new sdk.DescribeSecretCommand(input))),
     createSecret: (input) => send((sdk, client) => client.send(new sdk.CreateSecretCommand(input))),
     putSecretValue: (input) => send((sdk, client) => client.send(new sdk.PutSecretValueCommand(input))),
-    updateSecretVersionStage: (input) => send((sdk, client) => client.send(new sdk.UpdateSecretVersionStageCommand(input))),
+    updateSecretVersionStage: (input) =>
+      send((sdk, client) => client.send(new sdk.UpdateSecretVersionStageCommand(input))),
     listSecrets: (input) => send((sdk, client) => client.send(new sdk.ListSecretsCommand(input))),
     destroy: () => {
       destroyed = true;

@@ -15,14 +15,32 @@
  */
 import { createHash } from 'node:crypto';
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, isRecordPath, systemErrorCode, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
-import { sdkSecretsManager, type SecretsManagerApi } from './client.js';
+import {
+  assertRecordPath,
+  isRecordPath,
+  type RecordLister,
+  type SecretStore,
+  type StoreCapabilities,
+  type StoredRecord,
+  systemErrorCode,
+} from '../contract.js';
+import { type SecretsManagerApi, sdkSecretsManager } from './client.js';
+import {
+  decodeSlot,
+  encodeSlot,
+  formatVersion,
+  MAX_RING_SIZE,
+  MAX_VERSIONS_PER_DAY,
+  parseVersion,
+  type RingPosition,
+  slotName,
+  unslotted,
+} from './ring.js';
 import type { AwsStoreConfig } from './schema.js';
-import { decodeSlot, encodeSlot, formatVersion, MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, parseVersion, slotName, unslotted, type RingPosition } from './ring.js';
 
-export { awsStoreSchema, type AwsStoreConfig } from './schema.js';
-export { sdkSecretsManager, type SdkSecretsManagerOptions, type SecretsManagerApi } from './client.js';
+export { type SdkSecretsManagerOptions, type SecretsManagerApi, sdkSecretsManager } from './client.js';
 export { MAX_VERSIONS_PER_DAY, ringSizeFor, slotName } from './ring.js';
+export { type AwsStoreConfig, awsStoreSchema } from './schema.js';
 
 /** The label a write stages its new version under before `AWSCURRENT` moves onto it. */
 export const PENDING_STAGE = 'TOKEN_ROTATOR_PENDING';
@@ -189,15 +207,19 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
     const expected = fresh ? undefined : parseVersion(expectedVersion);
     if (!fresh && expected === undefined) throw new ConflictError(path);
     // Every writer follows the size the ring was created with.
-    const position: RingPosition = expected === undefined ? { seq: 0, size: this.ringSize } : { seq: expected.seq + 1, size: expected.size };
+    const position: RingPosition =
+      expected === undefined ? { seq: 0, size: this.ringSize } : { seq: expected.seq + 1, size: expected.size };
     const slot = position.seq % position.size;
     const name = slotName(this.secretName(path), slot);
     const body = encodeSlot(position, value);
     const size = Buffer.byteLength(body, 'utf8');
     if (size > MAX_SECRET_STRING_BYTES) {
-      throw new StoreError(`record ${path} takes ${size} bytes in secret ${name}, over the Secrets Manager limit of ${MAX_SECRET_STRING_BYTES}`, {
-        retryable: false,
-      });
+      throw new StoreError(
+        `record ${path} takes ${size} bytes in secret ${name}, over the Secrets Manager limit of ${MAX_SECRET_STRING_BYTES}`,
+        {
+          retryable: false,
+        },
+      );
     }
     const token = requestToken(name, expectedVersion, body);
 
@@ -226,7 +248,7 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
     const found = new Set<string>();
     let nextToken: string | undefined;
     do {
-      let page;
+      let page: Awaited<ReturnType<SecretsManagerApi['listSecrets']>>;
       try {
         page = await this.#client.listSecrets({
           Filters: [{ Key: 'name', Values: [namePrefix] }],
@@ -263,9 +285,12 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
     let read = 0;
     let size = this.ringSize;
     while (read < size) {
-      const slots = await Promise.all(Array.from({ length: size - read }, (_, i) => this.#readSlot(slotName(name, read + i), read + i)));
+      const slots = await Promise.all(
+        Array.from({ length: size - read }, (_, i) => this.#readSlot(slotName(name, read + i), read + i)),
+      );
       read = size;
-      for (const slot of slots) if (slot !== undefined && (latest === undefined || slot.position.seq > latest.position.seq)) latest = slot;
+      for (const slot of slots)
+        if (slot !== undefined && (latest === undefined || slot.position.seq > latest.position.seq)) latest = slot;
       if (latest !== undefined) size = Math.max(size, latest.position.size);
     }
     return latest;
@@ -276,12 +301,13 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
     const current = await this.#getCurrent(name);
     if (current === undefined) return undefined;
     const decoded = decodeSlot(current.text);
-    if (!decoded.ok) throw new StoreError(`secret ${name} ${decoded.reason}`, { code: ErrorCodes.STORE_RECORD_INVALID });
+    if (!decoded.ok)
+      throw new StoreError(`secret ${name} ${decoded.reason}`, { code: ErrorCodes.STORE_RECORD_INVALID });
     return { slot, versionId: current.versionId, position: decoded.position, record: decoded.record };
   }
 
   async #getCurrent(name: string): Promise<{ versionId: string; text: string } | undefined> {
-    let output;
+    let output: Awaited<ReturnType<SecretsManagerApi['getSecretValue']>>;
     try {
       output = await this.#client.getSecretValue({ SecretId: name, VersionStage: CURRENT_STAGE });
     } catch (error) {
@@ -289,7 +315,9 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
       throw failure('GetSecretValue', name, error);
     }
     if (output.VersionId === undefined || output.SecretString === undefined) {
-      throw new StoreError(`secret ${name} has no text value at ${CURRENT_STAGE}`, { code: ErrorCodes.STORE_RECORD_INVALID });
+      throw new StoreError(`secret ${name} has no text value at ${CURRENT_STAGE}`, {
+        code: ErrorCodes.STORE_RECORD_INVALID,
+      });
     }
     return { versionId: output.VersionId, text: output.SecretString };
   }
@@ -312,7 +340,12 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
 
   async #update(path: string, name: string, body: string, token: string, expectedVersionId: string): Promise<void> {
     try {
-      await this.#client.putSecretValue({ SecretId: name, SecretString: body, ClientRequestToken: token, VersionStages: [PENDING_STAGE] });
+      await this.#client.putSecretValue({
+        SecretId: name,
+        SecretString: body,
+        ClientRequestToken: token,
+        VersionStages: [PENDING_STAGE],
+      });
     } catch (error) {
       if (isNamed(error, 'ResourceNotFoundException')) throw new ConflictError(path, { cause: error });
       throw failure('PutSecretValue', name, error);
@@ -347,7 +380,7 @@ export class AwsSecretsStore implements SecretStore, RecordLister {
 
   /** The id of the version labelled `AWSCURRENT`, or `undefined` when the secret is gone. */
   async #currentVersion(name: string): Promise<string | undefined> {
-    let output;
+    let output: Awaited<ReturnType<SecretsManagerApi['describeSecret']>>;
     try {
       output = await this.#client.describeSecret({ SecretId: name });
     } catch (error) {
@@ -390,8 +423,10 @@ export function createAwsStore(config: AwsStoreConfig): AwsSecretsStore {
  * no-op; the value's digest is one-way, and never appears in a message.
  */
 export function requestToken(name: string, expectedVersion: string | null, body: string): string {
-  const hex = createHash('sha256').update(`${name}\n${expectedVersion ?? ''}\n${body}`).digest('hex');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const hex = createHash('sha256')
+    .update(`${name}\n${expectedVersion ?? ''}\n${body}`)
+    .digest('hex');
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
@@ -422,10 +457,15 @@ function failure(operation: string, name: string, error: unknown): RotatorError 
   const exception = error instanceof Error && error.name !== 'Error' ? error.name : undefined;
   const status = httpStatusOf(error);
   const code = systemErrorCode(error);
-  const details = [exception, status === undefined ? undefined : `HTTP ${status}`, code].filter((part) => part !== undefined);
+  const details = [exception, status === undefined ? undefined : `HTTP ${status}`, code].filter(
+    (part) => part !== undefined,
+  );
   const denied = status === 403 || (exception !== undefined && PERMANENT_EXCEPTIONS.has(exception));
   const reason = details.length === 0 ? '' : ` (${details.join(', ')}${status === 403 ? ': access denied' : ''})`;
-  return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${reason}`, { cause: error, retryable: !denied });
+  return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${reason}`, {
+    cause: error,
+    retryable: !denied,
+  });
 }
 
 /** The HTTP status of an SDK error's response, when one came. */

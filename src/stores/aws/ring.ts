@@ -84,9 +84,16 @@ export function decodeSlot(text: string): DecodedSlot {
   } catch {
     return invalid('is not JSON');
   }
-  if (!isObject(value) || !isObject(value['ring']) || !isObject(value['record'])) return invalid('is not a ring slot ({"ring":…,"record":…})');
+  if (!isObject(value) || !isObject(value['ring']) || !isObject(value['record']))
+    return invalid('is not a ring slot ({"ring":…,"record":…})');
   const { seq, size } = value['ring'];
-  if (!Number.isSafeInteger(seq) || (seq as number) < 0 || !Number.isInteger(size) || (size as number) < 1 || (size as number) > MAX_RING_SIZE) {
+  if (
+    !Number.isSafeInteger(seq) ||
+    (seq as number) < 0 ||
+    !Number.isInteger(size) ||
+    (size as number) < 1 ||
+    (size as number) > MAX_RING_SIZE
+  ) {
     return invalid('has an invalid ring position');
   }
   return { ok: true, position: { seq: seq as number, size: size as number }, record: value['record'] };

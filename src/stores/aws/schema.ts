@@ -39,7 +39,10 @@ export function awsStoreSchema(kit: FieldKit) {
       kms_key_id: text().optional().describe('KMS key to encrypt new secrets with (default: aws/secretsmanager)'),
       tags: z
         .record(z.string().min(1).max(128), z.string().max(256))
-        .refine((tags) => RESERVED_TAG_KEYS.every((key) => !(key in tags)), `${RESERVED_TAG_KEYS.join(' and ')} are set by the store`)
+        .refine(
+          (tags) => RESERVED_TAG_KEYS.every((key) => !(key in tags)),
+          `${RESERVED_TAG_KEYS.join(' and ')} are set by the store`,
+        )
         .optional()
         .describe('Extra tags put on every secret the store creates'),
       ring_size: z
@@ -73,7 +76,10 @@ export type AwsStoreConfig = z.infer<ReturnType<typeof awsStoreSchema>>;
  * sizeRing({ kind: 'aws', prefix: 'token-rotator/', max_attempts: 3 }, 288) // { store: { …, ring_size: 6 }, issues: [] }
  * ```
  */
-export function sizeRing(store: AwsStoreConfig, passesPerDay: number): { store: AwsStoreConfig; issues: ConfigIssue[] } {
+export function sizeRing(
+  store: AwsStoreConfig,
+  passesPerDay: number,
+): { store: AwsStoreConfig; issues: ConfigIssue[] } {
   const needed = ringSizeFor(passesPerDay);
   const writes = passesPerDay * WRITES_PER_PASS;
   if (needed > MAX_RING_SIZE) {

@@ -8,10 +8,18 @@
  * weaken both. Hosts that share tokens should share a Vault or AWS store instead.
  */
 
+import type { Dirent } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConflictError, RotatorError, StoreError } from '../../errors.js';
-import { assertRecordPath, isRecordPath, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import {
+  assertRecordPath,
+  isRecordPath,
+  type RecordLister,
+  type SecretStore,
+  type StoreCapabilities,
+  type StoredRecord,
+} from '../contract.js';
 import { DIRECTORY_MODE, errorCode, writeFileAtomic } from './atomic.js';
 import { acquireLock } from './lock.js';
 import { encodeData, encodeRecord, readRecordFile } from './record.js';
@@ -88,7 +96,10 @@ export class FileStore implements SecretStore, RecordLister {
     const data = encodeData(value);
     const size = Buffer.byteLength(data, 'utf8');
     if (size > MAX_RECORD_BYTES) {
-      throw new StoreError(`record ${path} is ${size} bytes as JSON, over the file store's limit of ${MAX_RECORD_BYTES}`, { retryable: false });
+      throw new StoreError(
+        `record ${path} is ${size} bytes as JSON, over the file store's limit of ${MAX_RECORD_BYTES}`,
+        { retryable: false },
+      );
     }
     const file = this.#fileOf(path);
     try {
@@ -157,7 +168,7 @@ export function createFileStore(config: { kind: 'file'; directory: string }): Fi
 
 /** Walks `directory`, adding the record path of each record file below it to `found`. */
 async function collect(directory: string, prefix: string, found: string[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(directory, { withFileTypes: true });
   } catch (error) {
@@ -177,7 +188,6 @@ async function collect(directory: string, prefix: string, found: string[]): Prom
     }
   }
 }
-
 
 /**
  * Our own errors pass unchanged; anything else (an fs error) becomes a StoreError naming

@@ -9,7 +9,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../errors.js';
@@ -78,8 +78,11 @@ export async function acquireLock(lockPath: string, options: AcquireOptions): Pr
       continue;
     }
     if (Date.now() >= deadline) {
-      const holder = current.owner === undefined ? 'an unknown process' : `pid ${current.owner.pid} on ${current.owner.hostname}`;
-      throw new StoreError(`timed out after ${timeoutMs} ms waiting for the lock on record ${options.record}, held by ${holder}`);
+      const holder =
+        current.owner === undefined ? 'an unknown process' : `pid ${current.owner.pid} on ${current.owner.hostname}`;
+      throw new StoreError(
+        `timed out after ${timeoutMs} ms waiting for the lock on record ${options.record}, held by ${holder}`,
+      );
     }
     // Jitter keeps waiters from polling in lock-step.
     await sleep(5 + Math.random() * 15);
@@ -92,7 +95,12 @@ export async function acquireLock(lockPath: string, options: AcquireOptions): Pr
  * a lock file is never seen empty: every lock names a pid that can be checked.
  */
 async function tryCreate(lockPath: string): Promise<LockOwner | undefined> {
-  const owner: LockOwner = { pid: process.pid, hostname: hostname(), nonce: randomUUID(), acquired_at: new Date().toISOString() };
+  const owner: LockOwner = {
+    pid: process.pid,
+    hostname: hostname(),
+    nonce: randomUUID(),
+    acquired_at: new Date().toISOString(),
+  };
   const temp = sidePath(lockPath, 'tmp');
   const handle = await open(temp, 'wx', FILE_MODE);
   try {
@@ -152,7 +160,7 @@ async function removeIf(lockPath: string, expected: (seen: LockSnapshot) => bool
 
 /** Reads a lock file, or `undefined` if there is none. */
 async function readSnapshot(path: string): Promise<LockSnapshot | undefined> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (error) {

@@ -65,9 +65,10 @@ export function awsAuth(config: AwsAuthConfig, options: AwsAuthOptions = {}): Va
   // The SDK's credential chain is loaded at the first login, so other stores never load it.
   let chain: Promise<NonNullable<AwsAuthOptions['credentials']>> | undefined;
   const credentials = () =>
-    (chain ??= options.credentials !== undefined
-      ? Promise.resolve(options.credentials)
-      : import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) => defaultProvider()));
+    (chain ??=
+      options.credentials !== undefined
+        ? Promise.resolve(options.credentials)
+        : import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) => defaultProvider()));
   const now = options.now ?? (() => new Date());
   return async (client) => {
     const login = await signedLoginRequest(config, await resolveCredentials(await credentials(), config.mount), now());
@@ -91,7 +92,11 @@ export interface IamLoginFields {
 }
 
 /** Signs GetCallerIdentity with `credentials` at `date` and encodes it for Vault. */
-export async function signedLoginRequest(config: AwsAuthConfig, credentials: AwsCredentials, date: Date): Promise<IamLoginFields> {
+export async function signedLoginRequest(
+  config: AwsAuthConfig,
+  credentials: AwsCredentials,
+  date: Date,
+): Promise<IamLoginFields> {
   const { host, signingRegion } = stsEndpoint(config.region);
   const signer = new SignatureV4({
     service: 'sts',
@@ -108,7 +113,15 @@ export async function signedLoginRequest(config: AwsAuthConfig, credentials: Aws
   const headers: Record<string, string> = { host, 'content-type': FORM_CONTENT_TYPE };
   if (config.server_id_header !== undefined) headers[SERVER_ID_HEADER.toLowerCase()] = config.server_id_header;
   const signed = await signer.sign(
-    { method: 'POST', protocol: 'https:', hostname: host, path: '/', query: {}, headers, body: GET_CALLER_IDENTITY_BODY },
+    {
+      method: 'POST',
+      protocol: 'https:',
+      hostname: host,
+      path: '/',
+      query: {},
+      headers,
+      body: GET_CALLER_IDENTITY_BODY,
+    },
     { signingDate: date },
   );
   return {
@@ -122,7 +135,8 @@ export async function signedLoginRequest(config: AwsAuthConfig, credentials: Aws
 /** Header names as Go's `http.Header` writes them, each with a list of values. */
 function goHeaders(headers: Record<string, string>): Record<string, string[]> {
   const names: Record<string, string> = { [SERVER_ID_HEADER.toLowerCase()]: SERVER_ID_HEADER };
-  const canonical = (name: string) => names[name] ?? name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+  const canonical = (name: string) =>
+    names[name] ?? name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [canonical(name.toLowerCase()), [value]]));
 }
 
@@ -131,7 +145,9 @@ async function resolveCredentials(provider: AwsCredentialsProvider, mount: strin
     return await provider();
   } catch (error) {
     // The SDK's messages name the providers it tried, never a credential.
-    throw new StoreError(`no AWS credentials for the Vault login at auth/${mount}: ${(error as Error).message}`, { cause: error });
+    throw new StoreError(`no AWS credentials for the Vault login at auth/${mount}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

@@ -22,7 +22,10 @@ export async function readCredentialFile(path: string, what: string): Promise<st
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     // Denied stays denied; a missing file may yet be written (a Vault Agent sink, a projected token).
-    throw new StoreError(`cannot read ${what} for the Vault login from ${path} (${code})`, { cause: error, retryable: code !== 'EACCES' && code !== 'EPERM' });
+    throw new StoreError(`cannot read ${what} for the Vault login from ${path} (${code})`, {
+      cause: error,
+      retryable: code !== 'EACCES' && code !== 'EPERM',
+    });
   }
   if (content === '') throw new StoreError(`${path} is empty: it should hold ${what} for the Vault login`);
   return content;

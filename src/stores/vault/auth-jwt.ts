@@ -1,6 +1,7 @@
 /** JWT auth: a signed JWT (a CI job's or a workload identity's) exchanged for a token. */
-import type { VaultAuth } from './auth-method.js';
+
 import { valueOrFile } from './auth-file.js';
+import type { VaultAuth } from './auth-method.js';
 
 /**
  * Logs in at `auth/<mount>/login` with `role` and `jwt`. The JWT is either the value its

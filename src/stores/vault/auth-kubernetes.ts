@@ -1,6 +1,7 @@
 /** Kubernetes auth: the pod's service account token, checked by Vault with a TokenReview. */
-import type { VaultAuth } from './auth-method.js';
+
 import { readCredentialFile } from './auth-file.js';
+import type { VaultAuth } from './auth-method.js';
 
 /**
  * Logs in at `auth/<mount>/login` with `role` and the service account token read from
@@ -11,7 +12,11 @@ import { readCredentialFile } from './auth-file.js';
  * @see https://openbao.org/api-docs/auth/kubernetes/#login
  * @see https://kubernetes.io/docs/reference/kubernetes-api/authentication-resources/token-review-v1/
  */
-export function kubernetesAuth(config: { readonly mount: string; readonly role: string; readonly jwt_file: string }): VaultAuth {
+export function kubernetesAuth(config: {
+  readonly mount: string;
+  readonly role: string;
+  readonly jwt_file: string;
+}): VaultAuth {
   return async (client) => {
     const jwt = await readCredentialFile(config.jwt_file, 'the Kubernetes service account token');
     return client.login(config.mount, { role: config.role, jwt });

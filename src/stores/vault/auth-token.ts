@@ -1,6 +1,7 @@
 /** Token auth: a token given by the operator (environment, or a file read at each login). */
-import type { VaultAuth } from './auth-method.js';
+
 import { valueOrFile } from './auth-file.js';
+import type { VaultAuth } from './auth-method.js';
 
 /**
  * Uses the token as is, looking it up at each login so that a wrong token fails at the
@@ -10,7 +11,10 @@ import { valueOrFile } from './auth-file.js';
  * the token before it expires.
  * @see https://openbao.org/api-docs/auth/token/#lookup-a-token-self
  */
-export function tokenAuth(config: { readonly token?: string | undefined; readonly token_file?: string | undefined }): VaultAuth {
+export function tokenAuth(config: {
+  readonly token?: string | undefined;
+  readonly token_file?: string | undefined;
+}): VaultAuth {
   const read = valueOrFile(config.token, config.token_file, 'the Vault token');
   return async (client) => {
     const token = await read();

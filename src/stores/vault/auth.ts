@@ -4,13 +4,14 @@
  * Methods that read a file (`token_file`, `jwt_file`, Kubernetes) read it at each login,
  * so a rotated credential is picked up by the next one.
  */
-import type { VaultAuthConfig } from './schema.js';
-import type { VaultAuth } from './auth-method.js';
+
 import { appRoleAuth } from './auth-approle.js';
 import { awsAuth } from './auth-aws.js';
 import { jwtAuth } from './auth-jwt.js';
 import { kubernetesAuth } from './auth-kubernetes.js';
+import type { VaultAuth } from './auth-method.js';
 import { tokenAuth } from './auth-token.js';
+import type { VaultAuthConfig } from './schema.js';
 
 export type { VaultAuth } from './auth-method.js';
 

@@ -6,7 +6,7 @@
  * @see https://openbao.org/api-docs/secret/kv/kv-v2/ (identical to Vault's KV v2 API)
  */
 import { z } from 'zod';
-import { fetchTransport, type VaultTransport } from './transport.js';
+import { fetchTransport, type TransportResponse, type VaultTransport } from './transport.js';
 
 /** Vault answered with a status the caller did not expect. Holds Vault's `errors`, never a token. */
 export class VaultHttpError extends Error {
@@ -31,7 +31,9 @@ export class VaultTransportError extends Error {
   readonly timedOut: boolean;
 
   constructor(what: string, timedOut: boolean, cause: unknown) {
-    super(timedOut ? `no answer from Vault to ${what} within the timeout` : `could not reach Vault for ${what}`, { cause });
+    super(timedOut ? `no answer from Vault to ${what} within the timeout` : `could not reach Vault for ${what}`, {
+      cause,
+    });
     this.name = 'VaultTransportError';
     this.timedOut = timedOut;
   }
@@ -123,7 +125,11 @@ const loginSchema = z.object({
 });
 
 const lookupSelfSchema = z.object({
-  data: z.object({ ttl: z.number().int().nonnegative(), renewable: z.boolean().optional(), accessor: z.string().optional() }),
+  data: z.object({
+    ttl: z.number().int().nonnegative(),
+    renewable: z.boolean().optional(),
+    accessor: z.string().optional(),
+  }),
 });
 
 /** Options of {@link VaultClient}. */
@@ -180,7 +186,13 @@ export class VaultClient {
   /** Reads the latest version of a secret, or `undefined` when it has none. */
   async kvRead(mount: string, path: string, token: string): Promise<KvSecret | undefined> {
     const what = `read of ${mount}/data/${path}`;
-    const answer = await this.#call({ method: 'GET', path: `${encodePath(mount)}/data/${encodePath(path)}`, token, accept: [404], what });
+    const answer = await this.#call({
+      method: 'GET',
+      path: `${encodePath(mount)}/data/${encodePath(path)}`,
+      token,
+      accept: [404],
+      what,
+    });
     // A 404 with a body is a deleted or destroyed latest version; without, no secret at all.
     if (answer.status === 404) return undefined;
     const { data } = parse(kvReadSchema, answer.body, what);
@@ -192,16 +204,34 @@ export class VaultClient {
    * Writes a new version if the current one is `cas` (0: none yet) and returns its number.
    * @throws {VaultHttpError} 400 with a check-and-set message on a mismatch.
    */
-  async kvWrite(mount: string, path: string, data: Record<string, unknown>, cas: number, token: string): Promise<number> {
+  async kvWrite(
+    mount: string,
+    path: string,
+    data: Record<string, unknown>,
+    cas: number,
+    token: string,
+  ): Promise<number> {
     const what = `write of ${mount}/data/${path}`;
-    const answer = await this.#call({ method: 'POST', path: `${encodePath(mount)}/data/${encodePath(path)}`, token, body: { options: { cas }, data }, what });
+    const answer = await this.#call({
+      method: 'POST',
+      path: `${encodePath(mount)}/data/${encodePath(path)}`,
+      token,
+      body: { options: { cas }, data },
+      what,
+    });
     return parse(kvWriteSchema, answer.body, what).data.version;
   }
 
   /** Reads a secret's metadata, or `undefined` when the secret does not exist. */
   async kvReadMetadata(mount: string, path: string, token: string): Promise<KvMetadata | undefined> {
     const what = `read of ${mount}/metadata/${path}`;
-    const answer = await this.#call({ method: 'GET', path: `${encodePath(mount)}/metadata/${encodePath(path)}`, token, accept: [404], what });
+    const answer = await this.#call({
+      method: 'GET',
+      path: `${encodePath(mount)}/metadata/${encodePath(path)}`,
+      token,
+      accept: [404],
+      what,
+    });
     if (answer.status === 404) return undefined;
     const { data } = parse(kvMetadataSchema, answer.body, what);
     const current = data.versions[String(data.current_version)];
@@ -216,7 +246,13 @@ export class VaultClient {
   /** Sets a secret's `max_versions` and `custom_metadata`, creating the metadata if needed. */
   async kvWriteMetadata(mount: string, path: string, metadata: KvMetadataInput, token: string): Promise<void> {
     const what = `write of ${mount}/metadata/${path}`;
-    await this.#call({ method: 'POST', path: `${encodePath(mount)}/metadata/${encodePath(path)}`, token, body: metadata, what });
+    await this.#call({
+      method: 'POST',
+      path: `${encodePath(mount)}/metadata/${encodePath(path)}`,
+      token,
+      body: metadata,
+      what,
+    });
   }
 
   /**
@@ -224,9 +260,20 @@ export class VaultClient {
    * the keys an operator added.
    * @see https://openbao.org/api-docs/secret/kv/kv-v2/#patch-metadata
    */
-  async kvPatchCustomMetadata(mount: string, path: string, entries: Readonly<Record<string, string>>, token: string): Promise<void> {
+  async kvPatchCustomMetadata(
+    mount: string,
+    path: string,
+    entries: Readonly<Record<string, string>>,
+    token: string,
+  ): Promise<void> {
     const what = `patch of ${mount}/metadata/${path}`;
-    await this.#call({ method: 'PATCH', path: `${encodePath(mount)}/metadata/${encodePath(path)}`, token, body: { custom_metadata: entries }, what });
+    await this.#call({
+      method: 'PATCH',
+      path: `${encodePath(mount)}/metadata/${encodePath(path)}`,
+      token,
+      body: { custom_metadata: entries },
+      what,
+    });
   }
 
   /** The keys directly under a folder (folders end with `/`), or `undefined` when it is empty. */
@@ -246,7 +293,12 @@ export class VaultClient {
   /** Logs in at `auth/<mount>/login` with the method's credentials. */
   async login(mount: string, credentials: Record<string, string>): Promise<VaultLogin> {
     const what = `login at auth/${mount}`;
-    const answer = await this.#call({ method: 'POST', path: `auth/${encodePath(mount)}/login`, body: credentials, what });
+    const answer = await this.#call({
+      method: 'POST',
+      path: `auth/${encodePath(mount)}/login`,
+      body: credentials,
+      what,
+    });
     return loginOf(parse(loginSchema, answer.body, what).auth);
   }
 
@@ -257,7 +309,13 @@ export class VaultClient {
    */
   async renewSelf(token: string, incrementSeconds: number): Promise<VaultLogin> {
     const what = 'renewal of the own token';
-    const answer = await this.#call({ method: 'POST', path: 'auth/token/renew-self', token, body: { increment: incrementSeconds }, what });
+    const answer = await this.#call({
+      method: 'POST',
+      path: 'auth/token/renew-self',
+      token,
+      body: { increment: incrementSeconds },
+      what,
+    });
     return loginOf(parse(loginSchema, answer.body, what).auth);
   }
 
@@ -267,19 +325,24 @@ export class VaultClient {
     const answer = await this.#call({ method: 'GET', path: 'auth/token/lookup-self', token, accept: [403], what });
     if (answer.status === 403) return undefined;
     const { data } = parse(lookupSelfSchema, answer.body, what);
-    return { ttlSeconds: data.ttl, renewable: data.renewable ?? false, ...(data.accessor ? { accessor: data.accessor } : {}) };
+    return {
+      ttlSeconds: data.ttl,
+      renewable: data.renewable ?? false,
+      ...(data.accessor ? { accessor: data.accessor } : {}),
+    };
   }
 
   async #call(call: Call): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (call.token !== undefined) headers['x-vault-token'] = call.token;
     if (this.#namespace !== undefined) headers['x-vault-namespace'] = this.#namespace;
-    if (call.body !== undefined) headers['content-type'] = call.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+    if (call.body !== undefined)
+      headers['content-type'] = call.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     // Vault asks for this header so a browser cannot be made to send requests to it.
     headers['x-vault-request'] = 'true';
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = this.#signal === undefined ? timeout : AbortSignal.any([timeout, this.#signal]);
-    let response;
+    let response: TransportResponse;
     try {
       response = await this.#transport({
         method: call.method,
@@ -304,7 +367,8 @@ export class VaultClient {
     const errors = parsed.success ? parsed.data.errors : [];
     // A missing mount must not read as a missing secret: it is a configuration error.
     const noRoute = response.status === 404 && errors.some((message) => message.includes(NO_ROUTE));
-    if ((response.status >= 200 && response.status < 300) || (call.accept?.includes(response.status) && !noRoute)) return { status: response.status, body };
+    if ((response.status >= 200 && response.status < 300) || (call.accept?.includes(response.status) && !noRoute))
+      return { status: response.status, body };
     throw new VaultHttpError(response.status, call.what, errors);
   }
 }

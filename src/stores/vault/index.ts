@@ -12,7 +12,16 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, ConflictError, RotatorError, StoreError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { assertRecordPath, isRecordPath, systemErrorCode, type RecordLabels, type RecordLister, type SecretStore, type StoreCapabilities, type StoredRecord } from '../contract.js';
+import {
+  assertRecordPath,
+  isRecordPath,
+  type RecordLabels,
+  type RecordLister,
+  type SecretStore,
+  type StoreCapabilities,
+  type StoredRecord,
+  systemErrorCode,
+} from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
 import type { VaultStoreConfig } from './schema.js';
@@ -111,7 +120,10 @@ export class VaultStore implements SecretStore, RecordLister {
     this.#timeoutMs = options.timeoutMs;
     this.#address = this.#client.address;
     this.#logger = options.logger;
-    this.#metadata = { max_versions: options.maxVersions, custom_metadata: { ...options.customMetadata, 'managed-by': 'token-rotator' } };
+    this.#metadata = {
+      max_versions: options.maxVersions,
+      custom_metadata: { ...options.customMetadata, 'managed-by': 'token-rotator' },
+    };
   }
 
   /**
@@ -137,12 +149,20 @@ export class VaultStore implements SecretStore, RecordLister {
    *   retryable when the record is over {@link MAX_RECORD_BYTES} or Vault's answer cannot
    *   change (permission denied, no such mount, a malformed request).
    */
-  async write(path: string, value: Record<string, unknown>, expectedVersion: string | null, labels?: RecordLabels): Promise<string> {
+  async write(
+    path: string,
+    value: Record<string, unknown>,
+    expectedVersion: string | null,
+    labels?: RecordLabels,
+  ): Promise<string> {
     assertRecordPath(path);
     const size = echoedSize(value);
     if (size === undefined) throw new StoreError(`record ${path} is not a JSON object`, { retryable: false });
     if (size > MAX_RECORD_BYTES) {
-      throw new StoreError(`record ${path} is ${size} bytes as JSON, over the Vault store's limit of ${MAX_RECORD_BYTES}`, { retryable: false });
+      throw new StoreError(
+        `record ${path} is ${size} bytes as JSON, over the Vault store's limit of ${MAX_RECORD_BYTES}`,
+        { retryable: false },
+      );
     }
     const cas = expectedVersion === null ? 0 : Number(expectedVersion);
     if (!Number.isSafeInteger(cas) || cas < 0) throw new ConflictError(path);
@@ -160,7 +180,10 @@ export class VaultStore implements SecretStore, RecordLister {
         if (!first && labels !== undefined) {
           // Descriptive only: the write has landed, so a failure here must not fail it.
           await this.#client.kvPatchCustomMetadata(this.#mount, secretPath, labels, token).catch((error: unknown) => {
-            this.#logger?.warn({ path, error: { message: (error as Error).message } }, 'could not update the record metadata');
+            this.#logger?.warn(
+              { path, error: { message: (error as Error).message } },
+              'could not update the record metadata',
+            );
           });
         }
         return version;
@@ -170,7 +193,14 @@ export class VaultStore implements SecretStore, RecordLister {
     }
   }
 
-  async #writeData(path: string, secretPath: string, value: Record<string, unknown>, expectedVersion: string | null, cas: number, token: string): Promise<string> {
+  async #writeData(
+    path: string,
+    secretPath: string,
+    value: Record<string, unknown>,
+    expectedVersion: string | null,
+    cas: number,
+    token: string,
+  ): Promise<string> {
     try {
       return String(await this.#client.kvWrite(this.#mount, secretPath, value, cas, token));
     } catch (error) {
@@ -264,12 +294,22 @@ export class VaultStore implements SecretStore, RecordLister {
     }
     const at = `; Vault at ${this.#address}`;
     if (error instanceof VaultHttpError) {
-      const reason = error.status === 403 ? ' (permission denied)' : error.noSuchMount ? ` (no secrets engine is mounted at ${this.#mount})` : '';
-      return new StoreError(`${where}: ${error.message}${reason}${at}`, { cause: error, retryable: !PERMANENT_STATUSES.has(error.status) });
+      const reason =
+        error.status === 403
+          ? ' (permission denied)'
+          : error.noSuchMount
+            ? ` (no secrets engine is mounted at ${this.#mount})`
+            : '';
+      return new StoreError(`${where}: ${error.message}${reason}${at}`, {
+        cause: error,
+        retryable: !PERMANENT_STATUSES.has(error.status),
+      });
     }
     // fetch hides the system error (ECONNREFUSED) two causes deep.
     const code = systemErrorCode(error);
-    return new StoreError(`${where}: ${(error as Error).message}${code === undefined ? '' : ` (${code})`}${at}`, { cause: error });
+    return new StoreError(`${where}: ${(error as Error).message}${code === undefined ? '' : ` (${code})`}${at}`, {
+      cause: error,
+    });
   }
 }
 
@@ -324,6 +364,9 @@ function echoedSize(value: Record<string, unknown>): number | undefined {
 }
 
 function isCasMismatch(error: unknown): boolean {
-  return error instanceof VaultHttpError && error.status === 400 && error.errors.some((message) => message.includes(CAS_MISMATCH));
+  return (
+    error instanceof VaultHttpError &&
+    error.status === 400 &&
+    error.errors.some((message) => message.includes(CAS_MISMATCH))
+  );
 }
-

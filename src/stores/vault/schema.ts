@@ -7,7 +7,8 @@ import { exactlyOne, type FieldKit } from '../../common/fields.js';
 
 /** A Vault path of one or more `[A-Za-z0-9._-]` segments: a mount or the records' prefix. */
 const VAULT_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
-const VAULT_PATH_HINT = 'must be slash-separated segments of letters, digits, ".", "_" and "-", without leading or trailing slash';
+const VAULT_PATH_HINT =
+  'must be slash-separated segments of letters, digits, ".", "_" and "-", without leading or trailing slash';
 
 /** Vault's limits on KV v2 `custom_metadata` (one key of 64 is ours: `managed-by`). */
 const MAX_CUSTOM_METADATA_KEYS = 63;
@@ -43,7 +44,9 @@ export function vaultStoreSchema(kit: FieldKit) {
   const tokenAuth = z
     .object({
       method: z.literal('token'),
-      token: secret().optional().describe('A Vault token, e.g. ${env:VAULT_TOKEN} or ${file:/path/to/token}, read once at start'),
+      token: secret()
+        .optional()
+        .describe('A Vault token, e.g. ${env:VAULT_TOKEN} or ${file:/path/to/token}, read once at start'),
       token_file: text().optional().describe('A file holding the token, read again at each login (a Vault Agent sink)'),
     })
     .strict()
@@ -103,7 +106,10 @@ export function vaultStoreSchema(kit: FieldKit) {
       max_versions: z.number().int().min(1).max(1000).default(10).describe('Versions Vault keeps of each record'),
       custom_metadata: z
         .record(z.string().min(1).max(128), z.string().max(512))
-        .refine((entries) => Object.keys(entries).length <= MAX_CUSTOM_METADATA_KEYS, `at most ${MAX_CUSTOM_METADATA_KEYS} entries`)
+        .refine(
+          (entries) => Object.keys(entries).length <= MAX_CUSTOM_METADATA_KEYS,
+          `at most ${MAX_CUSTOM_METADATA_KEYS} entries`,
+        )
         .optional()
         .describe('Added to the KV metadata of every record, next to managed-by: token-rotator'),
       request_timeout_seconds: seconds().default(10).describe('Longest wait for one Vault request'),

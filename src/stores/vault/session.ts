@@ -14,7 +14,7 @@
  * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-time-to-live-periodic-tokens-and-explicit-max-ttls
  */
 import { fingerprint } from '../../observability/fingerprint.js';
-import { silentLogger, type Logger } from '../../observability/logger.js';
+import { type Logger, silentLogger } from '../../observability/logger.js';
 import type { VaultLogin } from './client.js';
 
 /** Fraction of a TTL after which the token is renewed, or replaced. */
@@ -161,7 +161,10 @@ export class VaultSession {
     this.#cancelTimer();
     if (login.ttlSeconds === 0) return;
     if (login.ttlSeconds < MIN_KEPT_TTL_SECONDS) {
-      this.#logger.debug({ ...describe(login) }, 'the Vault token lives too briefly to be kept alive; it is replaced when refused');
+      this.#logger.debug(
+        { ...describe(login) },
+        'the Vault token lives too briefly to be kept alive; it is replaced when refused',
+      );
     } else if (login.renewable) {
       this.#schedule(renewDelayMs(login.ttlSeconds, this.#random), () => this.#renewHeld(held));
     } else {
@@ -176,7 +179,10 @@ export class VaultSession {
       renewed = await this.#renew(held.login.token, held.increment);
     } catch (error) {
       if (this.#isStale(held)) return;
-      this.#logger.warn({ ...describe(held.login), error: (error as Error).message }, 'could not renew the Vault token');
+      this.#logger.warn(
+        { ...describe(held.login), error: (error as Error).message },
+        'could not renew the Vault token',
+      );
       this.#lastRenewalDone(held, this.#remainingSeconds(held));
       return;
     }
@@ -206,7 +212,10 @@ export class VaultSession {
       );
       return;
     }
-    this.#logger.info({ ...describe(held.login), expires_at: expiresAt }, 'the Vault token cannot be renewed further; logging in again ahead of expiry');
+    this.#logger.info(
+      { ...describe(held.login), expires_at: expiresAt },
+      'the Vault token cannot be renewed further; logging in again ahead of expiry',
+    );
     this.#schedule(reloginDelayMs(remainingSeconds), () => this.#reloginAhead(held));
   }
 
@@ -223,7 +232,8 @@ export class VaultSession {
         'could not log in to Vault again ahead of expiry',
       );
       // Keep the token that still works; try again while it does.
-      if (remaining > RETRY_FLOOR_MS / 1000) this.#schedule(Math.max(RETRY_FLOOR_MS, reloginDelayMs(remaining)), () => this.#reloginAhead(held));
+      if (remaining > RETRY_FLOOR_MS / 1000)
+        this.#schedule(Math.max(RETRY_FLOOR_MS, reloginDelayMs(remaining)), () => this.#reloginAhead(held));
       return;
     }
     if (this.#isStale(held)) return;
@@ -244,7 +254,9 @@ export class VaultSession {
     if (this.#closed) return;
     const timer = setTimeout(() => {
       if (this.#timer === timer) this.#timer = undefined;
-      action().catch((error: unknown) => this.#logger.error({ error: (error as Error).message }, 'Vault token upkeep failed'));
+      action().catch((error: unknown) =>
+        this.#logger.error({ error: (error as Error).message }, 'Vault token upkeep failed'),
+      );
     }, delayMs);
     timer.unref();
     this.#timer = timer;

@@ -52,20 +52,26 @@ export function caTransport(ca: string): VaultTransport {
         reject(new Error('a CA file applies to https:// addresses only'));
         return;
       }
-      const outgoing = httpsRequest(url, { method: request.method, headers: request.headers, ca, signal: request.signal }, (incoming) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        incoming.on('data', (chunk: Buffer) => {
-          size += chunk.byteLength;
-          if (size > MAX_RESPONSE_BYTES) {
-            incoming.destroy(new Error(`Vault response is larger than ${MAX_RESPONSE_BYTES} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        incoming.on('error', reject);
-        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      });
+      const outgoing = httpsRequest(
+        url,
+        { method: request.method, headers: request.headers, ca, signal: request.signal },
+        (incoming) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          incoming.on('data', (chunk: Buffer) => {
+            size += chunk.byteLength;
+            if (size > MAX_RESPONSE_BYTES) {
+              incoming.destroy(new Error(`Vault response is larger than ${MAX_RESPONSE_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          incoming.on('error', reject);
+          incoming.on('end', () =>
+            resolve({ status: incoming.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+        },
+      );
       outgoing.on('error', reject);
       outgoing.end(request.body);
     });

@@ -7,6 +7,9 @@ export { DEFAULT_CONFIG_PATH, type LoadedConfig, loadConfig, parseConfig } from 
 export { type Config, configJsonSchema, type ProviderConfig, type StoreConfig } from './config/schema.js';
 export type { PassSummary } from './engine/pass.js';
 export {
+  HEARTBEAT_PATH,
+  type Heartbeat,
+  heartbeatSchema,
   type PublicRecord,
   publicRecordSchema,
   recordPaths,

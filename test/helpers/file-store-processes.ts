@@ -78,3 +78,21 @@ export async function stateAfter(promise: Promise<unknown>, ms: number): Promise
   const timer = new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms));
   return Promise.race([settled, timer]);
 }
+
+/**
+ * A script that takes the real lock of a record file (`lock.js` at its argv[2] URL, the
+ * lock file at argv[3], the record's name at argv[4]), prints `locked`, and releases it
+ * and prints `released` after a line on stdin.
+ */
+export const LOCK_HOLDER_SCRIPT = `
+import { createInterface } from 'node:readline';
+const [lockUrl, lockPath, record] = process.argv.slice(2);
+const { acquireLock } = await import(lockUrl);
+const lock = await acquireLock(lockPath, { record });
+console.log('locked');
+const lines = createInterface({ input: process.stdin });
+await new Promise((resolve) => lines.once('line', resolve));
+await lock.release();
+lines.close();
+console.log('released');
+`;

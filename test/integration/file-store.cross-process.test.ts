@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/stores/file/index.js';
-import { type Child, startNode, stateAfter } from '../helpers/file-store-processes.js';
+import { type Child, LOCK_HOLDER_SCRIPT, startNode, stateAfter } from '../helpers/file-store-processes.js';
 
 const repository = fileURLToPath(new URL('../../', import.meta.url));
 const sourceDir = join(repository, 'src', 'stores', 'file');
@@ -43,20 +43,6 @@ while (writes < Number(times)) {
 console.log(JSON.stringify({ writes, conflicts }));
 `;
 
-/** Takes the real lock of a record file, says so, and releases it on a 'release' line. */
-const HOLDER = `
-import { createInterface } from 'node:readline';
-const [lockUrl, lockPath] = process.argv.slice(2);
-const { acquireLock } = await import(lockUrl);
-const lock = await acquireLock(lockPath, { record: 'tokens/klikoo' });
-console.log('locked');
-const lines = createInterface({ input: process.stdin });
-await new Promise((resolve) => lines.once('line', resolve));
-await lock.release();
-lines.close();
-console.log('released');
-`;
-
 let scripts: string | undefined;
 let root: string;
 let directory: string;
@@ -77,7 +63,7 @@ beforeAll(async () => {
   }
   scripts = await mkdtemp(join(tmpdir(), 'file-store-scripts-'));
   await writeFile(join(scripts, 'racer.mjs'), RACER);
-  await writeFile(join(scripts, 'holder.mjs'), HOLDER);
+  await writeFile(join(scripts, 'holder.mjs'), LOCK_HOLDER_SCRIPT);
 });
 
 afterAll(async () => {
@@ -126,7 +112,7 @@ describe('FileStore across processes', () => {
   it('makes a write wait while another live process holds the lock, then succeed', async () => {
     await store.write('tokens/klikoo', { access_token: 'a1' }, null);
     const lockUrl = pathToFileURL(join(distDir, 'lock.js')).href;
-    const holder = await start('holder.mjs', [lockUrl, join(directory, 'tokens', 'klikoo.json.lock')]);
+    const holder = await start('holder.mjs', [lockUrl, join(directory, 'tokens', 'klikoo.json.lock'), 'tokens/klikoo']);
     expect(await holder.nextLine()).toBe('locked');
 
     const write = store.write('tokens/klikoo', { access_token: 'a2' }, '1');
@@ -140,7 +126,7 @@ describe('FileStore across processes', () => {
   it('lets another writer proceed within 1 s after the lock holder is killed with SIGKILL', async () => {
     await store.write('tokens/klikoo', { access_token: 'a1' }, null);
     const lockUrl = pathToFileURL(join(distDir, 'lock.js')).href;
-    const holder = await start('holder.mjs', [lockUrl, join(directory, 'tokens', 'klikoo.json.lock')]);
+    const holder = await start('holder.mjs', [lockUrl, join(directory, 'tokens', 'klikoo.json.lock'), 'tokens/klikoo']);
     expect(await holder.nextLine()).toBe('locked');
     const write = store.write('tokens/klikoo', { access_token: 'a2' }, '1');
     expect(await stateAfter(write, 200)).toBe('pending');

@@ -18,7 +18,7 @@ import { AwsSecretsStore, MAX_SECRET_STRING_BYTES, sdkSecretsManager } from '../
 import { MAX_RECORD_BYTES as FILE_MAX_RECORD_BYTES, FileStore } from '../../src/stores/file/index.js';
 import { createStore } from '../../src/stores/registry.js';
 import { MAX_RECORD_BYTES as VAULT_MAX_RECORD_BYTES } from '../../src/stores/vault/index.js';
-import { type Child, startNode } from '../helpers/file-store-processes.js';
+import { type Child, LOCK_HOLDER_SCRIPT, startNode } from '../helpers/file-store-processes.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 import { type OpenBao, startOpenBao } from '../helpers/openbao.js';
 import {
@@ -49,21 +49,6 @@ try {
 } catch (error) {
   console.log(JSON.stringify({ name: error.name, code: error.code, retryable: error.retryable, message: error.message }));
 }
-`;
-
-/** Takes the real lock of a record file, says so, and releases it on a line on stdin. */
-const LOCK_HOLDER = `
-import { createInterface } from 'node:readline';
-
-const [lockUrl, lockPath] = process.argv.slice(2);
-const { acquireLock } = await import(lockUrl);
-const lock = await acquireLock(lockPath, { record: 'conformance' });
-console.log('locked');
-const lines = createInterface({ input: process.stdin });
-await new Promise((resolve) => lines.once('line', resolve));
-await lock.release();
-lines.close();
-console.log('released');
 `;
 
 const fileBackend = (() => {
@@ -129,8 +114,13 @@ const fileBackend = (() => {
         const lockUrl = pathToFileURL(join(DIST_REGISTRY, '..', 'file', 'lock.js')).href;
         const scripts = await mkdtemp(join(root, 'holder-'));
         const script = join(scripts, 'holder.mjs');
-        await writeFile(script, LOCK_HOLDER);
-        const holder: Child = await startNode([script, lockUrl, join(directory, ...`${path}.json.lock`.split('/'))]);
+        await writeFile(script, LOCK_HOLDER_SCRIPT);
+        const holder: Child = await startNode([
+          script,
+          lockUrl,
+          join(directory, ...`${path}.json.lock`.split('/')),
+          'conformance',
+        ]);
         expect(await holder.nextLine()).toBe('locked');
         holder.kill('SIGSTOP');
         return async () => {

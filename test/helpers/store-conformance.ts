@@ -491,35 +491,28 @@ export async function pauseProcess(child: ChildProcess): Promise<() => Promise<v
   };
 }
 
-/** Runs `node -e script` (ESM) as another user with `setpriv`, and returns its stdout's last line. */
+/**
+ * Runs `node -e script` (ESM) that starts as root, loads what it needs, then becomes `uid`
+ * by calling `dropPrivileges()` (defined before it runs), and returns its stdout's last
+ * line. Dropping privileges inside the process, rather than starting it as `uid`, lets it
+ * load the project's code from a checkout that only root can read (a `mktemp -d` clone).
+ */
 export async function runAsUser(
   uid: number,
   script: string,
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): Promise<string> {
-  const child = spawn(
-    'setpriv',
-    [
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      '--clear-groups',
-      process.execPath,
-      '--input-type=module',
-      '-e',
-      script,
-      ...args,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-    },
-  );
+  const prelude = `const dropPrivileges = () => { process.setgroups([]); process.setgid(${uid}); process.setuid(${uid}); };\n`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', prelude + script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`setpriv child exited with ${code}: ${stderr}`);
+  if (code !== 0) throw new Error(`child running as uid ${uid} exited with ${code}: ${stderr}`);
   return stdout.trim().split('\n').at(-1) ?? '';
 }

@@ -38,11 +38,13 @@ const jsonBytes = (value: Record<string, unknown>): number => Buffer.byteLength(
 /** The uid of `nobody`, to be denied what root is not. */
 const NOBODY = 65_534;
 
-/** Writes a record through the built store factory, as `nobody`, and prints the error. */
+/** Writes a record through the built store factory, as `nobody` once loaded, and prints the error. */
 const DENIED_WRITER = `
 const [registryUrl, config, path, version] = process.argv.slice(1);
 const { createStore } = await import(registryUrl);
 const store = createStore(JSON.parse(config));
+dropPrivileges();
+if (process.getuid() === 0) throw new Error('still root');
 try {
   await store.write(path, { generation: 2 }, version);
   console.log(JSON.stringify({ name: 'none', message: 'the write succeeded' }));
@@ -82,8 +84,9 @@ const fileBackend = (() => {
       const current = await opened.store.read(path);
       expect(current).toBeDefined();
       if (process.getuid?.() === 0) {
-        // Root passes every permission check, so the denied writer is `nobody`, in a child
-        // process; the store directory is root's and mode 0700 (mkdtemp).
+        // Root passes every permission check, so the denied writer is a child process that
+        // becomes `nobody` once it has loaded the store; the store directory is root's and
+        // mode 0700 (mkdtemp).
         const line = await runAsUser(NOBODY, DENIED_WRITER, [
           pathToFileURL(DIST_REGISTRY).href,
           JSON.stringify({ kind: 'file', directory }),

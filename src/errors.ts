@@ -15,6 +15,11 @@ export const ErrorCodes = {
   STORE_CONFLICT: 'STORE_CONFLICT',
   /** The store could not be reached or failed to read or write. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /**
+   * The store's write budget for a record (AWS: versions of a secret per 24 hours) is spent:
+   * the engine waits before writing it again.
+   */
+  STORE_BUDGET_SPENT: 'STORE_BUDGET_SPENT',
   /** A stored record does not have the expected layout. */
   STORE_RECORD_INVALID: 'STORE_RECORD_INVALID',
   /** A provider call failed in a way a later attempt may not (network, timeout, 5xx, 429). */

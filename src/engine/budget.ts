@@ -5,7 +5,8 @@
  * declares; the engine keeps within.
  */
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import type { StoreCapabilities } from '../stores/contract.js';
+import type { StoreCapabilities, WriteBudget } from '../stores/contract.js';
+import type { StateRecord } from './records.js';
 
 /**
  * Most writes one pass makes to one record: the state record takes the lease, then the
@@ -53,4 +54,56 @@ export function storeFitIssues(
 export function assertStoreFits(kind: string, capabilities: StoreCapabilities, passesPerDay: () => number): void {
   const issues = storeFitIssues(kind, capabilities, passesPerDay);
   if (issues.length > 0) throw new ConfigError(issues);
+}
+
+/**
+ * Writes one rotation makes to a provider's state record: the lease, then the result.
+ * Both are paid for when the lease is taken, so a result can always be written.
+ */
+export const STATE_WRITES_PER_ROTATION = 2;
+
+/** The allowance kept in a state record: writes available at a time. */
+export type WriteAllowance = NonNullable<StateRecord['write_allowance']>;
+
+/**
+ * The token bucket that keeps a record inside a {@link WriteBudget} of `writes` per
+ * `windowSeconds`: it holds at most `capacity` writes and refills at `perSecond`. In any
+ * window of `windowSeconds` it allows at most `capacity + perSecond × windowSeconds =
+ * writes`, however the writes fall; a quarter of the budget may be spent in a burst (a
+ * vendor outage), the rest is paced.
+ */
+export function bucketOf(budget: WriteBudget): { readonly capacity: number; readonly perSecond: number } {
+  const capacity = Math.max(STATE_WRITES_PER_ROTATION, Math.floor(budget.writes / 4));
+  return { capacity, perSecond: Math.max(0, budget.writes - capacity) / budget.windowSeconds };
+}
+
+/** Writes available at `now` (epoch ms): the allowance refilled since it was written; a full bucket when absent. */
+export function availableWrites(allowance: WriteAllowance | undefined, budget: WriteBudget, now: number): number {
+  const { capacity, perSecond } = bucketOf(budget);
+  if (allowance === undefined) return capacity;
+  const elapsed = Math.max(0, (now - Date.parse(allowance.at)) / 1000);
+  return Math.min(capacity, allowance.tokens + elapsed * perSecond);
+}
+
+/** The allowance after spending `writes` at `now`. */
+export function spendWrites(
+  allowance: WriteAllowance | undefined,
+  budget: WriteBudget,
+  now: number,
+  writes: number,
+): WriteAllowance {
+  return { tokens: availableWrites(allowance, budget, now) - writes, at: new Date(now).toISOString() };
+}
+
+/** When (epoch ms) `writes` will be available again, `now` if they already are. */
+export function writesAvailableAt(
+  allowance: WriteAllowance | undefined,
+  budget: WriteBudget,
+  now: number,
+  writes: number,
+): number {
+  const missing = writes - availableWrites(allowance, budget, now);
+  if (missing <= 0) return now;
+  const { perSecond } = bucketOf(budget);
+  return perSecond > 0 ? now + Math.ceil((missing / perSecond) * 1000) : Number.POSITIVE_INFINITY;
 }

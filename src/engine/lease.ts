@@ -7,7 +7,8 @@
 import { ConflictError, ErrorCodes } from '../errors.js';
 import { fingerprint } from '../observability/fingerprint.js';
 import type { Logger } from '../observability/logger.js';
-import type { SecretStore } from '../stores/contract.js';
+import type { SecretStore, WriteBudget } from '../stores/contract.js';
+import { availableWrites, STATE_WRITES_PER_ROTATION, spendWrites, writesAvailableAt } from './budget.js';
 import { type OutcomeFacts, type RotationReason, tokenFacts } from './outcome.js';
 import { chooseMethod, decide, type EffectivePolicy } from './policy.js';
 import { publishBehind } from './publish.js';
@@ -59,6 +60,8 @@ export interface AcquireLeaseOptions {
   /** Once aborted, stop waiting for another runner's lease. */
   readonly signal?: AbortSignal | undefined;
   readonly writeRetry?: WriteRetryOptions | undefined;
+  /** The store's cap on writes per record, if it has one: the lease is taken only within it. */
+  readonly writeBudget?: WriteBudget | undefined;
 }
 
 /** What to do about a state just read: wait for another runner, stop with an outcome, or take the lease. */
@@ -140,15 +143,59 @@ function assess(state: StateRecord, { t, waitUntil, repaired }: Moment, options:
       },
     };
   }
+  const paced = pacing(state, t, options.writeBudget);
+  if (paced !== undefined) return { kind: 'outcome', outcome: { ...paced, reason, ...tokenFacts(state) } };
   if (options.dryRun)
     return { kind: 'outcome', outcome: { ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason } };
   return { kind: 'take', method, reason, abandonedRefresh };
 }
 
-/** The state with `lease` on it; a refresh token a dead runner may have spent is dropped. */
-function withLease(state: StateRecord, lease: Lease, abandonedRefresh: boolean): LeasedState {
+/**
+ * A `paced` outcome when the store's write budget for the state record cannot pay for a
+ * rotation (the lease and the result) now, else `undefined`. Neither `--force` nor a
+ * missing token overrides it: the budget is the store's hard limit (AWS refuses versions
+ * beyond it). The provider stays ok while its token is valid.
+ */
+function pacing(state: StateRecord, t: number, budget: WriteBudget | undefined): OutcomeFacts | undefined {
+  if (budget === undefined) return undefined;
+  if (availableWrites(state.write_allowance, budget, t) >= STATE_WRITES_PER_ROTATION) return undefined;
+  const until = iso(writesAvailableAt(state.write_allowance, budget, t, STATE_WRITES_PER_ROTATION));
+  const valid = state.token !== undefined && Date.parse(state.token.expires_at) > t;
+  return {
+    status: 'paced',
+    ok: valid,
+    ...(valid
+      ? {}
+      : {
+          error: {
+            class: 'store',
+            code: ErrorCodes.STORE_BUDGET_SPENT,
+            message: `the store's write budget for ${recordPaths.state(state.provider)} (${budget.writes} writes per ${budget.windowSeconds} s) allows the next rotation at ${until}`,
+          },
+        }),
+  };
+}
+
+/**
+ * The state with `lease` on it; a refresh token a dead runner may have spent is dropped.
+ * Under a write budget, the lease pays for itself and for the result write.
+ */
+function withLease(
+  state: StateRecord,
+  lease: Lease,
+  abandonedRefresh: boolean,
+  budget: WriteBudget | undefined,
+  t: number,
+): LeasedState {
   const { refresh_token: _token, refresh_expires_at: _expiry, ...withoutRefresh } = state;
-  return { ...(abandonedRefresh ? withoutRefresh : state), lease, last_attempt_at: lease.acquired_at };
+  return {
+    ...(abandonedRefresh ? withoutRefresh : state),
+    lease,
+    last_attempt_at: lease.acquired_at,
+    ...(budget === undefined
+      ? {}
+      : { write_allowance: spendWrites(state.write_allowance, budget, t, STATE_WRITES_PER_ROTATION) }),
+  };
 }
 
 /**
@@ -191,7 +238,7 @@ export async function acquireLease(options: AcquireLeaseOptions): Promise<LeaseR
       expires_at: iso(t + options.policy.lease_seconds * 1000),
       intent: method,
     };
-    const leased = withLease(state, lease, abandonedRefresh);
+    const leased = withLease(state, lease, abandonedRefresh, options.writeBudget, t);
     try {
       const version = await store.write(
         statePath,

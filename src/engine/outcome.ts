@@ -6,7 +6,16 @@ import { describeError, ErrorCodes, type FailureClass, ProviderError, RotatorErr
 import type { Method, StateRecord } from './records.js';
 
 /** What happened to one provider in a pass. */
-export type OutcomeStatus = 'fresh' | 'rotated' | 'repaired' | 'would-rotate' | 'busy' | 'backoff' | 'failed';
+export type OutcomeStatus =
+  | 'fresh'
+  | 'rotated'
+  | 'repaired'
+  | 'would-rotate'
+  | 'busy'
+  | 'backoff'
+  /** Due, but the store's write budget for the state record cannot pay for a rotation yet. */
+  | 'paced'
+  | 'failed';
 
 /** Why a provider is rotated: no token yet, its token is due, `--force`, or a runner died mid-refresh. */
 export type RotationReason = 'missing' | 'due' | 'forced' | 'abandoned-refresh';

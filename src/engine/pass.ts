@@ -40,7 +40,7 @@ export async function runPass(
   const now = env.now ?? Date.now;
   const started = now();
   const outcomes = await mapWithLimit(targets, concurrency, (target) => rotate(target, env));
-  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: 0 };
+  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, paced: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status]++;
   return {
     startedAt: new Date(started).toISOString(),

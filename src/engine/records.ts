@@ -67,6 +67,12 @@ export const stateRecordSchema = z.object({
   }),
   last_success_at: isoTime.optional(),
   last_attempt_at: isoTime.optional(),
+  /**
+   * What is left of the store's write budget for this record (see `engine/budget.ts`):
+   * `tokens` writes available at `at`, refilling over time. Absent: a full allowance.
+   * Kept in the record itself so every runner sees the writes of all.
+   */
+  write_allowance: z.object({ tokens: z.number(), at: isoTime }).optional(),
 });
 /** A state record, as only the rotator reads it. */
 export type StateRecord = z.infer<typeof stateRecordSchema>;

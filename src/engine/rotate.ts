@@ -99,6 +99,7 @@ async function rotateSteps(target: RotationTarget, env: RotationEnv, log: Logger
     dryRun: env.dryRun,
     signal: env.signal,
     writeRetry: env.writeRetry,
+    writeBudget: env.store.capabilities.writeBudget,
   });
   if (acquired.kind === 'outcome') return acquired.outcome;
   return await renewUnderLease(target, env, log, acquired.lease);

@@ -15,7 +15,7 @@ const NOW = Date.parse('2025-03-01T12:00:00Z');
 const UNITS = new Set(['Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Count', 'Percent', 'None']);
 
 function summaryOf(outcomes: Outcome[], durationMs = 812): PassSummary {
-  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: 0 };
+  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, paced: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status]++;
   return {
     startedAt: new Date(NOW - durationMs).toISOString(),

@@ -16,7 +16,7 @@ const ok: PassSummary = {
   startedAt: '2026-03-01T00:00:00.000Z',
   durationMs: 5,
   ok: true,
-  counts: { fresh: 1, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: 0 },
+  counts: { fresh: 1, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, paced: 0, failed: 0 },
   outcomes: [{ provider: 'api', status: 'fresh', ok: true, expiresAt: '2099-01-01T00:00:00.000Z', durationMs: 1 }],
 };
 

@@ -33,7 +33,16 @@ function summary(ok: boolean): PassSummary {
     startedAt: '2026-03-01T00:00:00.000Z',
     durationMs: 1500,
     ok,
-    counts: { fresh: 0, rotated: ok ? 1 : 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: ok ? 0 : 1 },
+    counts: {
+      fresh: 0,
+      rotated: ok ? 1 : 0,
+      repaired: 0,
+      'would-rotate': 0,
+      busy: 0,
+      backoff: 0,
+      paced: 0,
+      failed: ok ? 0 : 1,
+    },
     outcomes: [
       ok
         ? {

@@ -14,7 +14,7 @@ const T0 = Date.parse('2026-03-01T00:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function summary(outcomes: Outcome[], durationMs: number, startedAt = T0): PassSummary {
-  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, failed: 0 };
+  const counts = { fresh: 0, rotated: 0, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, paced: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status]++;
   return { startedAt: iso(startedAt), durationMs, outcomes, ok: outcomes.every((o) => o.ok), counts };
 }

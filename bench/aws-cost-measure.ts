@@ -5,11 +5,13 @@
  * counted into calls per day and dollars per month.
  *
  * It knows nothing of how the store lays records out: it counts every request the CLI
- * sends (`test/helpers/aws-call-counter.ts`), attributes a call to the heartbeat when the
- * name it carries starts with `<prefix>runner/heartbeat`, to the provider when the name
- * is otherwise under the prefix, and to the runner when it names nothing (a listing). It
- * counts the secrets and the SSM parameters under the prefix the same way. So it measures
- * today's ring of secrets and whatever replaces it, unchanged.
+ * sends (`test/helpers/aws-call-counter.ts`) and attributes each call by the name it
+ * carries: to the heartbeat when it starts with `<prefix>runner/heartbeat`, to the
+ * provider when it is under the prefix and names the provider, and to the runner
+ * otherwise (another shared record, or a listing that names nothing). It counts the
+ * secrets and the SSM parameters under the prefix the same way. Each kind runs alone
+ * under its own prefix. So it measures today's ring of secrets and whatever replaces it,
+ * unchanged.
  *
  * The cost model (stated again in the printed report):
  * - passes per day and the longest gap between passes come from the schedule
@@ -132,25 +134,30 @@ function emptyPass(): PassCalls {
   return { provider: {}, heartbeat: {}, runner: {} };
 }
 
-/** `<prefix>…` names, SSM's with or without their leading slash, split by owner. */
-function ownerOf(name: string | undefined, prefix: string): Owner {
-  if (name === undefined) return 'runner';
+/**
+ * Who a name under `prefix` belongs to: the heartbeat's, the provider's when it names the
+ * provider, else the runner's; `undefined` outside the prefix. SSM names may carry a
+ * leading slash the prefix does not.
+ */
+function ownerOf(name: string, prefix: string, provider: string): Owner | undefined {
   const bare = name.startsWith('/') ? name.slice(1) : name;
+  if (!bare.startsWith(prefix)) return undefined;
   if (bare.startsWith(`${prefix}${HEARTBEAT_PATH}`)) return 'heartbeat';
-  return bare.startsWith(prefix) ? 'provider' : 'runner';
+  return bare.slice(prefix.length).includes(provider) ? 'provider' : 'runner';
 }
 
-function tally(calls: readonly AwsCall[], prefix: string): PassCalls {
+function tally(calls: readonly AwsCall[], prefix: string, provider: string): PassCalls {
   const pass = emptyPass();
   for (const call of calls) {
-    const bucket = pass[ownerOf(call.resource, prefix)];
+    const bucket =
+      pass[call.resource === undefined ? 'runner' : (ownerOf(call.resource, prefix, provider) ?? 'runner')];
     const key = `${call.service}.${call.operation}`;
     bucket[key] = (bucket[key] ?? 0) + 1;
   }
   return pass;
 }
 
-async function countStored(moto: Moto, prefix: string) {
+async function countStored(moto: Moto, prefix: string, provider: string) {
   const secrets: Record<Owner, number> = { provider: 0, heartbeat: 0, runner: 0 };
   const parameters: Record<Owner, number> = { provider: 0, heartbeat: 0, runner: 0 };
   const client = new SecretsManagerClient({
@@ -167,8 +174,8 @@ async function countStored(moto: Moto, prefix: string) {
     do {
       const page = await client.send(new ListSecretsCommand({ MaxResults: 100, ...(NextToken ? { NextToken } : {}) }));
       for (const secret of page.SecretList ?? []) {
-        const owner = ownerOf(secret.Name, prefix);
-        if (owner !== 'runner') secrets[owner]++;
+        const owner = secret.Name === undefined ? undefined : ownerOf(secret.Name, prefix, provider);
+        if (owner !== undefined) secrets[owner]++;
       }
       NextToken = page.NextToken;
     } while (NextToken !== undefined);
@@ -177,8 +184,8 @@ async function countStored(moto: Moto, prefix: string) {
   }
   const { json } = await awsCli(['ssm', 'describe-parameters'], { endpoint: moto.endpoint });
   for (const parameter of (json as { Parameters?: { Name?: string }[] }).Parameters ?? []) {
-    const owner = ownerOf(parameter.Name, prefix);
-    if (owner !== 'runner') parameters[owner]++;
+    const owner = parameter.Name === undefined ? undefined : ownerOf(parameter.Name, prefix, provider);
+    if (owner !== undefined) parameters[owner]++;
   }
   return { secrets, parameters };
 }
@@ -233,7 +240,7 @@ async function measureKind(kind: ProviderKind, moto: Moto, options: MeasureOptio
       if (statuses.join() !== `${kind.provider}:${expected}`) {
         throw new Error(`run ${args.join(' ')} reported ${statuses.join(', ')}, not ${kind.provider}:${expected}`);
       }
-      return tally(counter.calls(), prefix);
+      return tally(counter.calls(), prefix, kind.provider);
     };
 
     say(`${kind.provider} (${kind.lifetimeSeconds} s): first run, ${warmup} warm-up rotations, ${runs} measured runs`);
@@ -264,7 +271,7 @@ async function measureKind(kind: ProviderKind, moto: Moto, options: MeasureOptio
       passesPerDay: passesPerDay(policy.schedule, policy.timezone),
       thresholdSeconds,
       rotationsPerDay: 86_400 / (kind.lifetimeSeconds - thresholdSeconds),
-      ...(await countStored(moto, prefix)),
+      ...(await countStored(moto, prefix, kind.provider)),
       firstRun,
       idle,
       rotation,

@@ -28,8 +28,9 @@ export interface AwsCall {
   /** `GetSecretValue`, `GetParameter`, `GetCallerIdentity`… */
   readonly operation: string;
   /**
-   * The resource a JSON-protocol call names (`SecretId`, `Name`, or `Names` joined by
-   * commas), for attributing calls to records; absent for calls that name none.
+   * The resource a JSON-protocol call names (`SecretId`, `Name`, or `Names` or
+   * `SecretIdList` joined by commas), for attributing calls to records; absent for calls
+   * that name none (a listing, a batch read by filter).
    */
   readonly resource?: string;
 }
@@ -76,9 +77,10 @@ export function describeAwsRequest(
   let resource: string | undefined;
   if (target !== undefined && body !== '') {
     try {
-      const parsed = JSON.parse(body) as { SecretId?: unknown; Name?: unknown; Names?: unknown };
-      const named =
-        parsed.SecretId ?? parsed.Name ?? (Array.isArray(parsed.Names) ? parsed.Names.join(',') : undefined);
+      const parsed = JSON.parse(body) as Record<string, unknown>;
+      const list = (value: unknown) =>
+        Array.isArray(value) && value.every((item) => typeof item === 'string') ? value.join(',') : undefined;
+      const named = parsed['SecretId'] ?? parsed['Name'] ?? list(parsed['Names']) ?? list(parsed['SecretIdList']);
       if (typeof named === 'string') resource = named;
     } catch {
       // a body too long to inspect whole, or not JSON: the call names no resource we can read

@@ -117,6 +117,14 @@ describe('AwsCallCounter', () => {
         'Action=AssumeRole&Version=2011-06-15',
       ),
     ).toEqual({ service: 'sts', operation: 'AssumeRole' });
+    expect(
+      describeAwsRequest(
+        'POST',
+        '/',
+        { 'x-amz-target': 'secretsmanager.BatchGetSecretValue', authorization: scope('secretsmanager') },
+        '{"SecretIdList":["a/tokens/x","a/state/x"]}',
+      ),
+    ).toEqual({ service: 'secretsmanager', operation: 'BatchGetSecretValue', resource: 'a/tokens/x,a/state/x' });
     expect(describeAwsRequest('GET', '/?Action=ListUsers&Version=2010-05-08', {}, '')).toEqual({
       service: 'unknown',
       operation: 'ListUsers',

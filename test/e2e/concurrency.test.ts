@@ -49,7 +49,13 @@ describe('four token-rotator run processes started together', () => {
         (JSON.parse(r.stdout) as { outcomes: Array<{ status: string }> }).outcomes.map((o) => o.status),
       );
       expect(statuses.filter((s) => s === 'rotated')).toHaveLength(4);
-      expect(statuses.filter((s) => s !== 'rotated').every((s) => s === 'fresh')).toBe(true);
+      // The others found the token there. One that read the state between the winner's state
+      // write and its publication republishes the same generation ('repaired'): a race the
+      // engine documents, seen once under CI load. No provider is rotated twice.
+      expect(statuses.filter((s) => s !== 'rotated' && s !== 'fresh' && s !== 'repaired')).toEqual([]);
+      for (const provider of PROVIDERS) {
+        expect((await fresh.publicRecord(provider))?.['generation'], provider).toBe(1);
+      }
       await fresh.harvestTokens();
       expect(fresh.canary.leaks()).toEqual([]);
     } finally {

@@ -332,7 +332,8 @@ describe('AwsSecretsStore against moto', () => {
   });
 
   describe('failures', () => {
-    it('reports an unreachable endpoint as a StoreError naming the call and the secret', async () => {
+    /** A store whose endpoint refuses connections (port 9, discard), with one attempt per call. */
+    function unreachableStore(): AwsSecretsStore {
       const store = createAwsStore({
         kind: 'aws',
         prefix: 'token-rotator/',
@@ -341,6 +342,11 @@ describe('AwsSecretsStore against moto', () => {
         max_attempts: 1,
       });
       opened.push(store);
+      return store;
+    }
+
+    it('reports an unreachable endpoint as a StoreError naming the call and the secret', async () => {
+      const store = unreachableStore();
 
       const attempt = store.read('tokens/klikoo');
 
@@ -350,14 +356,7 @@ describe('AwsSecretsStore against moto', () => {
     });
 
     it('reports a network failure as retryable, naming the system error', async () => {
-      const store = createAwsStore({
-        kind: 'aws',
-        prefix: 'token-rotator/',
-        region: 'us-east-1',
-        endpoint: 'http://127.0.0.1:9',
-        max_attempts: 1,
-      });
-      opened.push(store);
+      const store = unreachableStore();
 
       const error = await store.read('tokens/klikoo').catch((e: unknown) => e);
 

@@ -33,7 +33,7 @@ async function secretFile(dir: string, name: string, value: string): Promise<str
 }
 
 /**
- * Writes a config for the four sandbox targets (the five seed protocols) into `dir`,
+ * Writes a config for the four sandbox targets (the protocols of docs/protocols.md) into `dir`,
  * with every credential in its own 0600 file under `dir/secrets` and referenced as
  * `${file:…}`. Returns the config path.
  */
@@ -61,7 +61,7 @@ export async function writeWorkspace(
     log_level: options.logLevel ?? 'info',
     policy: { schedule: options.schedule ?? '*/5 * * * *', ...options.policy },
     providers: {
-      // Seeds 000 and 001: password grant and refresh, form-urlencoded.
+      // Keliweb API v2: password grant and refresh, form-urlencoded.
       'keliweb-api': {
         kind: 'keliweb',
         base_url: sandbox.baseUrl('keliweb-api-v2'),
@@ -69,7 +69,7 @@ export async function writeWorkspace(
         ...(await password('keliweb-api', secrets['keliweb-api-v2'])),
         ...refreshLifetime,
       },
-      // Seed 002: the same protocol as multipart, re-authenticating for an overlap window.
+      // Keliweb Fatture: the same protocol as multipart, re-authenticating for an overlap window.
       'keliweb-fatture': {
         kind: 'keliweb',
         base_url: sandbox.baseUrl('keliweb-fatture'),
@@ -78,7 +78,7 @@ export async function writeWorkspace(
         ...(await password('keliweb-fatture', secrets['keliweb-fatture'])),
         ...refreshLifetime,
       },
-      // Seed 003: signed client credentials.
+      // Klikoo: signed client credentials.
       klikoo: {
         kind: 'klikoo',
         base_url: sandbox.baseUrl('klikoo'),
@@ -86,7 +86,7 @@ export async function writeWorkspace(
         client_secret: await ref('klikoo-client-secret', secrets.klikoo.clientSecret),
         private_key: await ref('klikoo-private-key.pem', secrets.klikoo.privateKeyPem),
       },
-      // Seed 004: OAuth 2.0 client credentials with a JSON body.
+      // Generic OAuth 2.0: client credentials with a JSON body.
       generic: {
         kind: 'oauth2',
         token_url: sandbox.tokenUrl('oauth2'),

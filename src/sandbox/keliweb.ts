@@ -2,9 +2,8 @@
  * Keliweb API v2 and Keliweb Fatture: Laravel Passport (thephpleague/oauth2-server)
  * password grant and single-use refresh, form-urlencoded or multipart bodies.
  *
- * @see Seed 000 (Keliweb API v2 "Requesting Access Token"): password grant
- * @see Seed 001 (Keliweb API v2 "Refreshing Tokens"): refresh grant
- * @see Seed 002 (Keliweb Fatture "Ottenere il Token di accesso"): multipart body
+ * @see docs/protocols.md#keliweb-endpoint-and-request the password and refresh grants, form or multipart
+ * @see docs/protocols.md#keliweb-refresh-tokens single use, and what a refresh revokes
  * @see https://oauth2.thephpleague.com/ the server Passport wraps (errors, refresh revocation)
  */
 import { acceptEncoding, parseParams } from './body.js';

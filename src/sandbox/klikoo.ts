@@ -2,7 +2,7 @@
  * Klikoo B2B OpenAPI: client credentials in a JSON body, signed with the client's RSA
  * key over `client_id|timestamp`, answered in Klikoo's `response_code` wrapper.
  *
- * @see Seed 003 (Klikoo B2B OpenAPI "Access Token", `POST {URL}/v1/open-api/access-token`)
+ * @see docs/protocols.md#klikoo (Klikoo B2B OpenAPI "Access Token", `POST {URL}/v1/open-api/access-token`)
  * @see https://datatracker.ietf.org/doc/html/rfc8017#section-8.2 RSASSA-PKCS1-v1_5
  */
 

@@ -3,7 +3,7 @@
  * single-use refresh; JSON, form-urlencoded or multipart bodies; client authentication
  * in the body or as HTTP Basic, never both.
  *
- * @see Seed 004 (a generic API's "Authorization" page: JSON client credentials)
+ * @see docs/protocols.md#oauth-20 (one API's "Authorization" page: JSON client credentials)
  * @see https://datatracker.ietf.org/doc/html/rfc6749#section-2.3.1 client_secret_basic
  * @see https://datatracker.ietf.org/doc/html/rfc6749#section-4.3 password grant
  * @see https://datatracker.ietf.org/doc/html/rfc6749#section-4.4 client credentials grant

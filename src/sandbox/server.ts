@@ -123,7 +123,7 @@ function send(res: ServerResponse, reply: Reply): void {
  * sandbox.injectFault({ type: 'status', status: 503, target: 'klikoo' });
  * // … run the rotator against sandbox.baseUrl('klikoo') …
  * await sandbox.close();
- * @see The vendor seeds' summary (PROTOCOLS.md) for the rules each endpoint enforces
+ * @see docs/protocols.md for the rules each endpoint enforces
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   checkClients(options.clients);

@@ -1,9 +1,9 @@
 /**
  * Keliweb API v2 and Keliweb Fatture: an OAuth 2.0 password grant with single-use,
- * rotating refresh tokens that live 10 days (seeds 000, 001, 002). The servers behave
+ * rotating refresh tokens that live 10 days. The servers behave
  * like thephpleague/oauth2-server: a refresh revokes the previous access token at once,
  * which is why an operator may set `renewal: reauthenticate` for an overlap window.
- * @see shared/seeds/PROTOCOLS.md §1 (the vendor notes beside the repository)
+ * @see docs/protocols.md#keliweb (the vendor's pages, in the project's notes)
  */
 import type { TokenProvider } from '../contract.js';
 import { createOAuth2Provider } from '../shared/oauth2-client.js';

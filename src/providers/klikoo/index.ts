@@ -1,8 +1,8 @@
 /**
  * Klikoo B2B OpenAPI: client credentials in a JSON body, signed with the client's RSA
- * key, answered inside a `response_code`/`data` wrapper (seed 003). Tokens live 900 s
+ * key, answered inside a `response_code`/`data` wrapper. Tokens live 900 s
  * and there is no refresh token: renewal is always a new signed call.
- * @see shared/seeds/PROTOCOLS.md §2, the vendor notes beside the repository (Klikoo "Access Token", "Auth Signature")
+ * @see docs/protocols.md#klikoo, from Klikoo's "Access Token" page and its "Auth Signature" section
  */
 import { createPrivateKey, createSign, type KeyObject } from 'node:crypto';
 import { ProviderError } from '../../errors.js';

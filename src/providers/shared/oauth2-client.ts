@@ -3,9 +3,11 @@
  * (§4.3) grants, refresh (§6), client authentication in the body or HTTP Basic (§2.3.1),
  * error responses (§5.2). oauth4webapi builds the requests and validates the responses;
  * a custom fetch re-encodes its form body as JSON or multipart for the vendors that want
- * that (seed 004 sends JSON, Keliweb accepts multipart) and routes every call through the
- * shared transport (timeout, size cap, HTTPS rule, 5xx/429 classification).
+ * that (the generic API of docs/protocols.md takes JSON, Keliweb accepts multipart) and
+ * routes every call through the shared transport (timeout, size cap, HTTPS rule, 5xx/429
+ * classification).
  * @see https://www.rfc-editor.org/rfc/rfc6749
+ * @see docs/protocols.md#oauth-20
  */
 import * as oauth from 'oauth4webapi';
 import { isLoopbackHost } from '../../common/urls.js';
@@ -86,7 +88,8 @@ export function classifyOAuthError(error: unknown, grant: string): ProviderError
 /**
  * A 200 answer is patched in two places before oauth4webapi judges it: an `error`
  * member means failure whatever the status (some servers answer 200 with an error), and
- * a missing `token_type` becomes `Bearer`, which seed 004 leaves out and RFC 6750 implies.
+ * a missing `token_type` becomes `Bearer`, which some servers leave out and RFC 6750
+ * implies (docs/protocols.md#what-that-page-describes).
  */
 function inspectSuccess(status: number, body: Uint8Array): Uint8Array {
   if (status !== 200) return body;

@@ -122,3 +122,22 @@ export async function loadLambdaConfig(
     }
   }
 }
+
+/**
+ * Refuses a store whose records would not outlive the function: `file` writes to the
+ * function's disk, which is discarded with its execution environment (and `/tmp` is the
+ * only writable place), so tokens, refresh tokens and leases would be lost and each cold
+ * start would rotate again, spending vendor logins and refresh tokens.
+ * @throws {ConfigError} naming `store.kind` for the file store.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ */
+export function assertLambdaStore(loaded: Pick<LoadedConfig, 'store'>): void {
+  if (loaded.store.kind !== 'file') return;
+  throw new ConfigError([
+    {
+      path: 'store.kind',
+      message:
+        '"file" cannot be used in AWS Lambda: the function\'s disk does not outlive its execution environment, so tokens and leases would be lost; use "aws" (Secrets Manager) or "vault"',
+    },
+  ]);
+}

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type LoadedConfig, loadConfig, parseConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import { explainCredentials } from '../stores/aws/credentials.js';
 
 /** The environment variables the Lambda reads its config from, in order of precedence. */
 export const CONFIG_ENV = {
@@ -113,7 +114,8 @@ export async function loadLambdaConfig(
       } catch (error) {
         if (error instanceof ConfigError) throw error;
         // The exception's name only: SDK messages may quote request details.
-        const name = error instanceof Error && error.name !== 'Error' ? error.name : 'error';
+        const name =
+          explainCredentials(error) ?? (error instanceof Error && error.name !== 'Error' ? error.name : 'error');
         throw new ConfigError([{ path: '', message: `cannot read config secret ${source.id} (${name})` }], {
           cause: error,
         });

@@ -10,9 +10,10 @@
  *
  * @see https://en.wikipedia.org/wiki/Dead_man%27s_switch
  */
-import { ConflictError, describeError } from '../errors.js';
+import { ConflictError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretStore } from '../stores/contract.js';
+import { outcomeError } from './outcome.js';
 import { HEARTBEAT_PATH, type Heartbeat, heartbeatSchema } from './records.js';
 import { type RecordParser, readRecord, updateRecord } from './records-io.js';
 
@@ -60,10 +61,8 @@ export async function recordHeartbeat(
     if (error instanceof ConflictError) {
       logger.debug({ path: HEARTBEAT_PATH }, 'heartbeat not recorded: other runners kept writing it');
     } else {
-      logger.warn(
-        { err: { message: describeError(error), code: (error as { code?: string }).code } },
-        'could not record the heartbeat',
-      );
+      // The shape outcomes and `status --json` use; a message never holds a value.
+      logger.warn({ path: HEARTBEAT_PATH, err: outcomeError(error) }, 'could not record the heartbeat');
     }
     return false;
   }

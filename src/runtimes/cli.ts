@@ -3,6 +3,7 @@
  * 1 a provider failed (or, for `get`, no token), 2 a config or usage error — reported
  * before any store or provider is touched.
  */
+import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, type LoadedConfig, loadConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
@@ -309,6 +310,20 @@ function listenOption(value: string | undefined): ListenAddress | undefined {
   }
 }
 
+/**
+ * The package's version, read from the `package.json` two folders above this file: the
+ * package root, whether this runs as `dist/runtimes/cli.js` (a checkout, the container
+ * image, an installed package, where npm always ships `package.json`) or as the source.
+ * @throws {Error} when that file cannot be read or names no version.
+ */
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown;
+  };
+  if (typeof manifest.version !== 'string') throw new Error('package.json names no version');
+  return manifest.version;
+}
+
 function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   return `token-rotator: keeps API access tokens fresh in a store
@@ -320,6 +335,10 @@ ${Object.entries(commands)
   .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
   .join('\n')}
 
+Options:
+  -V, --version  print the version (package.json's) and exit
+  -h, --help     this help
+
 Run 'token-rotator COMMAND --help' for a command's options.
 Exit codes: 0 ok, 1 a provider failed, 2 config or usage error.`;
 }
@@ -330,6 +349,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout).write(`${mainHelp()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
   }
   const command = commands[name];
   if (command === undefined) {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type LoadedConfig, loadConfig, parseConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
+import { explainCredentials } from '../stores/aws/credentials.js';
 
 /** The environment variables the Lambda reads its config from, in order of precedence. */
 export const CONFIG_ENV = {
@@ -113,7 +114,8 @@ export async function loadLambdaConfig(
       } catch (error) {
         if (error instanceof ConfigError) throw error;
         // The exception's name only: SDK messages may quote request details.
-        const name = error instanceof Error && error.name !== 'Error' ? error.name : 'error';
+        const name =
+          explainCredentials(error) ?? (error instanceof Error && error.name !== 'Error' ? error.name : 'error');
         throw new ConfigError([{ path: '', message: `cannot read config secret ${source.id} (${name})` }], {
           cause: error,
         });
@@ -121,4 +123,23 @@ export async function loadLambdaConfig(
       return { loaded: await parseConfig(text, `secret ${source.id}`, env), source };
     }
   }
+}
+
+/**
+ * Refuses a store whose records would not outlive the function: `file` writes to the
+ * function's disk, which is discarded with its execution environment (and `/tmp` is the
+ * only writable place), so tokens, refresh tokens and leases would be lost and each cold
+ * start would rotate again, spending vendor logins and refresh tokens.
+ * @throws {ConfigError} naming `store.kind` for the file store.
+ * @see https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ */
+export function assertLambdaStore(loaded: Pick<LoadedConfig, 'store'>): void {
+  if (loaded.store.kind !== 'file') return;
+  throw new ConfigError([
+    {
+      path: 'store.kind',
+      message:
+        '"file" cannot be used in AWS Lambda: the function\'s disk does not outlive its execution environment, so tokens and leases would be lost; use "aws" (Secrets Manager) or "vault"',
+    },
+  ]);
 }

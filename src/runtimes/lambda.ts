@@ -6,7 +6,8 @@
  * destination catch it; otherwise it returns the pass summary.
  *
  * The config is loaded once per container, at the first invocation (see
- * `lambda-config.ts` for where from); the rotator and its store client are kept for the
+ * `lambda-config.ts` for where from; `store.kind: file` is refused, as a function's disk
+ * does not outlive it); the rotator and its store client are kept for the
  * container's later invocations, so connections are reused. A config that fails to load
  * is not kept: the next invocation tries again, and picks up a corrected secret.
  *
@@ -26,7 +27,7 @@ import { ConfigError, describeError, RotatorError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Rotator } from '../rotator.js';
 import { emfReport, openRotator, reportedPass, resolveLogLevel, runtimeLogger } from './door.js';
-import { type ConfigSource, loadLambdaConfig, type SecretReader } from './lambda-config.js';
+import { assertLambdaStore, type ConfigSource, loadLambdaConfig, type SecretReader } from './lambda-config.js';
 
 /** Options of {@link createHandler}; the defaults are what Lambda needs. */
 export interface LambdaHandlerOptions {
@@ -39,6 +40,12 @@ export interface LambdaHandlerOptions {
   readonly metricsOut?: NodeJS.WritableStream;
   /** Where log lines go; default stderr. */
   readonly logDestination?: NodeJS.WritableStream;
+  /**
+   * Lets `store.kind: file` through, for tests that run the handler in process against a
+   * temporary directory. A deployed function never sets it: its disk does not outlive the
+   * execution environment, and the file store is refused at the cold start.
+   */
+  readonly allowFileStore?: boolean;
 }
 
 /**
@@ -138,6 +145,8 @@ export function createHandler(
       bundleDir: options.bundleDir ?? dirname(fileURLToPath(import.meta.url)),
       ...(options.readSecret ? { readSecret: options.readSecret } : {}),
     });
+    // Before the store exists: a refused config writes nothing.
+    if (!options.allowFileStore) assertLambdaStore(loaded);
     const rotator = openRotator(loaded, logger, { env });
     logger.info({ source: describeSource(source), store: loaded.store.kind }, 'lambda cold start: config loaded');
     return { rotator, policy: loaded.policy };

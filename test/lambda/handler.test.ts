@@ -93,7 +93,8 @@ function capturedHandler(env: NodeJS.ProcessEnv, bundleDir = root) {
   const out = { logs: '', metrics: '' };
   logs.on('data', (chunk: Buffer) => (out.logs += chunk.toString()));
   metrics.on('data', (chunk: Buffer) => (out.metrics += chunk.toString()));
-  const handler = createHandler({ env, bundleDir, logDestination: logs, metricsOut: metrics });
+  // The file store in a temp directory stands in for a durable one (a deployed function refuses it).
+  const handler = createHandler({ env, bundleDir, logDestination: logs, metricsOut: metrics, allowFileStore: true });
   const emf = () =>
     out.metrics
       .trim()

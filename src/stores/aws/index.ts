@@ -25,6 +25,7 @@ import {
   systemErrorCode,
 } from '../contract.js';
 import { type SecretsManagerApi, sdkSecretsManager } from './client.js';
+import { explainCredentials } from './credentials.js';
 import {
   decodeSlot,
   encodeSlot,
@@ -450,16 +451,18 @@ function isNamed(error: unknown, name: string): boolean {
 /**
  * A StoreError naming the call and the secret, the exception's name, the HTTP status and
  * the system error code (`ECONNREFUSED`), never the exception's message, which may quote
- * the request. Not retryable for a 403 or a {@link PERMANENT_EXCEPTIONS} name.
+ * the request; for missing credentials, where the SDK's chain looked. Not retryable for a 403 or a {@link PERMANENT_EXCEPTIONS} name.
  */
 function failure(operation: string, name: string, error: unknown): RotatorError {
   if (error instanceof RotatorError) return error;
   const exception = error instanceof Error && error.name !== 'Error' ? error.name : undefined;
   const status = httpStatusOf(error);
   const code = systemErrorCode(error);
-  const details = [exception, status === undefined ? undefined : `HTTP ${status}`, code].filter(
-    (part) => part !== undefined,
-  );
+  const details = [
+    explainCredentials(error) ?? exception,
+    status === undefined ? undefined : `HTTP ${status}`,
+    code,
+  ].filter((part) => part !== undefined);
   const denied = status === 403 || (exception !== undefined && PERMANENT_EXCEPTIONS.has(exception));
   const reason = details.length === 0 ? '' : ` (${details.join(', ')}${status === 403 ? ': access denied' : ''})`;
   return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${reason}`, {

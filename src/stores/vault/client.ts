@@ -26,17 +26,85 @@ export class VaultHttpError extends Error {
   }
 }
 
-/** Vault could not be reached, or did not answer within the timeout. */
+/**
+ * Vault could not be reached, or did not answer within the timeout. The message names the
+ * call, the cause (a system or TLS error code such as `ECONNREFUSED`, `ENOTFOUND` or
+ * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`) and Vault's address, so a log line alone says what
+ * to fix; it never holds a header or a body.
+ * @example
+ * could not reach Vault for lookup of the own token (ECONNREFUSED); Vault at http://127.0.0.1:8200
+ */
 export class VaultTransportError extends Error {
   readonly timedOut: boolean;
+  /** The address the request went to, without a trailing slash. */
+  readonly address: string;
+  /** The system or TLS error code, when the failure carried one. */
+  readonly systemCode: string | undefined;
 
-  constructor(what: string, timedOut: boolean, cause: unknown) {
-    super(timedOut ? `no answer from Vault to ${what} within the timeout` : `could not reach Vault for ${what}`, {
-      cause,
-    });
+  constructor(what: string, timedOut: boolean, cause: unknown, address: string) {
+    const code = timedOut ? undefined : transportErrorCode(cause);
+    const reason = timedOut
+      ? `no answer from Vault to ${what} within the timeout`
+      : `could not reach Vault for ${what} (${code ?? innermostMessage(cause)})`;
+    super(`${reason}; Vault at ${address}${code === undefined ? '' : transportHint(code)}`, { cause });
     this.name = 'VaultTransportError';
     this.timedOut = timedOut;
+    this.address = address;
+    this.systemCode = code;
   }
+}
+
+/** OpenSSL's codes for a certificate chain Node does not trust. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** What to check for a code whose name alone does not say it. */
+function transportHint(code: string): string {
+  if (UNTRUSTED_CERTIFICATE.has(code))
+    return ": its certificate does not chain to a trusted CA; set store.ca_file to the CA's PEM file";
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return ': its certificate is not valid now';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return ': its certificate does not name the host of store.address; use a name the certificate holds';
+  if (code === 'ECONNREFUSED') return ': nothing listens at that address';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return ': the host name does not resolve';
+  return '';
+}
+
+/**
+ * The system or TLS error code of a transport failure. `fetch` hides it one or two causes
+ * deep (`TypeError: fetch failed` → `Error: connect ECONNREFUSED`), an `AggregateError`
+ * when every address of a host refused; TLS codes (`DEPTH_ZERO_SELF_SIGNED_CERT`) do not
+ * start with `E`, unlike the system ones.
+ */
+export function transportErrorCode(error: unknown): string | undefined {
+  const queue: unknown[] = [error];
+  for (let seen = 0; seen < 8 && queue.length > 0; seen++) {
+    const current = queue.shift();
+    if (typeof current !== 'object' || current === null) continue;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
+    if (current instanceof AggregateError) queue.push(...current.errors);
+    queue.push((current as { cause?: unknown }).cause);
+  }
+  return undefined;
+}
+
+/** The deepest cause's message, for a failure without a code (`fetch failed` says nothing). */
+function innermostMessage(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4; depth++) {
+    const cause = (current as { cause?: unknown } | null)?.cause;
+    if (!(cause instanceof Error)) break;
+    current = cause;
+  }
+  return current instanceof Error ? current.message : String(current);
 }
 
 /**
@@ -352,7 +420,7 @@ export class VaultClient {
         ...(call.body === undefined ? {} : { body: JSON.stringify(call.body) }),
       });
     } catch (error) {
-      throw new VaultTransportError(call.what, timeout.aborted, error);
+      throw new VaultTransportError(call.what, timeout.aborted, error, this.address);
     }
     let body: unknown;
     if (response.text !== '') {

@@ -305,7 +305,8 @@ export class VaultStore implements SecretStore, RecordLister {
         retryable: !PERMANENT_STATUSES.has(error.status),
       });
     }
-    // fetch hides the system error (ECONNREFUSED) two causes deep.
+    // Names the call, the system or TLS error code and the address already.
+    if (error instanceof VaultTransportError) return new StoreError(`${where}: ${error.message}`, { cause: error });
     const code = systemErrorCode(error);
     return new StoreError(`${where}: ${(error as Error).message}${code === undefined ? '' : ` (${code})`}${at}`, {
       cause: error,

@@ -205,14 +205,11 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       return config;
     },
     async pass(passOptions = {}) {
-      const { names, config, failures } = passOptions.isolateReferences
+      // An unknown name is a usage error whether or not the store answers: checked first.
+      const selected = selectProviders(loaded.providerNames, passOptions.providers);
+      const { config, failures } = passOptions.isolateReferences
         ? await loaded.resolveEach(storeLookup(store))
-        : await resolve().then((full) => ({
-            names: Object.keys(full.providers),
-            config: full,
-            failures: new Map<string, RotatorError>(),
-          }));
-      const selected = selectProviders(names, passOptions.providers);
+        : { config: await resolve(), failures: new Map<string, RotatorError>() };
       const targets = buildTargets(config, selected);
       const unresolved: Outcome[] = [];
       for (const name of selected) {

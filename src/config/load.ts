@@ -66,6 +66,8 @@ export interface LoadedConfig {
   /** The schedule and policy (env and file references only). */
   readonly policy: Config['policy'];
   readonly logLevel: Config['log_level'];
+  /** The configured providers' names, in the config's order (known without the store). */
+  readonly providerNames: readonly string[];
   /**
    * The full config.
    * @throws {ConfigError} when a reference is wrong (an unset variable, a missing file, a
@@ -168,6 +170,7 @@ export async function parseConfig(
     store,
     policy,
     logLevel: raw.log_level,
+    providerNames: Object.freeze(Object.keys(raw.providers)),
     async resolve(lookup: StoreLookup): Promise<Config> {
       const resolved = await resolveReferences(raw, { env, store: lookup });
       if (resolved.issues.length > 0) throw new ConfigError(resolved.issues, { code: ErrorCodes.CONFIG_REFERENCE });

@@ -162,6 +162,18 @@ describe('Rotator.pass without isolateReferences (run)', () => {
       { path: 'providers', message: 'no provider named nope (configured: from-file, plain, from-store)' },
     ]);
   });
+
+  it('reports an unknown provider name as a config error even while the store cannot answer', async () => {
+    const { store, rotator } = await setUp('unknown-store-down');
+    store.down = true;
+
+    const error = await rotator.pass({ dryRun: true, providers: ['nope'] }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(
+      'providers: no provider named nope (configured: from-file, plain, from-store)',
+    );
+  });
 });
 
 describe('Rotator.check (validate, and the daemon at start)', () => {

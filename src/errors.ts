@@ -9,7 +9,11 @@
 export const ErrorCodes = {
   /** The configuration file is missing, unparsable or does not match the schema. */
   CONFIG_INVALID: 'CONFIG_INVALID',
-  /** A `${env:…}`, `${file:…}` or `${store:…}` reference could not be resolved. */
+  /**
+   * A `${env:…}`, `${file:…}` or `${store:…}` reference is wrong: an unset variable, an
+   * unreadable file, a key missing from a record the store returned. A store that could
+   * not answer is `STORE_UNAVAILABLE` instead: an outage, not a config error.
+   */
   CONFIG_REFERENCE: 'CONFIG_REFERENCE',
   /** A compare-and-set write lost: the record changed since it was read. */
   STORE_CONFLICT: 'STORE_CONFLICT',

@@ -7,15 +7,16 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
 import type { LoadedConfig } from './config/load.js';
-import type { Config, ProviderConfig } from './config/schema.js';
+import type { Config } from './config/schema.js';
 import { assertStoreFits } from './engine/budget.js';
 import { readHeartbeat, recordHeartbeat } from './engine/heartbeat.js';
+import type { Outcome } from './engine/outcome.js';
 import { type PassSummary, runPass } from './engine/pass.js';
 import { type EffectivePolicy, effectivePolicy, feasibility } from './engine/policy.js';
 import type { Heartbeat, StateRecord } from './engine/records.js';
 import { readPublic, readState } from './engine/records-io.js';
 import type { RotationTarget } from './engine/rotate.js';
-import { ConfigError, type ConfigIssue } from './errors.js';
+import { ConfigError, type ConfigIssue, type RotatorError } from './errors.js';
 import { type Logger, silentLogger } from './observability/logger.js';
 import { createProvider, expectedLifetime } from './providers/registry.js';
 import type { SecretStore } from './stores/contract.js';
@@ -39,6 +40,13 @@ export interface PassOptions {
   readonly dryRun?: boolean;
   /** Aborting stops waiting for other runners' leases; calls in flight complete. */
   readonly signal?: AbortSignal;
+  /**
+   * A reference that fails in one provider's section (a file removed, the store not
+   * answering) fails that provider only, with a `failed` outcome, and the others are
+   * rotated (the daemon, which retries next pass). Default false: the pass throws a
+   * ConfigError or StoreError before any provider runs (`run`, whose exit code says which).
+   */
+  readonly isolateReferences?: boolean;
 }
 
 /** One row of `token-rotator status`. */
@@ -100,16 +108,27 @@ export function gapOf(policy: Config['policy']): number {
   }
 }
 
-function buildTargets(config: Config, names: readonly string[] | undefined): RotationTarget[] {
-  const selected = names ?? Object.keys(config.providers);
-  const unknown = selected.filter((name) => config.providers[name] === undefined);
+/**
+ * The providers `names` selects (default: all), checked against the configured ones.
+ * @throws {ConfigError} naming the configured providers when a name is not one of them.
+ */
+export function selectProviders(configured: readonly string[], names: readonly string[] | undefined): string[] {
+  const selected = names === undefined ? [...configured] : [...names];
+  const unknown = selected.filter((name) => !configured.includes(name));
   if (unknown.length > 0) {
-    throw new ConfigError(unknown.map((name) => ({ path: 'providers', message: `no provider named ${name}` })));
+    const list = ` (configured: ${configured.join(', ')})`;
+    throw new ConfigError(unknown.map((name) => ({ path: 'providers', message: `no provider named ${name}${list}` })));
   }
+  return selected;
+}
+
+/** Builds a rotation target for each selected provider; a name absent from `config` is skipped. */
+function buildTargets(config: Config, selected: readonly string[]): RotationTarget[] {
   const issues: ConfigIssue[] = [];
   const targets: RotationTarget[] = [];
   for (const name of selected) {
-    const provider = config.providers[name] as ProviderConfig;
+    const provider = config.providers[name];
+    if (provider === undefined) continue; // it failed to resolve this pass (isolateReferences)
     const policy: EffectivePolicy = effectivePolicy(config.policy, provider.policy);
     try {
       targets.push({
@@ -182,19 +201,31 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       const config = await resolve();
       const issues = scheduleIssues(config, gapSeconds);
       if (issues.length > 0) throw new ConfigError(issues);
-      buildTargets(config, undefined);
+      buildTargets(config, Object.keys(config.providers));
       return config;
     },
     async pass(passOptions = {}) {
-      const config = await resolve();
-      const targets = buildTargets(config, passOptions.providers);
+      // An unknown name is a usage error whether or not the store answers: checked first.
+      const selected = selectProviders(loaded.providerNames, passOptions.providers);
+      const { config, failures } = passOptions.isolateReferences
+        ? await loaded.resolveEach(storeLookup(store))
+        : { config: await resolve(), failures: new Map<string, RotatorError>() };
+      const targets = buildTargets(config, selected);
+      const unresolved: Outcome[] = [];
+      for (const name of selected) {
+        const error = failures.get(name);
+        if (error === undefined) continue;
+        const outcome = unresolvedOutcome(name, error);
+        logger.error({ provider: name, err: outcome.error }, 'provider skipped: its references did not resolve');
+        unresolved.push(outcome);
+      }
       for (const target of targets) {
         const provider = config.providers[target.name];
         if (provider === undefined) continue; // buildTargets took only configured names
         const [issue] = scheduleIssues({ policy: config.policy, providers: { [target.name]: provider } }, gapSeconds);
         if (issue !== undefined) logger.warn({ provider: target.name }, issue.message);
       }
-      const summary = await runPass(
+      const summary: PassSummary = await runPass(
         targets,
         {
           store,
@@ -207,7 +238,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
           ...(passOptions.signal ? { signal: passOptions.signal, sleep: abortableSleep(passOptions.signal) } : {}),
         },
         config.policy.concurrency,
-      );
+      ).then((ran) => withOutcomes(ran, unresolved, selected));
       logger.info({ counts: summary.counts, durationMs: summary.durationMs, ok: summary.ok }, 'pass finished');
       // The dead-man signal: one write per pass, never failing it (see engine/heartbeat.ts).
       if (!passOptions.dryRun) {
@@ -239,6 +270,36 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
     },
     close: () => store.close(),
   };
+}
+
+/**
+ * The outcome of a provider whose references did not resolve this pass: `failed`, as a
+ * store failure (retried next pass) or a permanent one (a wrong reference, until fixed).
+ */
+function unresolvedOutcome(provider: string, error: RotatorError): Outcome {
+  const isConfig = error instanceof ConfigError;
+  return {
+    provider,
+    status: 'failed',
+    ok: false,
+    error: {
+      class: isConfig ? 'permanent' : 'store',
+      code: error.code,
+      message: `its references did not resolve: ${isConfig ? error.issues.map((i) => `${i.path}: ${i.message}`).join('; ') : error.message}`,
+    },
+    durationMs: 0,
+  };
+}
+
+/** A pass's summary with the outcomes of providers that did not run added, in `order`. */
+function withOutcomes(summary: PassSummary, extra: readonly Outcome[], order: readonly string[]): PassSummary {
+  if (extra.length === 0) return summary;
+  const outcomes = [...summary.outcomes, ...extra].sort(
+    (a, b) => order.indexOf(a.provider) - order.indexOf(b.provider),
+  );
+  const counts = { ...summary.counts };
+  for (const outcome of extra) counts[outcome.status]++;
+  return { ...summary, outcomes, counts, ok: false };
 }
 
 function abortableSleep(signal: AbortSignal) {

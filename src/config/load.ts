@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { passesPerDay } from '../common/schedule.js';
-import { ConfigError, type ConfigIssue, ErrorCodes } from '../errors.js';
+import { ConfigError, type ConfigIssue, ErrorCodes, RotatorError, StoreError } from '../errors.js';
 import { planStore } from '../stores/registry.js';
-import { resolveReferences, type StoreLookup } from './references.js';
+import { resolveReferences, type StoreFailure, type StoreLookup } from './references.js';
 import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
 
 /** The default config path, unless `--config` or `TOKEN_ROTATOR_CONFIG` names another. */
@@ -39,6 +39,23 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
+ * A config resolved provider by provider: the providers whose references resolved and
+ * validated, and why each other one could not be resolved this time.
+ */
+export interface PartialConfig {
+  /** Every configured provider's name, in the config's order, resolved or not. */
+  readonly names: readonly string[];
+  /** The config, its `providers` limited to those that resolved (possibly none). */
+  readonly config: Config;
+  /**
+   * Per provider that did not resolve: a {@link ConfigError} (a wrong reference or value,
+   * code `CONFIG_REFERENCE` or `CONFIG_INVALID`) or a {@link StoreError} (the store could
+   * not answer a `${store:…}` reference).
+   */
+  readonly failures: ReadonlyMap<string, ConfigError | StoreError>;
+}
+
+/**
  * A config file that passed every check possible without the store. `store` is ready
  * to build the store from; `resolve()` produces the full config, reading `${store:…}`
  * references, and is called at each run so rotated credentials are picked up.
@@ -49,7 +66,67 @@ export interface LoadedConfig {
   /** The schedule and policy (env and file references only). */
   readonly policy: Config['policy'];
   readonly logLevel: Config['log_level'];
+  /** The configured providers' names, in the config's order (known without the store). */
+  readonly providerNames: readonly string[];
+  /**
+   * The full config.
+   * @throws {ConfigError} when a reference is wrong (an unset variable, a missing file, a
+   *   key missing from a record the store returned) or a resolved value is invalid.
+   * @throws {StoreError} when the store could not answer a `${store:…}` reference (and
+   *   nothing else is wrong): an outage, not a config error.
+   */
   resolve(store: StoreLookup): Promise<Config>;
+  /**
+   * Like {@link resolve}, but a problem confined to one provider's section fails that
+   * provider only (the daemon keeps rotating the others, and retries it next pass).
+   * @throws {ConfigError} or {StoreError} for a problem outside the providers' sections.
+   */
+  resolveEach(store: StoreLookup): Promise<PartialConfig>;
+}
+
+/** The provider a dotted field path belongs to (`providers.NAME.…`), if any. */
+function providerOf(path: string): string | undefined {
+  const [section, name] = path.split('.');
+  return section === 'providers' && name !== undefined && name !== '' ? name : undefined;
+}
+
+/** The store's own error, unchanged, or a foreign one wrapped as a {@link StoreError}. */
+function storeErrorOf(failure: StoreFailure): StoreError {
+  if (failure.error instanceof StoreError) return failure.error;
+  if (failure.error instanceof RotatorError)
+    return new StoreError(failure.error.message, { cause: failure.error, code: failure.error.code });
+  const reason = failure.error instanceof Error ? failure.error.message : String(failure.error);
+  return new StoreError(`the store failed to read the reference in ${failure.path}: ${reason}`, {
+    cause: failure.error,
+  });
+}
+
+/** Groups items by the provider their path belongs to; items outside providers go under `undefined`. */
+function byProvider<T>(items: readonly T[], pathOf: (item: T) => string): Map<string | undefined, T[]> {
+  const groups = new Map<string | undefined, T[]>();
+  for (const item of items) {
+    const name = providerOf(pathOf(item));
+    groups.set(name, [...(groups.get(name) ?? []), item]);
+  }
+  return groups;
+}
+
+const topLevelSchema = resolvedConfigSchema.omit({ providers: true });
+const providersSchema = resolvedConfigSchema.shape.providers;
+
+/**
+ * Where a YAML parse error sits and the parser's short reason: ` at line 4, column 12:
+ * Unexpected flow-map-start at node end`. The line's text is never quoted, since it may
+ * hold a secret; nor is anything the parser quotes after a colon (an alias or tag name).
+ */
+function whereAndWhy(error: unknown, text: string): string {
+  if (!(error instanceof YAMLParseError)) return '';
+  const offset = Math.min(Math.max(0, error.pos[0]), text.length);
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  const reason = error.message.split(/:\s/)[0]?.trim();
+  return ` at line ${line}, column ${column}${reason ? `: ${reason}` : ''}`;
 }
 
 /** Parses config text (YAML or JSON) that came from `path`. */
@@ -62,8 +139,9 @@ export async function parseConfig(
   try {
     document = parseYaml(text, { prettyErrors: false });
   } catch (error) {
-    const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
-    throw new ConfigError([{ path: '', message: `${path}: not valid YAML or JSON${where}` }], { cause: error });
+    throw new ConfigError([{ path: '', message: `${path}: not valid YAML or JSON${whereAndWhy(error, text)}` }], {
+      cause: error,
+    });
   }
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
     throw new ConfigError([{ path: '', message: `${path}: the config must be a mapping with a providers section` }]);
@@ -92,12 +170,48 @@ export async function parseConfig(
     store,
     policy,
     logLevel: raw.log_level,
+    providerNames: Object.freeze(Object.keys(raw.providers)),
     async resolve(lookup: StoreLookup): Promise<Config> {
       const resolved = await resolveReferences(raw, { env, store: lookup });
       if (resolved.issues.length > 0) throw new ConfigError(resolved.issues, { code: ErrorCodes.CONFIG_REFERENCE });
+      const [failure] = resolved.storeFailures;
+      if (failure !== undefined) throw storeErrorOf(failure);
       const final = resolvedConfigSchema.safeParse({ ...resolved.value, store: storeSection.value });
       if (!final.success) throw new ConfigError(issuesOf(final.error));
       return deepFreeze(final.data);
+    },
+    async resolveEach(lookup: StoreLookup): Promise<PartialConfig> {
+      const resolved = await resolveReferences(raw, { env, store: lookup });
+      const issues = byProvider(resolved.issues, (issue) => issue.path);
+      const outside = issues.get(undefined);
+      if (outside !== undefined) throw new ConfigError(outside, { code: ErrorCodes.CONFIG_REFERENCE });
+      const storeFailures = byProvider(resolved.storeFailures, (failure) => failure.path);
+      const [storeFailure] = storeFailures.get(undefined) ?? [];
+      if (storeFailure !== undefined) throw storeErrorOf(storeFailure);
+
+      const { providers: sections, ...rest } = resolved.value;
+      const top = topLevelSchema.safeParse({ ...rest, store: storeSection.value });
+      if (!top.success) throw new ConfigError(issuesOf(top.error));
+      const failures = new Map<string, ConfigError | StoreError>();
+      const providers: Record<string, unknown> = {};
+      for (const [name, section] of Object.entries(sections)) {
+        const referenceIssues = issues.get(name);
+        const [failure] = storeFailures.get(name) ?? [];
+        if (referenceIssues !== undefined) {
+          failures.set(name, new ConfigError(referenceIssues, { code: ErrorCodes.CONFIG_REFERENCE }));
+        } else if (failure !== undefined) {
+          failures.set(name, storeErrorOf(failure));
+        } else {
+          const checked = providersSchema.safeParse({ [name]: section });
+          if (checked.success) Object.assign(providers, checked.data);
+          else failures.set(name, new ConfigError(issuesOf(checked.error, ['providers'])));
+        }
+      }
+      return {
+        names: Object.keys(sections),
+        config: deepFreeze({ ...top.data, providers } as Config),
+        failures,
+      };
     },
   });
 }

@@ -10,8 +10,29 @@ import type { ConfigIssue } from '../errors.js';
 
 export { hasReference, isWholeReference } from '../common/reference-syntax.js';
 
-/** Reads `${store:PATH#KEY}`; returns undefined when the record or key does not exist. */
+/**
+ * Reads `${store:PATH#KEY}`; returns undefined when the record or key does not exist.
+ * It throws when the store cannot answer: that is a store failure, not a wrong
+ * reference, and {@link resolveReferences} reports it apart from the config issues.
+ */
 export type StoreLookup = (path: string, key: string) => Promise<string | undefined>;
+
+/** A `${store:…}` reference the store could not answer for, with the field it sits in. */
+export interface StoreFailure {
+  readonly path: string;
+  /** What the store threw, unchanged. */
+  readonly error: unknown;
+}
+
+/** A reference that is wrong in itself (an unset variable, a missing file or key): a config issue. */
+class ReferenceProblem extends Error {
+  override readonly name = 'ReferenceProblem';
+}
+
+/** What the store lookup threw, kept apart from {@link ReferenceProblem}s. */
+class LookupFailed extends Error {
+  override readonly name = 'LookupFailed';
+}
 
 /** Where references come from; injectable for tests. */
 export interface ReferenceSources {
@@ -27,7 +48,7 @@ async function resolveOne(kind: string, target: string, sources: ReferenceSource
   switch (kind) {
     case 'env': {
       const value = sources.env[target];
-      if (value === undefined || value === '') throw new Error(`environment variable ${target} is not set`);
+      if (value === undefined || value === '') throw new ReferenceProblem(`environment variable ${target} is not set`);
       return value;
     }
     case 'file': {
@@ -35,23 +56,29 @@ async function resolveOne(kind: string, target: string, sources: ReferenceSource
         return (await readFile(target, 'utf8')).trim();
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? 'error';
-        throw new Error(`cannot read file ${target} (${code})`);
+        throw new ReferenceProblem(`cannot read file ${target} (${code})`);
       }
     }
     case 'store': {
       if (sources.store === undefined)
-        throw new Error('${store:…} references cannot be used to configure the store itself');
+        throw new ReferenceProblem('${store:…} references cannot be used to configure the store itself');
       if (sources.store === 'defer') return `\${store:${target}}`;
       const hash = target.lastIndexOf('#');
-      if (hash <= 0 || hash === target.length - 1) throw new Error(`store reference "${target}" must be PATH#KEY`);
+      if (hash <= 0 || hash === target.length - 1)
+        throw new ReferenceProblem(`store reference "${target}" must be PATH#KEY`);
       const path = target.slice(0, hash);
       const key = target.slice(hash + 1);
-      const value = await sources.store(path, key);
-      if (value === undefined) throw new Error(`store record ${path} has no key ${key}`);
+      let value: string | undefined;
+      try {
+        value = await sources.store(path, key);
+      } catch (error) {
+        throw new LookupFailed('the store lookup failed', { cause: error });
+      }
+      if (value === undefined) throw new ReferenceProblem(`store record ${path} has no key ${key}`);
       return value;
     }
     default:
-      throw new Error(`unknown reference kind ${kind}`);
+      throw new ReferenceProblem(`unknown reference kind ${kind}`);
   }
 }
 
@@ -66,16 +93,30 @@ async function resolveString(value: string, sources: ReferenceSources): Promise<
   return out + value.slice(last);
 }
 
+/** What {@link resolveReferences} found. */
+export interface ResolvedReferences<T> {
+  /** A copy with every reference that could be resolved replaced; the others left as written. */
+  readonly value: T;
+  /** References that are wrong in themselves (config errors), each with its field path. */
+  readonly issues: ConfigIssue[];
+  /** `${store:…}` references the store could not answer for (store errors, not config errors). */
+  readonly storeFailures: StoreFailure[];
+  /** Field paths of the `${store:…}` references left in place (`store: 'defer'`). */
+  readonly deferred: string[];
+}
+
 /**
- * Returns a copy of `value` with every reference in every string replaced, or the list
- * of references that failed, each with its field path. Secrets never enter messages.
+ * Returns a copy of `value` with every reference in every string replaced, with the
+ * references that failed, each with its field path: a wrong reference is an issue, a
+ * store that could not answer is a store failure. Secrets never enter messages.
  */
 export async function resolveReferences<T>(
   value: T,
   sources: ReferenceSources,
   basePath: readonly (string | number)[] = [],
-): Promise<{ value: T; issues: ConfigIssue[]; deferred: string[] }> {
+): Promise<ResolvedReferences<T>> {
   const issues: ConfigIssue[] = [];
+  const storeFailures: StoreFailure[] = [];
   const deferred: string[] = [];
   async function walk(node: unknown, path: readonly (string | number)[]): Promise<unknown> {
     if (typeof node === 'string') {
@@ -83,7 +124,9 @@ export async function resolveReferences<T>(
       try {
         return await resolveString(node, sources);
       } catch (error) {
-        issues.push({ path: path.join('.'), message: (error as Error).message });
+        if (error instanceof LookupFailed) storeFailures.push({ path: path.join('.'), error: error.cause });
+        else if (error instanceof ReferenceProblem) issues.push({ path: path.join('.'), message: error.message });
+        else throw error;
         return node;
       }
     }
@@ -97,5 +140,5 @@ export async function resolveReferences<T>(
     return node;
   }
   const resolved = (await walk(value, basePath)) as T;
-  return { value: resolved, issues, deferred };
+  return { value: resolved, issues, storeFailures, deferred };
 }

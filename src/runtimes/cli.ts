@@ -12,7 +12,7 @@ import { describeLastPass, lastPassProblem } from '../observability/heartbeat.js
 import { LOG_LEVELS, type Logger } from '../observability/logger.js';
 import { createTokenReader } from '../reader.js';
 import type { Rotator } from '../rotator.js';
-import { runDaemon } from './daemon.js';
+import { checkAtStart, runDaemon } from './daemon.js';
 import { runDemo, runSandboxCommand } from './demo.js';
 import {
   configPath,
@@ -151,7 +151,7 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
         announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight'),
       });
       try {
-        await rotator.check();
+        await checkAtStart(rotator, logger);
         await runDaemon({
           rotator,
           logger,

@@ -10,6 +10,7 @@
  */
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { PassSummary } from '../engine/pass.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { RotatorMetrics } from '../observability/metrics.js';
 import type { Rotator } from '../rotator.js';
@@ -58,6 +59,26 @@ async function startListener(
   return { server, readiness };
 }
 
+/**
+ * The daemon's check before it starts: a config error (a wrong reference, a bad
+ * schedule, a provider that cannot be built) throws, so the process exits 2 and a human
+ * fixes it. Anything else (the store not answering a `${store:…}` reference) is an
+ * outage: it is logged and the daemon starts anyway, unready, and retries each pass,
+ * rather than exiting and crash-looping under a supervisor.
+ * @throws {ConfigError} when the config is wrong.
+ */
+export async function checkAtStart(rotator: Pick<Rotator, 'check'>, logger: Logger): Promise<void> {
+  try {
+    await rotator.check();
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    logger.warn(
+      { err: { message: error instanceof Error ? error.message : String(error), code: errorCode(error) } },
+      'could not check the config at start (the store did not answer); starting, retrying each pass',
+    );
+  }
+}
+
 /** Runs passes until stopped. Resolves once the last pass has finished. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
@@ -86,7 +107,12 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
     if (stop.aborted) return;
     try {
       const summary = await reportedPass(
-        () => rotator.pass({ signal: stop, ...(options.providers ? { providers: options.providers } : {}) }),
+        () =>
+          rotator.pass({
+            signal: stop,
+            isolateReferences: true,
+            ...(options.providers ? { providers: options.providers } : {}),
+          }),
         report,
       );
       options.onPass?.(summary);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { hasReference, isWholeReference, resolveReferences } from '../../src/config/references.js';
 import { configJsonSchema } from '../../src/config/schema.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, StoreError } from '../../src/errors.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -74,6 +74,156 @@ describe('references', () => {
       { path: 'p.b', message: 'cannot read file /does/not/exist (ENOENT)' },
       { path: 'p.c', message: 'store record x has no key y' },
     ]);
+  });
+
+  it('reports a store that cannot answer as a store failure, apart from the wrong references', async () => {
+    const outage = new StoreError('could not reach Vault for read of record creds/klikoo');
+    const { issues, storeFailures } = await resolveReferences(
+      { p: { a: '${store:creds/klikoo#secret}', b: '${env:NOPE}' } },
+      {
+        env,
+        store: async () => {
+          throw outage;
+        },
+      },
+    );
+    expect(issues).toEqual([{ path: 'p.b', message: 'environment variable NOPE is not set' }]);
+    expect(storeFailures).toEqual([{ path: 'p.a', error: outage }]);
+  });
+});
+
+/** A config of two providers: `klikoo` (its secret from `secret`) and `other` (all from the environment). */
+function twoProviders(secret: string) {
+  return `${klikoo().replace('${env:SECRET}', secret)}
+  other:
+    kind: oauth2
+    token_url: https://auth.example.test/token
+    grant: client_credentials
+    client_id: other-client
+    client_secret: \${env:SECRET}
+`;
+}
+
+describe('parseConfig: an unreachable store is not a config error', () => {
+  const unreachable = async (): Promise<never> => {
+    throw new StoreError('could not reach Vault for read of record creds/klikoo');
+  };
+
+  it("rejects resolve() with the store's own StoreError when a ${store:…} reference cannot be read", async () => {
+    const loaded = await parseConfig(klikoo().replace('${env:SECRET}', '${store:creds/klikoo#secret}'), 't.yaml', env);
+    const error = await loaded.resolve(unreachable).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).not.toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: 'could not reach Vault for read of record creds/klikoo',
+    });
+  });
+
+  it('wraps a foreign error of the lookup as a StoreError naming the field', async () => {
+    const loaded = await parseConfig(klikoo().replace('${env:SECRET}', '${store:creds/klikoo#secret}'), 't.yaml', env);
+    const error = await loaded
+      .resolve(async () => {
+        throw new TypeError('fetch failed');
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toBe(
+      'the store failed to read the reference in providers.klikoo.client_secret: fetch failed',
+    );
+  });
+
+  it('still rejects resolve() with a ConfigError when the store answered without the key', async () => {
+    const loaded = await parseConfig(klikoo().replace('${env:SECRET}', '${store:creds/klikoo#secret}'), 't.yaml', env);
+    const error = await loaded.resolve(async () => undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      { path: 'providers.klikoo.client_secret', message: 'store record creds/klikoo has no key secret' },
+    ]);
+  });
+});
+
+describe('parseConfig: resolveEach fails only the provider whose reference fails', () => {
+  it('resolves the others and gives the failing provider a ConfigError naming its field', async () => {
+    const missing = join(dir, 'removed-secret.txt');
+    await writeFile(missing, 's'.repeat(32));
+    const loaded = await parseConfig(twoProviders(`\${file:${missing}}`), 't.yaml', env);
+    await rm(missing);
+
+    const { names, config, failures } = await loaded.resolveEach(async () => undefined);
+
+    expect(names).toEqual(['klikoo', 'other']);
+    expect(Object.keys(config.providers)).toEqual(['other']);
+    expect(config.providers['other']).toMatchObject({ kind: 'oauth2', client_secret: env.SECRET });
+    expect([...failures.keys()]).toEqual(['klikoo']);
+    expect(failures.get('klikoo')).toBeInstanceOf(ConfigError);
+    expect((failures.get('klikoo') as ConfigError).issues).toEqual([
+      { path: 'providers.klikoo.client_secret', message: `cannot read file ${missing} (ENOENT)` },
+    ]);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('gives the provider whose ${store:…} reference the store could not answer the StoreError', async () => {
+    const outage = new StoreError('could not reach Vault for read of record creds/klikoo');
+    const loaded = await parseConfig(twoProviders('${store:creds/klikoo#secret}'), 't.yaml', env);
+
+    const { config, failures } = await loaded.resolveEach(async () => {
+      throw outage;
+    });
+
+    expect(Object.keys(config.providers)).toEqual(['other']);
+    expect(failures.get('klikoo')).toBe(outage);
+  });
+
+  it('gives a provider whose resolved value is invalid a ConfigError, leaving the others', async () => {
+    const loaded = await parseConfig(twoProviders('${store:creds/klikoo#secret}'), 't.yaml', env);
+
+    const { config, failures } = await loaded.resolveEach(async () => 'short');
+
+    expect(Object.keys(config.providers)).toEqual(['other']);
+    expect(failures.get('klikoo')).toBeInstanceOf(ConfigError);
+    expect((failures.get('klikoo') as ConfigError).issues.map((i) => i.path)).toEqual([
+      'providers.klikoo.client_secret',
+    ]);
+  });
+
+  it('throws a ConfigError for a reference outside the providers, which no provider can run without', async () => {
+    const missing = join(dir, 'removed-schedule.txt');
+    await writeFile(missing, '*/5 * * * *');
+    const loaded = await parseConfig(
+      `policy:\n  schedule: \${file:${missing}}\n${twoProviders('${env:SECRET}')}`,
+      't.yaml',
+      env,
+    );
+    await rm(missing);
+
+    const error = await loaded.resolveEach(async () => undefined).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      { path: 'policy.schedule', message: `cannot read file ${missing} (ENOENT)` },
+    ]);
+  });
+});
+
+describe('parseConfig: YAML errors', () => {
+  it("names the line and column and the parser's reason, never the text of the line", async () => {
+    const secretish = 'Zq8vN3mL5pR7tW2x';
+    const text = `providers:\n  generic:\n    client_secret: { a: \${file:/run/${secretish}} }\n    x: {\n`;
+    const issues = await issuesOf(`${text}`);
+    expect(issues).toEqual([
+      expect.stringMatching(/^: test\.yaml: not valid YAML or JSON at line \d+, column \d+: \S/),
+    ]);
+    expect(issues.join()).not.toContain(secretish);
+  });
+
+  it('points at the exact position of the first error', async () => {
+    const text = 'providers:\n  a:\n    kind: oauth2\n    scopes: [one, two\n    client_id: x\n';
+    const error = await parseConfig(text, 'token-rotator.yaml', env).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(
+      /^token-rotator\.yaml: not valid YAML or JSON at line 5, column 5: Flow sequence in block collection must be sufficiently indented and end with a \]$/,
+    );
   });
 });
 

@@ -36,6 +36,11 @@ export const ErrorCodes = {
   LEASE_BUSY: 'LEASE_BUSY',
   /** The reader found no usable token for a provider. */
   TOKEN_UNAVAILABLE: 'TOKEN_UNAVAILABLE',
+  /**
+   * No pass was recorded on the store within twice the schedule gap, or none ever: the
+   * dead-man signal of `token-rotator status` (is the scheduler running?).
+   */
+  PASS_OVERDUE: 'PASS_OVERDUE',
 } as const;
 
 /** One of {@link ErrorCodes}. */

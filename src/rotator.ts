@@ -59,7 +59,10 @@ export interface ProviderStatus {
   readonly published?: number;
   readonly lastMethod?: string;
   readonly lastSuccessAt?: string;
+  /** The last failure as one line, `class: message` (the status table's column). */
   readonly lastError?: string;
+  /** The same failure as the error shape every JSON output uses; absent once a rotation succeeded. */
+  readonly lastFailure?: { readonly class: string; readonly code: string; readonly message: string };
   readonly nextAttemptAt?: string;
   readonly leaseHolder?: string;
   readonly hasRefreshToken: boolean;
@@ -173,7 +176,12 @@ function describeState(
     ...(published === undefined ? {} : { published }),
     ...(state?.method ? { lastMethod: state.method } : {}),
     ...(state?.last_success_at ? { lastSuccessAt: state.last_success_at } : {}),
-    ...(last && (state?.failures.consecutive ?? 0) > 0 ? { lastError: `${last.class}: ${last.message}` } : {}),
+    ...(last && (state?.failures.consecutive ?? 0) > 0
+      ? {
+          lastError: `${last.class}: ${last.message}`,
+          lastFailure: { class: last.class, code: last.code, message: last.message },
+        }
+      : {}),
     ...(state?.failures.next_attempt_at ? { nextAttemptAt: state.failures.next_attempt_at } : {}),
     ...(state?.lease && Date.parse(state.lease.expires_at) > now ? { leaseHolder: state.lease.holder } : {}),
     hasRefreshToken: state?.refresh_token !== undefined,

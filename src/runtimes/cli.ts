@@ -8,7 +8,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, type LoadedConfig, loadConfig } from '../config/load.js';
 import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
-import { describeLastPass, lastPassProblem } from '../observability/heartbeat.js';
+import { describeLastPass } from '../observability/heartbeat.js';
 import { LOG_LEVELS, type Logger } from '../observability/logger.js';
 import { createTokenReader } from '../reader.js';
 import type { Rotator } from '../rotator.js';
@@ -27,6 +27,7 @@ import {
 } from './door.js';
 import { formatStatus, formatSummary } from './format.js';
 import { type ListenAddress, parseListen } from './http.js';
+import { invalidOutput, jsonLine, statusOutput, statusProblems, validOutput } from './json-output.js';
 
 export { EXIT };
 
@@ -176,25 +177,20 @@ Reads the store only. Exits 1 when a provider has no valid token, or when no pas
 recorded within twice the schedule gap (the dead-man signal: is the scheduler running?);
 each problem is also a line on stderr.
 
-      --json          print the rows as JSON`,
+      --json          print one object: {schema, providers, last_pass, problems, ok}`,
     options: { json: { type: 'boolean' } },
     async run(ctx) {
       const { rotator } = await ctx.open();
       try {
         const [rows, heartbeat] = await Promise.all([rotator.status(), rotator.heartbeat()]);
         const now = Date.now();
+        const problems = statusProblems(rows, heartbeat, rotator.gapSeconds, now);
         ctx.io.stdout.write(
           ctx.values['json']
-            ? `${JSON.stringify(rows, null, 2)}\n`
+            ? jsonLine(statusOutput(rows, heartbeat, rotator.gapSeconds, now))
             : `${formatStatus(rows)}\n${describeLastPass(heartbeat, now)}\n`,
         );
-        const problems = [
-          ...rows
-            .filter((row) => (row.secondsToExpiry ?? 0) <= 0)
-            .map((row) => `provider ${row.provider} has no valid token`),
-          lastPassProblem(heartbeat && Date.parse(heartbeat.last_pass_at), rotator.gapSeconds, now),
-        ].filter((problem) => problem !== undefined);
-        for (const problem of problems) ctx.io.stderr.write(`token-rotator status: ${problem}\n`);
+        for (const problem of problems) ctx.io.stderr.write(`token-rotator status: ${problem.message}\n`);
         return problems.length === 0 ? EXIT.ok : EXIT.failed;
       } finally {
         await rotator.close();
@@ -203,22 +199,42 @@ each problem is also a line on stderr.
   },
   validate: {
     summary: 'check the config, its references and the schedule, then exit',
-    usage: `token-rotator validate
+    usage: `token-rotator validate [--json]
 
 Parses the config, resolves every reference (reading \${store:…} ones from the store),
 builds every provider and checks that policy.schedule can keep each token fresh.
-Exits 0 when all is well, 2 naming each problem otherwise. Calls no provider.`,
-    options: {},
+Exits 0 when all is well, 2 naming each problem otherwise, 1 when the store cannot be
+reached. Calls no provider.
+
+      --json          also print the verdict as one object on stdout:
+                      {schema, valid: true, config, providers, store, gap_seconds} or
+                      {schema, valid: false, problems: [{class, code, message, path}]}`,
+    options: { json: { type: 'boolean' } },
     async run(ctx) {
-      const { loaded, rotator } = await ctx.open();
+      const json = ctx.values['json'] === true;
       try {
-        const config = await rotator.check();
-        ctx.io.stdout.write(
-          `${loaded.path}: valid (${Object.keys(config.providers).length} providers, store ${loaded.store.kind}, passes at most ${rotator.gapSeconds} s apart)\n`,
-        );
-        return EXIT.ok;
-      } finally {
-        await rotator.close();
+        const { loaded, rotator } = await ctx.open();
+        try {
+          const config = await rotator.check();
+          const facts = {
+            config: loaded.path,
+            providers: Object.keys(config.providers).length,
+            store: loaded.store.kind,
+            gapSeconds: rotator.gapSeconds,
+          };
+          ctx.io.stdout.write(
+            json
+              ? jsonLine(validOutput(facts))
+              : `${facts.config}: valid (${facts.providers} providers, store ${facts.store}, passes at most ${facts.gapSeconds} s apart)\n`,
+          );
+          return EXIT.ok;
+        } finally {
+          await rotator.close();
+        }
+      } catch (error) {
+        // The verdict on stdout; main() still writes the usual lines on stderr and picks the exit code.
+        if (json) ctx.io.stdout.write(jsonLine(invalidOutput(error)));
+        throw error;
       }
     },
   },

@@ -36,9 +36,14 @@ describe('token-rotator status, the dead-man signal', () => {
 
     const json = await scenario.cli(['status', '--json']);
     expect(json.code).toBe(1);
-    expect((JSON.parse(json.stdout) as Array<{ provider: string }>).map((row) => row.provider).sort()).toEqual(
-      [...PROVIDERS].sort(),
-    );
+    const output = JSON.parse(json.stdout) as {
+      providers: Array<{ provider: string }>;
+      last_pass: unknown;
+      problems: Array<{ code: string }>;
+    };
+    expect(output.providers.map((row) => row.provider).sort()).toEqual([...PROVIDERS].sort());
+    expect(output.last_pass).toBeNull();
+    expect(output.problems.map((problem) => problem.code)).toContain('PASS_OVERDUE');
     expect(json.stderr).toContain('token-rotator status: no pass has been recorded');
   });
 
@@ -66,6 +71,9 @@ describe('token-rotator status, the dead-man signal', () => {
     const json = await scenario.cli(['status', '--json']);
     expect(json.code).toBe(1);
     expect(json.stderr).toMatch(/the last pass finished 90\d s ago/);
+    expect(
+      (JSON.parse(json.stdout) as { last_pass: { age_seconds: number } }).last_pass.age_seconds,
+    ).toBeGreaterThanOrEqual(900);
   });
 
   it('exits 0 again once a run has recorded a new pass', async () => {

@@ -141,8 +141,14 @@ describe('an injected provider fault', () => {
     expect((after['failures'] as { consecutive: number }).consecutive).toBe(1);
     expect(Date.parse((after['failures'] as { next_attempt_at: string }).next_attempt_at)).toBeGreaterThan(Date.now());
     expect(after['token']).toEqual(state['token']);
-    const status = JSON.parse((await scenario.cli(['status', '--json'])).stdout) as Array<Record<string, unknown>>;
-    expect(status.find((row) => row['provider'] === 'klikoo')!['lastError']).toMatch(/^permanent: .*not JSON/);
+    const status = JSON.parse((await scenario.cli(['status', '--json'])).stdout) as {
+      providers: Array<Record<string, unknown>>;
+    };
+    expect(status.providers.find((row) => row['provider'] === 'klikoo')!['last_error']).toEqual({
+      class: 'permanent',
+      code: 'PROVIDER_PERMANENT',
+      message: expect.stringMatching(/not JSON/),
+    });
     await scenario.cli(['run', '--force', '--provider', 'klikoo']);
   });
 

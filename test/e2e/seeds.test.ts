@@ -131,17 +131,19 @@ describe('token-rotator CLI against the sandbox (seeds 000-004)', () => {
     expect(table.code).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^PROVIDER\s+KIND\s+EXPIRES IN\s+GEN\s+LAST METHOD/);
     for (const provider of PROVIDERS) expect(table.stdout).toContain(provider);
-    const json = JSON.parse((await scenario.cli(['status', '--json'])).stdout) as Array<Record<string, unknown>>;
-    expect(json.find((row) => row['provider'] === 'keliweb-api')).toMatchObject({
+    const json = JSON.parse((await scenario.cli(['status', '--json'])).stdout) as {
+      providers: Array<Record<string, unknown>>;
+    };
+    expect(json.providers.find((row) => row['provider'] === 'keliweb-api')).toMatchObject({
       kind: 'keliweb',
-      lastMethod: 'refresh',
+      last_method: 'refresh',
       generation: 2,
-      hasRefreshToken: true,
+      has_refresh_token: true,
     });
-    expect(json.find((row) => row['provider'] === 'klikoo')).toMatchObject({
+    expect(json.providers.find((row) => row['provider'] === 'klikoo')).toMatchObject({
       kind: 'klikoo',
-      lastMethod: 'obtain',
-      hasRefreshToken: false,
+      last_method: 'obtain',
+      has_refresh_token: false,
     });
   });
 

@@ -149,6 +149,8 @@ function configOf(
     throw new Error(`not valid YAML:\n${yamlProblems(document.errors, where).join('\n')}`);
   const value: unknown = document.toJS();
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  // A command's JSON output (`status --json`, `validate --json`) has a numeric `schema`, which no config may have.
+  if ('schema' in value && typeof value.schema === 'number') return undefined;
   return 'providers' in value || 'store' in value ? (value as Record<string, unknown>) : undefined;
 }
 

@@ -1,11 +1,27 @@
 /**
- * The daemon's readiness: ready while the store answers, no provider's token is past
- * expiry, and the daemon's own last pass finished within twice the schedule gap (the
- * dead-man signal). The store check is a single read of the heartbeat with a short
- * timeout, cached for a few seconds, so frequent probes cost the store almost nothing.
- * Reasons name providers and durations, never a token or an error's text.
+ * The daemon's readiness: whether THIS process can do its job, not whether the vendors
+ * are up. It is ready while
+ *
+ * - the store answers: one read of the heartbeat within 2 s, the result reused for 5 s,
+ *   so frequent probes cost the store almost nothing;
+ * - the schedule runs: the daemon's own last pass finished within twice the schedule
+ *   gap (the dead-man signal). Before its first pass has finished it is not ready: the
+ *   daemon runs that pass at start, and it ends within the request timeouts whether the
+ *   vendors answer or not, so a new replica is ready only once it has shown that its
+ *   config resolves and that it can read and write the store, and a rollout never swaps a
+ *   working pod for one that cannot work;
+ * - it is not draining after SIGTERM.
+ *
+ * A provider whose token is missing or past expiry (its vendor is down, its credentials
+ * were revoked) does not make it unready: every replica shares the same vendors, so they
+ * would all turn unready at once, a Service would have no endpoint left and a rollout
+ * with `maxUnavailable: 0` would stall until the vendor recovers, while a restart or
+ * another pod would fix nothing. That is reported by the metrics
+ * (`token_rotator_token_expiry_seconds`, `token_rotator_failures_total`) and alerted on.
+ * Reasons name durations and error codes, never a token or an error's text.
  *
  * @see ../observability/heartbeat.ts the same two-gap rule, for `token-rotator status`
+ * @see https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/
  */
 import { describeError } from '../errors.js';
 import { lastPassProblem } from '../observability/heartbeat.js';
@@ -22,7 +38,7 @@ export interface Readiness {
 
 /** Options for {@link createReadiness}. */
 export interface ReadinessOptions {
-  /** Where the last pass time and each provider's token expiry come from. */
+  /** Where the time the last pass finished comes from. */
   readonly metrics: RotatorMetrics;
   /** The schedule's longest gap between passes, in seconds. */
   readonly gapSeconds: number;
@@ -54,17 +70,6 @@ async function withTimeout(probe: () => Promise<unknown>, ms: number): Promise<s
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The providers whose token is missing or past expiry at `now`. */
-export function tokenProblems(metrics: RotatorMetrics, nowMs: number): string[] {
-  const problems: string[] = [];
-  for (const [provider, known] of metrics.providers()) {
-    if (known.expiresAtMs === undefined) problems.push(`provider ${provider}: no token`);
-    else if (known.expiresAtMs <= nowMs)
-      problems.push(`provider ${provider}: token expired ${Math.round((nowMs - known.expiresAtMs) / 1000)} s ago`);
-  }
-  return problems;
 }
 
 /** Builds the daemon's readiness check. */
@@ -99,14 +104,13 @@ export function createReadiness(options: ReadinessOptions): ReadinessCheck {
       const reasons: string[] = [];
       const store = await storeProblem();
       if (store !== undefined) reasons.push(store);
-      const t = now();
+      // A token past expiry is deliberately not a reason: see the module's comment.
       const last = options.metrics.lastPassMs;
       if (last === undefined) reasons.push('no pass has finished yet');
       else {
-        const problem = lastPassProblem(last, options.gapSeconds, t);
+        const problem = lastPassProblem(last, options.gapSeconds, now());
         if (problem !== undefined) reasons.push(problem);
       }
-      reasons.push(...tokenProblems(options.metrics, t));
       return { ready: reasons.length === 0, reasons };
     },
     shuttingDown() {

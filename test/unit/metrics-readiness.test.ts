@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { RotatorMetrics } from '../../src/observability/metrics.js';
 import { parseListen } from '../../src/runtimes/http.js';
 import { createReadiness } from '../../src/runtimes/readiness.js';
+import { parseExposition, sampleValue } from '../helpers/exposition.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -72,7 +73,7 @@ describe('createReadiness', () => {
     });
   });
 
-  it('names each provider whose token expired or that has none', async () => {
+  it('stays ready when the token of a provider expired or it has none, which the metrics report instead', async () => {
     const { clock, metrics, readiness } = setup();
     metrics.observePass(
       pass([
@@ -89,10 +90,32 @@ describe('createReadiness', () => {
       T0,
     );
     clock.now = T0 + 12_000;
-    expect(await readiness.check()).toEqual({
-      ready: false,
-      reasons: ['provider klikoo: token expired 2 s ago', 'provider billing: no token'],
+    // Formerly 503 naming klikoo (expired 2 s ago) and billing (no token): a vendor's
+    // outage is not this process's, so readiness holds and the metrics carry it.
+    expect(await readiness.check()).toEqual({ ready: true, reasons: [] });
+    const families = parseExposition(metrics.render(clock.now));
+    expect(sampleValue(families, 'token_rotator_token_expiry_seconds', { provider: 'klikoo' })).toBe(-2);
+    expect(sampleValue(families, 'token_rotator_token_expiry_seconds', { provider: 'billing' })).toBeUndefined();
+    expect(sampleValue(families, 'token_rotator_failures_total', { provider: 'billing', class: 'permanent' })).toBe(1);
+  });
+
+  it('turns ready once a first pass finished in which every vendor failed, with the failures in the metrics', async () => {
+    const { metrics, readiness } = setup();
+    const down = (provider: string): Outcome => ({
+      provider,
+      status: 'failed',
+      ok: false,
+      error: { class: 'retryable', code: 'PROVIDER_RETRYABLE', message: 'the vendor answered 503' },
+      durationMs: 1,
     });
+    expect((await readiness.check()).ready).toBe(false);
+
+    metrics.observePass(pass([down('klikoo'), down('keliweb')]), T0);
+
+    expect(await readiness.check()).toEqual({ ready: true, reasons: [] });
+    const families = parseExposition(metrics.render(T0));
+    for (const provider of ['klikoo', 'keliweb'])
+      expect(sampleValue(families, 'token_rotator_failures_total', { provider, class: 'retryable' }), provider).toBe(1);
   });
 
   it('reports a store that fails by its error code only, and reuses the result for a few seconds', async () => {

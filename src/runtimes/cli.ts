@@ -140,9 +140,10 @@ Runs a pass at start and then on policy.schedule (node-cron, no overlap). On SIG
 SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
 
   -p, --provider NAME only this provider (repeatable)
-      --listen H:P    serve GET /healthz (alive), /readyz (store reachable, no token
-                      expired, a pass within twice the schedule gap) and /metrics
-                      (Prometheus) on HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464`,
+      --listen H:P    serve GET /healthz (alive), /readyz (store reachable, a pass
+                      within twice the schedule gap; an expired token is left to
+                      /metrics) and /metrics (Prometheus) on HOST:PORT, e.g.
+                      127.0.0.1:9464 or [::1]:9464`,
     options: { provider: { type: 'string', short: 'p', multiple: true }, listen: { type: 'string' } },
     async run(ctx) {
       const listen = listenOption(text(ctx.values['listen']));

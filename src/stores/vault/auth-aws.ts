@@ -11,7 +11,6 @@
  * @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { StoreError } from '../../errors.js';
 import type { VaultAuth } from './auth-method.js';
 
@@ -98,6 +97,8 @@ export async function signedLoginRequest(
   date: Date,
 ): Promise<IamLoginFields> {
   const { host, signingRegion } = stsEndpoint(config.region);
+  // Loaded at the first AWS login, so a service reading tokens from files or Vault loads no AWS module.
+  const { SignatureV4 } = await import('@smithy/signature-v4');
   const signer = new SignatureV4({
     service: 'sts',
     region: signingRegion,

@@ -27,9 +27,10 @@ go_bin() {
   fi
 }
 
-# go_install NAME MODULE/PATH VERSION: skipped when .tools/bin/NAME.version says VERSION.
+# go_install NAME MODULE/PATH VERSION [LDFLAGS]: skipped when .tools/bin/NAME.version says
+# VERSION. LDFLAGS are added to -s -w (the -X settings a project's own build would make).
 go_install() {
-  local name=$1 package=$2 version=$3
+  local name=$1 package=$2 version=$3 ldflags=${4:-}
   if [ -x "$TOOLS/$name" ] && [ "$(cat "$TOOLS/$name.version" 2>/dev/null)" = "$version" ]; then return 0; fi
   local go
   go=$(go_bin)
@@ -39,13 +40,18 @@ go_install() {
   fi
   # GOTOOLCHAIN=local: never fetch another Go toolchain; a too-old Go fails here, clearly.
   GOBIN="$TOOLS" GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -trimpath" CGO_ENABLED=0 \
-    "$go" install -ldflags='-s -w' "$package@$version"
+    "$go" install -ldflags="-s -w $ldflags" "$package@$version"
   echo "$version" > "$TOOLS/$name.version"
 }
 
 go_install kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+# As helm's Makefile does: its version, and Kubernetes 1.31 (its client-go, v0.31) as the
+# version `helm template` and `helm lint` assume without --kube-version (else 1.20).
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "\
+-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=31 \
+-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=31"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -64,7 +64,7 @@ function helmTemplate(args: readonly string[]): Promise<ToolResult> {
     CHART_DIR,
     '--namespace',
     NAMESPACE,
-    // The version of the committed schemas (a helm built by `go install` would otherwise assume 1.20).
+    // The version of the committed schemas, not the one helm assumes (1.31).
     '--kube-version',
     schemaVersion(),
     ...args,

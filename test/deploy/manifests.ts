@@ -213,10 +213,12 @@ export interface Verdict {
 
 /**
  * Validates objects (or a YAML stream) with kubeconform in strict mode against the
- * committed schemas only: no download, and a kind without a schema is an error, not a skip.
+ * committed schemas only: no download, and a kind without a schema is an error, not a skip,
+ * except the `skipKinds` named (a CRD such as ServiceMonitor, whose schema is not committed).
  */
 export async function validate(
   input: string | readonly K8sObject[],
+  options: { readonly skipKinds?: readonly string[] } = {},
 ): Promise<{ code: number | null; verdicts: Verdict[] }> {
   // JSON documents: YAML to kubeconform, with no YAML 1.1/1.2 ambiguity in what we mutated.
   const text = typeof input === 'string' ? input : input.map((object) => JSON.stringify(object)).join('\n---\n');
@@ -232,6 +234,9 @@ export async function validate(
       schemaVersion(),
       '-schema-location',
       SCHEMAS_DIR,
+      ...(options.skipKinds === undefined || options.skipKinds.length === 0
+        ? []
+        : ['-skip', options.skipKinds.join(',')]),
       '-',
     ],
     text,

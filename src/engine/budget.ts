@@ -5,21 +5,19 @@
  * declares; the engine keeps within.
  */
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import type { StoreCapabilities, WriteBudget } from '../stores/contract.js';
-import type { StateRecord } from './records.js';
+import type { RecordUsage, StoreCapabilities, WriteBudget } from '../stores/contract.js';
+import { type EffectivePolicy, rotationsPerDay } from './policy.js';
+import { HEARTBEAT_PATH, type StateRecord } from './records.js';
 
 /**
- * Most writes one pass makes to one record: the state record takes the lease, then the
- * result (the public record and the heartbeat take one each).
- */
-export const WRITES_PER_RECORD_PER_PASS = 2;
-
-/**
- * Problems with a store for a schedule of `passesPerDay()` passes a day (computed only when
- * the store has a budget), each naming the field to change; empty when the store fits.
+ * Problems with a store before the first pass, each naming the field to change; empty
+ * when the store fits. The engine's lease needs compare-and-set; the heartbeat is written
+ * once a pass and is not paced, so its record must take `passesPerDay()` writes a day
+ * (computed only when the store caps it). Provider records are paced instead
+ * ({@link availableWrites}).
  * @example
- * storeFitIssues('aws', { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: 86_400 } }, () => 288);
- * // [{ path: 'policy.schedule', message: '288 passes in 86400 s write a record up to 576 times; the aws store takes at most 96' }]
+ * storeFitIssues('nfs', { compareAndSet: false }, () => 288);
+ * // [{ path: 'store.kind', message: "the nfs store cannot compare-and-set, which the engine's lease needs" }]
  */
 export function storeFitIssues(
   kind: string,
@@ -33,14 +31,14 @@ export function storeFitIssues(
       message: `the ${kind} store cannot compare-and-set, which the engine's lease needs`,
     });
   }
-  const budget = capabilities.writeBudget;
-  if (budget !== undefined) {
-    const passesInWindow = Math.ceil((passesPerDay() * budget.windowSeconds) / 86_400);
-    const demand = passesInWindow * WRITES_PER_RECORD_PER_PASS;
-    if (demand > budget.writes) {
+  if (capabilities.writeBudget !== undefined) {
+    const passes = passesPerDay();
+    const budget = capabilities.writeBudget(HEARTBEAT_PATH, { writesPerDay: passes });
+    const passesInWindow = budget && Math.ceil((passes * budget.windowSeconds) / 86_400);
+    if (budget !== undefined && passesInWindow !== undefined && passesInWindow > budget.writes) {
       issues.push({
         path: 'policy.schedule',
-        message: `${passesInWindow} passes in ${budget.windowSeconds} s write a record up to ${demand} times; the ${kind} store takes at most ${budget.writes}`,
+        message: `${passesInWindow} passes in ${budget.windowSeconds} s write the heartbeat ${passesInWindow} times; the ${kind} store takes at most ${budget.writes}`,
       });
     }
   }
@@ -62,6 +60,46 @@ export function assertStoreFits(kind: string, capabilities: StoreCapabilities, p
  */
 export const STATE_WRITES_PER_ROTATION = 2;
 
+/**
+ * The share of a budget the token bucket refills steadily ({@link bucketOf}); the rest is
+ * a burst. A record written steadily `n` times a day needs a budget of `n / SUSTAINED_SHARE`.
+ */
+export const SUSTAINED_SHARE = 0.75;
+
+/** How a provider's two records are written, from its token's lifetime. */
+export interface ProviderUsage {
+  /** The state record: the lease and the result of every rotation. */
+  readonly state: RecordUsage;
+  /** The public record: one write per new token. */
+  readonly public: RecordUsage;
+}
+
+/**
+ * The usage of a provider's records while its token lives `lifetime` seconds: one
+ * rotation per {@link rotationsPerDay}, each writing the state twice and the public record
+ * once, with room for the bucket's burst. `undefined` before the first token (the
+ * lifetime is not known yet).
+ * @example providerUsage(3600, policy, 300, 'keliweb') // { state: { writesPerDay: 92 }, public: { writesPerDay: 46 } }
+ */
+export function providerUsage(
+  lifetime: number | undefined,
+  policy: EffectivePolicy,
+  gapSeconds: number,
+  provider: string,
+): ProviderUsage | undefined {
+  if (lifetime === undefined) return undefined;
+  const rotations = rotationsPerDay(lifetime, policy, gapSeconds, provider);
+  const need = (writes: number) => ({ writesPerDay: Math.ceil(writes / SUSTAINED_SHARE) });
+  return { state: need(rotations * STATE_WRITES_PER_ROTATION), public: need(rotations) };
+}
+
+/** The lifetime in seconds of the token a state record holds, or `undefined` when it holds none. */
+export function tokenLifetime(state: StateRecord): number | undefined {
+  const token = state.token;
+  if (token === undefined) return undefined;
+  return Math.max(1, (Date.parse(token.expires_at) - Date.parse(token.issued_at)) / 1000);
+}
+
 /** The allowance kept in a state record: writes available at a time. */
 export type WriteAllowance = NonNullable<StateRecord['write_allowance']>;
 
@@ -70,10 +108,10 @@ export type WriteAllowance = NonNullable<StateRecord['write_allowance']>;
  * `windowSeconds`: it holds at most `capacity` writes and refills at `perSecond`. In any
  * window of `windowSeconds` it allows at most `capacity + perSecond × windowSeconds =
  * writes`, however the writes fall; a quarter of the budget may be spent in a burst (a
- * vendor outage), the rest is paced.
+ * vendor outage), the rest ({@link SUSTAINED_SHARE}) is paced.
  */
 export function bucketOf(budget: WriteBudget): { readonly capacity: number; readonly perSecond: number } {
-  const capacity = Math.max(STATE_WRITES_PER_ROTATION, Math.floor(budget.writes / 4));
+  const capacity = Math.max(STATE_WRITES_PER_ROTATION, Math.floor(budget.writes * (1 - SUSTAINED_SHARE)));
   return { capacity, perSecond: Math.max(0, budget.writes - capacity) / budget.windowSeconds };
 }
 

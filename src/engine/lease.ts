@@ -8,7 +8,14 @@ import { ConflictError, ErrorCodes } from '../errors.js';
 import { fingerprint } from '../observability/fingerprint.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretStore, WriteBudget } from '../stores/contract.js';
-import { availableWrites, STATE_WRITES_PER_ROTATION, spendWrites, writesAvailableAt } from './budget.js';
+import {
+  availableWrites,
+  providerUsage,
+  STATE_WRITES_PER_ROTATION,
+  spendWrites,
+  tokenLifetime,
+  writesAvailableAt,
+} from './budget.js';
 import { type OutcomeFacts, type RotationReason, tokenFacts } from './outcome.js';
 import { chooseMethod, decide, type EffectivePolicy } from './policy.js';
 import { publishBehind } from './publish.js';
@@ -60,8 +67,6 @@ export interface AcquireLeaseOptions {
   /** Once aborted, stop waiting for another runner's lease. */
   readonly signal?: AbortSignal | undefined;
   readonly writeRetry?: WriteRetryOptions | undefined;
-  /** The store's cap on writes per record, if it has one: the lease is taken only within it. */
-  readonly writeBudget?: WriteBudget | undefined;
 }
 
 /** What to do about a state just read: wait for another runner, stop with an outcome, or take the lease. */
@@ -83,7 +88,12 @@ interface Moment {
 }
 
 /** The decision on one read of the state; pure. */
-function assess(state: StateRecord, { t, waitUntil, repaired }: Moment, options: AcquireLeaseOptions): Assessment {
+function assess(
+  state: StateRecord,
+  { t, waitUntil, repaired }: Moment,
+  options: AcquireLeaseOptions,
+  budget: WriteBudget | undefined,
+): Assessment {
   const { lease } = state;
   if (lease !== undefined && Date.parse(lease.expires_at) > t && lease.holder !== options.holder) {
     if (t < waitUntil && !options.dryRun && !options.signal?.aborted)
@@ -143,7 +153,7 @@ function assess(state: StateRecord, { t, waitUntil, repaired }: Moment, options:
       },
     };
   }
-  const paced = pacing(state, t, options.writeBudget);
+  const paced = pacing(state, t, budget);
   if (paced !== undefined) return { kind: 'outcome', outcome: { ...paced, reason, ...tokenFacts(state) } };
   if (options.dryRun)
     return { kind: 'outcome', outcome: { ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason } };
@@ -215,10 +225,15 @@ export async function acquireLease(options: AcquireLeaseOptions): Promise<LeaseR
   for (;;) {
     const read = await readState(store, provider);
     const state = read.record ?? emptyState(provider);
-    repaired = (await publishBehind(state, { provider, store, logger, writeRetry: options.writeRetry })) || repaired;
+    const usage = providerUsage(tokenLifetime(state), options.policy, options.gapSeconds, provider);
+    repaired =
+      (await publishBehind(state, { provider, store, logger, writeRetry: options.writeRetry, usage: usage?.public })) ||
+      repaired;
 
     const t = options.now();
-    const assessment = assess(state, { t, waitUntil, repaired }, options);
+    // The store's cap on writes of this state record, if it has one: the lease is taken only within it.
+    const budget = store.capabilities.writeBudget?.(statePath, usage?.state);
+    const assessment = assess(state, { t, waitUntil, repaired }, options, budget);
     if (assessment.kind === 'wait') {
       await options.sleep(assessment.ms);
       continue;
@@ -238,12 +253,13 @@ export async function acquireLease(options: AcquireLeaseOptions): Promise<LeaseR
       expires_at: iso(t + options.policy.lease_seconds * 1000),
       intent: method,
     };
-    const leased = withLease(state, lease, abandonedRefresh, options.writeBudget, t);
+    const leased = withLease(state, lease, abandonedRefresh, budget, t);
     try {
       const version = await store.write(
         statePath,
         JSON.parse(JSON.stringify(leased)) as Record<string, unknown>,
         read.version,
+        { usage: usage?.state },
       );
       return { kind: 'leased', lease: { state: leased, version, method, reason } };
     } catch (error) {

@@ -40,6 +40,17 @@ export function renewThreshold(lifetime: number, policy: EffectivePolicy, gap: n
 }
 
 /**
+ * The most rotations a day of a token living `lifetime` seconds: it is renewed at the
+ * earliest once `lifetime - threshold` seconds have passed since it was issued. Budgets
+ * and the AWS store's layout are sized from it.
+ * @example rotationsPerDay(900, defaults, 300, 'klikoo') // about 170: renewed 495 to 540 s after issue
+ */
+export function rotationsPerDay(lifetime: number, policy: EffectivePolicy, gap: number, provider: string): number {
+  const interval = Math.max(1, lifetime - renewThreshold(lifetime, policy, gap, provider));
+  return 86_400 / interval;
+}
+
+/**
  * Whether a schedule can keep tokens of `lifetime` seconds valid: a token renewed at one
  * pass must still have the minimum margin left at the next.
  */

@@ -6,7 +6,7 @@
 
 import { fingerprint } from '../observability/fingerprint.js';
 import type { Logger } from '../observability/logger.js';
-import type { SecretStore } from '../stores/contract.js';
+import type { RecordUsage, SecretStore } from '../stores/contract.js';
 import { type PublicRecord, recordPaths, type StateRecord } from './records.js';
 import { parsePublic, updateRecord, type WriteRetryOptions } from './records-io.js';
 
@@ -18,6 +18,8 @@ export interface PublishOptions {
   /** Bound to the provider. */
   readonly logger: Logger;
   readonly writeRetry?: WriteRetryOptions | undefined;
+  /** How often the public record is written (`providerUsage(…).public`), when the token's lifetime is known. */
+  readonly usage?: RecordUsage | undefined;
 }
 
 /** Rounds against other runners publishing the same provider before giving up with a conflict. */
@@ -43,6 +45,7 @@ export async function publishBehind(state: StateRecord, options: PublishOptions)
     next: (current) => (current !== undefined && current.generation >= desired.generation ? undefined : desired),
     attempts: PUBLISH_ATTEMPTS,
     labels: { provider, expires_at: desired.expires_at },
+    usage: options.usage,
     retry: options.writeRetry,
   });
   if (result.written) {

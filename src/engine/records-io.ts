@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, ErrorCodes, StoreError } from '../errors.js';
-import type { RecordLabels, SecretStore } from '../stores/contract.js';
+import type { RecordLabels, RecordUsage, SecretStore } from '../stores/contract.js';
 import { type PublicRecord, publicRecordSchema, recordPaths, type StateRecord, stateRecordSchema } from './records.js';
 
 /** A record with the version it was read at (`null`: it does not exist yet). */
@@ -32,8 +32,9 @@ export async function readRecord<T>(
   store: SecretStore,
   path: string,
   parse: RecordParser<T>,
+  usage?: RecordUsage,
 ): Promise<Versioned<T> & { valid: boolean }> {
-  const stored = await store.read(path);
+  const stored = await store.read(path, usage);
   if (stored === undefined) return { record: undefined, version: null, valid: true };
   const record = parse(stored.value);
   return { record, version: stored.version, valid: record !== undefined };
@@ -75,6 +76,8 @@ export interface WriteOptions {
   /** The version the record was read at (`null`: write only if no record exists). */
   readonly expectedVersion: string | null;
   readonly labels?: RecordLabels | undefined;
+  /** How often the record is written ({@link RecordUsage}). */
+  readonly usage?: RecordUsage | undefined;
   readonly retry?: WriteRetryOptions | undefined;
 }
 
@@ -108,11 +111,11 @@ export async function writeWithRetry(
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      return await store.write(path, json, options.expectedVersion, options.labels);
+      return await store.write(path, json, options.expectedVersion, { labels: options.labels, usage: options.usage });
     } catch (error) {
       if (error instanceof ConflictError) {
         if (attempt > 1) {
-          const current = await store.read(path).catch(() => undefined);
+          const current = await store.read(path, options.usage).catch(() => undefined);
           if (current !== undefined && isDeepStrictEqual(current.value, json)) return current.version;
         }
         throw error;
@@ -135,6 +138,8 @@ export interface UpdateRecordOptions<T> {
   /** Rounds of read, decide and compare-and-set before giving up with a {@link ConflictError}. */
   readonly attempts: number;
   readonly labels?: RecordLabels | undefined;
+  /** How often the record is written ({@link RecordUsage}): it is read and written with it. */
+  readonly usage?: RecordUsage | undefined;
   /** How a failed write is retried within a round (see {@link writeWithRetry}). */
   readonly retry?: WriteRetryOptions | undefined;
 }
@@ -164,13 +169,14 @@ export async function updateRecord<T>(
   options: UpdateRecordOptions<T>,
 ): Promise<UpdateResult> {
   for (let attempt = 1; attempt <= options.attempts; attempt++) {
-    const current = await readRecord(store, path, options.parse);
+    const current = await readRecord(store, path, options.parse, options.usage);
     const value = options.next(current.record);
     if (value === undefined) return { written: false };
     try {
       const version = await writeWithRetry(store, path, value, {
         expectedVersion: current.version,
         labels: options.labels,
+        usage: options.usage,
         retry: options.retry,
       });
       return { written: true, version, value };

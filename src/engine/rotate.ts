@@ -15,6 +15,7 @@ import { fingerprint } from '../observability/fingerprint.js';
 import type { Logger } from '../observability/logger.js';
 import type { TokenProvider } from '../providers/contract.js';
 import type { SecretStore } from '../stores/contract.js';
+import { providerUsage, tokenLifetime } from './budget.js';
 import { callProvider } from './call.js';
 import { acquireLease, type TakenLease } from './lease.js';
 import { nextState } from './next-state.js';
@@ -99,7 +100,6 @@ async function rotateSteps(target: RotationTarget, env: RotationEnv, log: Logger
     dryRun: env.dryRun,
     signal: env.signal,
     writeRetry: env.writeRetry,
-    writeBudget: env.store.capabilities.writeBudget,
   });
   if (acquired.kind === 'outcome') return acquired.outcome;
   return await renewUnderLease(target, env, log, acquired.lease);
@@ -126,8 +126,11 @@ async function renewUnderLease(
     signal: env.signal,
   });
   const next = nextState(leased, result, now(), target.policy);
+  // Sized by the token now held: a first token, or a new lifetime, lays the records out anew.
+  const usage = providerUsage(tokenLifetime(next), target.policy, env.gapSeconds, target.name);
   await writeWithRetry(env.store, recordPaths.state(target.name), next, {
     expectedVersion: lease.version,
+    usage: usage?.state,
     retry: env.writeRetry,
   });
   if (!result.ok) {
@@ -152,6 +155,12 @@ async function renewUnderLease(
     },
     'obtained token',
   );
-  await publishBehind(next, { provider: target.name, store: env.store, logger: log, writeRetry: env.writeRetry });
+  await publishBehind(next, {
+    provider: target.name,
+    store: env.store,
+    logger: log,
+    writeRetry: env.writeRetry,
+    usage: usage?.public,
+  });
   return { status: 'rotated', ok: true, method: result.method, reason, ...tokenFacts(next) };
 }

@@ -30,6 +30,18 @@ export interface WriteBudget {
   readonly windowSeconds: number;
 }
 
+/**
+ * How often the caller expects to write a record, so a backend with a write budget can lay
+ * the record out to fit (AWS keeps a public record written more than 96 times a day in
+ * SSM Parameter Store, and spreads such a state record over more secrets). The engine
+ * derives it from the token's lifetime and the policy; the same record read or written
+ * with the same usage is always found in the same place.
+ */
+export interface RecordUsage {
+  /** Writes a day the caller plans for, with its own headroom included. */
+  readonly writesPerDay: number;
+}
+
 /** What a backend can do, declared instead of discovered by a throwing method. */
 export interface StoreCapabilities {
   /**
@@ -37,8 +49,19 @@ export interface StoreCapabilities {
    * is built on it: the engine refuses a store without it.
    */
   readonly compareAndSet: boolean;
-  /** The cap on writes per record, when the backend has one; absent: no cap. */
-  readonly writeBudget?: WriteBudget;
+  /**
+   * The cap on writes of the record at `path` when the caller writes it with `usage`
+   * (absent: unknown), or `undefined` when that record has none; absent: no record has one.
+   */
+  writeBudget?(path: string, usage: RecordUsage | undefined): WriteBudget | undefined;
+}
+
+/** Options of {@link SecretStore.write}. */
+export interface WriteOptions {
+  /** Facts a backend may attach where operators see them ({@link RecordLabels}). */
+  readonly labels?: RecordLabels | undefined;
+  /** How often the record is written; pass the same to {@link SecretStore.read}. */
+  readonly usage?: RecordUsage | undefined;
 }
 
 /**
@@ -53,8 +76,12 @@ export interface SecretStore {
   /** The backend kind, as named in configuration (`file`, `vault`, `aws`). */
   readonly kind: string;
   readonly capabilities: StoreCapabilities;
-  /** Reads a record, or `undefined` when none exists at `path`. */
-  read(path: string): Promise<StoredRecord | undefined>;
+  /**
+   * Reads a record, or `undefined` when none exists at `path`. `usage` is what the record
+   * is written with, when the caller knows it; a backend that places records by usage
+   * looks everywhere it may be without it (at the cost of more calls).
+   */
+  read(path: string, usage?: RecordUsage): Promise<StoredRecord | undefined>;
   /**
    * Writes `value` at `path` if the record's current version is `expectedVersion`
    * (`null`: only if no record exists) and returns the new version.
@@ -70,7 +97,7 @@ export interface SecretStore {
     path: string,
     value: Record<string, unknown>,
     expectedVersion: string | null,
-    labels?: RecordLabels,
+    options?: WriteOptions,
   ): Promise<string>;
   /** Releases connections or timers; the store is unusable afterwards. */
   close(): Promise<void>;

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type AwsSecretsStore, createAwsStore } from '../../src/stores/aws/index.js';
+import { type AwsStore, createAwsStore } from '../../src/stores/aws/index.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 import { type CliResult, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
@@ -21,7 +21,7 @@ const RUNNERS = 4;
 const ROUNDS = 3;
 
 let moto: Moto;
-let records: AwsSecretsStore;
+let records: AwsStore;
 let scenario: Scenario;
 beforeAll(async () => {
   moto = await startMoto();

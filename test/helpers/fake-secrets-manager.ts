@@ -5,16 +5,25 @@
  * is never the proof that the adapter talks to AWS correctly (the moto suite is).
  */
 import type {
+  BatchGetSecretValueCommandInput,
   CreateSecretCommandInput,
+  DeleteSecretCommandInput,
   DescribeSecretCommandInput,
   GetSecretValueCommandInput,
   ListSecretsCommandInput,
   PutSecretValueCommandInput,
   UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
-import type { SecretsManagerApi } from '../../src/stores/aws/client.js';
+import type {
+  DeleteParameterCommandInput,
+  GetParameterCommandInput,
+  GetParametersByPathCommandInput,
+  PutParameterCommandInput,
+} from '@aws-sdk/client-ssm';
+import type { ParameterStoreApi, SecretsManagerApi } from '../../src/stores/aws/client.js';
 
 export type Call = keyof SecretsManagerApi;
+export type ParameterCall = keyof ParameterStoreApi;
 
 export function serviceError(name: string): Error {
   return Object.assign(new Error(`${name} from the fake`), { name });
@@ -75,6 +84,25 @@ export class FakeSecretsManager implements SecretsManagerApi {
     const found = [...secret.versions].find(([, v]) => v.stages.includes(stage));
     if (!found) throw serviceError('ResourceNotFoundException');
     return this.#leave('getSecretValue', { VersionId: found[0], SecretString: found[1].body });
+  }
+
+  async batchGetSecretValue(input: BatchGetSecretValueCommandInput) {
+    await this.#enter('batchGetSecretValue');
+    const SecretValues: { Name: string; VersionId: string; SecretString: string }[] = [];
+    const Errors: { SecretId: string; ErrorCode: string }[] = [];
+    for (const name of input.SecretIdList ?? []) {
+      const found = [...(this.secrets.get(name)?.versions ?? [])].find(([, v]) => v.stages.includes('AWSCURRENT'));
+      if (found) SecretValues.push({ Name: name, VersionId: found[0], SecretString: found[1].body });
+      else Errors.push({ SecretId: name, ErrorCode: 'ResourceNotFoundException' });
+    }
+    return this.#leave('batchGetSecretValue', { SecretValues, Errors });
+  }
+
+  async deleteSecret(input: DeleteSecretCommandInput) {
+    await this.#enter('deleteSecret');
+    this.#secret(input.SecretId);
+    this.secrets.delete(input.SecretId!);
+    return this.#leave('deleteSecret', {});
   }
 
   async describeSecret(input: DescribeSecretCommandInput) {
@@ -153,6 +181,68 @@ export class FakeSecretsManager implements SecretsManagerApi {
       SecretList: page.map((Name) => ({ Name })),
       ...(more ? { NextToken: String(start + this.pageSize) } : {}),
     });
+  }
+
+  destroy(): void {
+    this.destroyed++;
+  }
+}
+
+/**
+ * Parameter Store's version numbering in memory: every put is the next version, the
+ * oldest dropped beyond 100; a log of every put for budget counts.
+ */
+export class FakeParameterStore implements ParameterStoreApi {
+  readonly parameters = new Map<string, { version: number; value: string; type: string; tags: unknown[] }>();
+  readonly calls: ParameterCall[] = [];
+  /** Every version written: which parameter, and when by {@link clock}. */
+  readonly written: { name: string; at: number }[] = [];
+  /** Runs before the named call is applied (another writer's turn). */
+  readonly before = new Map<ParameterCall, () => Promise<void>>();
+  clock: () => number = Date.now;
+  destroyed = 0;
+
+  async #enter(call: ParameterCall): Promise<void> {
+    this.calls.push(call);
+    const hook = this.before.get(call);
+    this.before.delete(call);
+    await hook?.();
+  }
+
+  async getParameter(input: GetParameterCommandInput) {
+    await this.#enter('getParameter');
+    const found = this.parameters.get(input.Name!);
+    if (!found) throw serviceError('ParameterNotFound');
+    return { Parameter: { Value: found.value, Version: found.version } };
+  }
+
+  async putParameter(input: PutParameterCommandInput) {
+    await this.#enter('putParameter');
+    const name = input.Name!;
+    const existing = this.parameters.get(name);
+    if (existing && !input.Overwrite) throw serviceError('ParameterAlreadyExists');
+    if (input.Overwrite && input.Tags) throw serviceError('ValidationException');
+    const version = (existing?.version ?? 0) + 1;
+    this.parameters.set(name, {
+      version,
+      value: input.Value!,
+      type: input.Type ?? existing?.type ?? 'String',
+      tags: input.Tags ?? existing?.tags ?? [],
+    });
+    this.written.push({ name, at: this.clock() });
+    return { Version: version };
+  }
+
+  async deleteParameter(input: DeleteParameterCommandInput) {
+    await this.#enter('deleteParameter');
+    if (!this.parameters.delete(input.Name!)) throw serviceError('ParameterNotFound');
+    return {};
+  }
+
+  async getParametersByPath(input: GetParametersByPathCommandInput) {
+    await this.#enter('getParametersByPath');
+    const path = input.Path === '/' ? '/' : `${input.Path}/`;
+    return { Parameters: [...this.parameters.keys()].filter((n) => n.startsWith(path)).map((Name) => ({ Name })) };
   }
 
   destroy(): void {

@@ -25,6 +25,9 @@ export interface MotoOptions {
 }
 
 const MOTO_SERVER = fileURLToPath(new URL('../../.venv/bin/moto_server', import.meta.url));
+const VENV_PYTHON = fileURLToPath(new URL('../../.venv/bin/python3', import.meta.url));
+/** moto's server with AWSCURRENT followed by plain reads, as AWS does (see the script). */
+const MOTO_LAUNCHER = fileURLToPath(new URL('./moto_server.py', import.meta.url));
 
 /**
  * Fake static credentials and region for the SDK's standard chains: moto accepts any
@@ -38,7 +41,7 @@ export const MOTO_ENV = {
   AWS_EC2_METADATA_DISABLED: 'true',
 } as const;
 
-/** Starts `.venv/bin/moto_server` and resolves once it answers HTTP. */
+/** Starts moto's server (`moto_server.py`, from `.venv`) and resolves once it answers HTTP. */
 export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   if (!existsSync(MOTO_SERVER)) {
@@ -46,7 +49,7 @@ export async function startMoto(options: MotoOptions = {}): Promise<Moto> {
   }
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], {
+  const child: ChildProcess = spawn(VENV_PYTHON, [MOTO_LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
   });

@@ -1,10 +1,13 @@
 /**
- * The few Secrets Manager calls the store makes, behind a narrow interface so the
- * compare-and-set logic above it can be unit-tested with a fake, and one adapter onto
- * the real SDK client.
+ * The few Secrets Manager and SSM Parameter Store calls the store makes, behind narrow
+ * interfaces so the compare-and-set logic above them can be unit-tested with a fake, and
+ * one adapter each onto the real SDK clients. Each SDK is loaded on its first call, so a
+ * run that never needs it (another store, or no short-lived token) never pays for it.
  */
 import type {
+  BatchGetSecretValueCommandInput,
   CreateSecretCommandInput,
+  DeleteSecretCommandInput,
   DescribeSecretCommandInput,
   GetSecretValueCommandInput,
   ListSecretsCommandInput,
@@ -12,6 +15,13 @@ import type {
   SecretsManagerClient,
   UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
+import type {
+  DeleteParameterCommandInput,
+  GetParameterCommandInput,
+  GetParametersByPathCommandInput,
+  PutParameterCommandInput,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import type { AwsStoreConfig } from './schema.js';
 
 /**
@@ -22,7 +32,22 @@ import type { AwsStoreConfig } from './schema.js';
 export interface SecretsManagerApi {
   getSecretValue(
     input: GetSecretValueCommandInput,
-  ): Promise<{ VersionId?: string | undefined; SecretString?: string | undefined }>;
+  ): Promise<{ VersionId?: string | undefined; SecretString?: string | undefined; CreatedDate?: Date | undefined }>;
+  /** Up to 20 secrets' `AWSCURRENT` values in one call; a secret that is missing is in `Errors`. */
+  batchGetSecretValue(input: BatchGetSecretValueCommandInput): Promise<{
+    SecretValues?:
+      | readonly {
+          Name?: string | undefined;
+          VersionId?: string | undefined;
+          SecretString?: string | undefined;
+          CreatedDate?: Date | undefined;
+        }[]
+      | undefined;
+    Errors?:
+      | readonly { SecretId?: string | undefined; ErrorCode?: string | undefined; Message?: string | undefined }[]
+      | undefined;
+  }>;
+  deleteSecret(input: DeleteSecretCommandInput): Promise<unknown>;
   describeSecret(
     input: DescribeSecretCommandInput,
   ): Promise<{ VersionIdsToStages?: Record<string, string[]> | undefined }>;
@@ -64,7 +89,6 @@ export function sdkSecretsManager(
   config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>,
   options: SdkSecretsManagerOptions = {},
 ): SecretsManagerApi {
-  // The SDK is loaded on the first call, so runs on other stores never pay for it.
   let loaded:
     | Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }>
     | undefined;
@@ -72,21 +96,7 @@ export function sdkSecretsManager(
   const load = () =>
     (loaded ??= import('@aws-sdk/client-secrets-manager').then((sdk) => ({
       sdk,
-      client: new sdk.SecretsManagerClient({
-        ...(config.region === undefined ? {} : { region: config.region }),
-        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
-        maxAttempts: config.max_attempts,
-        ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
-        retryMode: 'standard',
-        // A hung connection must not hold a lease until it expires.
-        requestHandler: {
-          connectionTimeout: options.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
-          requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
-          // Without it, @smithy/node-http-handler 4 only logs a warning when the request
-          // timeout passes, and a call to a hung server waits forever.
-          throwOnRequestTimeout: true,
-        },
-      }),
+      client: new sdk.SecretsManagerClient(clientConfig(config, config.endpoint, options)),
     })));
   const send = async <T>(
     call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>,
@@ -97,6 +107,8 @@ export function sdkSecretsManager(
   };
   return {
     getSecretValue: (input) => send((sdk, client) => client.send(new sdk.GetSecretValueCommand(input))),
+    batchGetSecretValue: (input) => send((sdk, client) => client.send(new sdk.BatchGetSecretValueCommand(input))),
+    deleteSecret: (input) => send((sdk, client) => client.send(new sdk.DeleteSecretCommand(input))),
     describeSecret: (input) => send((sdk, client) => client.send(new sdk.DescribeSecretCommand(input))),
     createSecret: (input) => send((sdk, client) => client.send(new sdk.CreateSecretCommand(input))),
     putSecretValue: (input) => send((sdk, client) => client.send(new sdk.PutSecretValueCommand(input))),
@@ -106,6 +118,82 @@ export function sdkSecretsManager(
     destroy: () => {
       destroyed = true;
       void loaded?.then(({ client }) => client.destroy());
+    },
+  };
+}
+
+/**
+ * The SSM Parameter Store operations the store uses for records written too often for one
+ * secret. Failures are thrown as the SDK throws them (`ParameterNotFound`,
+ * `ParameterAlreadyExists`, `AccessDeniedException`…).
+ */
+export interface ParameterStoreApi {
+  getParameter(input: GetParameterCommandInput): Promise<{
+    Parameter?:
+      | { Value?: string | undefined; Version?: number | undefined; LastModifiedDate?: Date | undefined }
+      | undefined;
+  }>;
+  putParameter(input: PutParameterCommandInput): Promise<{ Version?: number | undefined }>;
+  deleteParameter(input: DeleteParameterCommandInput): Promise<unknown>;
+  getParametersByPath(input: GetParametersByPathCommandInput): Promise<{
+    Parameters?: readonly { Name?: string | undefined }[] | undefined;
+    NextToken?: string | undefined;
+  }>;
+  /** Closes the client's sockets. */
+  destroy(): void;
+}
+
+/**
+ * Builds the SSM client from the store's config, as {@link sdkSecretsManager} builds its
+ * own: the same credential and region chains, retry strategy and timeouts.
+ */
+export function sdkParameterStore(
+  config: Pick<AwsStoreConfig, 'region' | 'ssm_endpoint' | 'max_attempts'>,
+  options: SdkSecretsManagerOptions = {},
+): ParameterStoreApi {
+  let loaded: Promise<{ sdk: typeof import('@aws-sdk/client-ssm'); client: SSMClient }> | undefined;
+  let destroyed = false;
+  const load = () =>
+    (loaded ??= import('@aws-sdk/client-ssm').then((sdk) => ({
+      sdk,
+      client: new sdk.SSMClient(clientConfig(config, config.ssm_endpoint, options)),
+    })));
+  const send = async <T>(call: (sdk: typeof import('@aws-sdk/client-ssm'), client: SSMClient) => Promise<T>) => {
+    if (destroyed) throw new Error('the SSM client is closed');
+    const { sdk, client } = await load();
+    return call(sdk, client);
+  };
+  return {
+    getParameter: (input) => send((sdk, client) => client.send(new sdk.GetParameterCommand(input))),
+    putParameter: (input) => send((sdk, client) => client.send(new sdk.PutParameterCommand(input))),
+    deleteParameter: (input) => send((sdk, client) => client.send(new sdk.DeleteParameterCommand(input))),
+    getParametersByPath: (input) => send((sdk, client) => client.send(new sdk.GetParametersByPathCommand(input))),
+    destroy: () => {
+      destroyed = true;
+      void loaded?.then(({ client }) => client.destroy());
+    },
+  };
+}
+
+/** The settings both SDK clients share. */
+function clientConfig(
+  config: Pick<AwsStoreConfig, 'region' | 'max_attempts'>,
+  endpoint: string | undefined,
+  options: SdkSecretsManagerOptions,
+) {
+  return {
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    maxAttempts: config.max_attempts,
+    ...(options.credentials === undefined ? {} : { credentials: { ...options.credentials } }),
+    retryMode: 'standard',
+    // A hung connection must not hold a lease until it expires.
+    requestHandler: {
+      connectionTimeout: options.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
+      requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      // Without it, @smithy/node-http-handler 4 only logs a warning when the request
+      // timeout passes, and a call to a hung server waits forever.
+      throwOnRequestTimeout: true,
     },
   };
 }

@@ -1,99 +1,109 @@
 /**
- * The AWS Secrets Manager store: each record is a small ring of secrets named by a prefix,
- * the record path and a slot number (`token-rotator/tokens/klikoo@0` … `@5`), so that no
- * secret takes more new versions in a day than Secrets Manager's budget allows (see
- * `ring.ts`). The record's version is its position in the ring, `<seq>/<size>`.
+ * The AWS store: records in Secrets Manager, and in SSM Parameter Store where a record is
+ * written more often than one secret's version budget allows. Where each record lives
+ * follows from its path and the usage the engine declares for it ({@link placementOf}),
+ * the same for every runner and reader:
  *
- * Secrets Manager has no compare-and-set call. Staging labels give one: a write stages
- * the new value under a label of ours in the next slot, then moves `AWSCURRENT` onto it
- * naming the version it read there in `RemoveFromVersionId`, which fails when
- * `AWSCURRENT` has moved meanwhile.
+ * | record | where | a consumer reads it with |
+ * |---|---|---|
+ * | `tokens/<p>`, written ≤ 96 times a day (tokens living 30 min or more, default policy) | secret `<prefix>tokens/<p>`, its `AWSCURRENT` value is the record's JSON | `GetSecretValue` |
+ * | `tokens/<p>`, written more often (shorter tokens) | `SecureString` parameter `/<prefix>tokens/<p>` | `GetParameter` with decryption |
+ * | `runner/heartbeat` (every pass) | `String` parameter `/<prefix>runner/heartbeat` | `GetParameter` |
+ * | anything else (`state/<p>`, a `${store:}` credential) | a ring of secrets `<prefix><path>@0` … (one secret unless written over 96 times a day), or an operator's plain secret `<prefix><path>` | the rotator only |
  *
- * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html
- * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
- * @see https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html
+ * A provider's records are therefore 2 secrets for a token living an hour (the public
+ * record and the state), and an idle pass reads each once: `BatchGetSecretValue` for the
+ * state ring, `GetSecretValue` or `GetParameter` for the public record.
+ *
+ * Releases before 0.2 kept every record in a ring (`<prefix>tokens/<p>@0` …). Their state
+ * rings are read and written as they are (and shrink to the size their usage needs);
+ * their public rings are not written any more: a reader that does not know a record's
+ * usage falls back to them while the new name does not exist yet, and
+ * `token-rotator prune` deletes them once it does.
  */
-import { createHash } from 'node:crypto';
-import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
+import { ConflictError, ErrorCodes, StoreError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
 import {
   assertRecordPath,
   isRecordPath,
   type RecordLister,
+  type RecordUsage,
   type SecretStore,
   type StoreCapabilities,
   type StoredRecord,
-  systemErrorCode,
+  type WriteBudget,
+  type WriteOptions,
 } from '../contract.js';
-import { type SecretsManagerApi, sdkSecretsManager } from './client.js';
-import { explainCredentials } from './credentials.js';
+import { type ParameterStoreApi, type SecretsManagerApi, sdkParameterStore, sdkSecretsManager } from './client.js';
+import { failure } from './failures.js';
+import { ParameterCells } from './parameters.js';
 import {
   decodeSlot,
   encodeSlot,
-  formatVersion,
   MAX_RING_SIZE,
+  MAX_SLOTS,
   MAX_VERSIONS_PER_DAY,
-  parseVersion,
   type RingPosition,
   slotName,
+  slotsFor,
   unslotted,
 } from './ring.js';
 import type { AwsStoreConfig } from './schema.js';
+import { type CurrentValue, requestToken, SecretCells } from './secrets.js';
 
-export { type SdkSecretsManagerOptions, type SecretsManagerApi, sdkSecretsManager } from './client.js';
-export { MAX_VERSIONS_PER_DAY, ringSizeFor, slotName } from './ring.js';
+export {
+  type ParameterStoreApi,
+  type SdkSecretsManagerOptions,
+  type SecretsManagerApi,
+  sdkParameterStore,
+  sdkSecretsManager,
+} from './client.js';
+export { MAX_SLOTS, MAX_VERSIONS_PER_DAY, slotName, slotsFor } from './ring.js';
 export { type AwsStoreConfig, awsStoreSchema } from './schema.js';
+export { MAX_SECRET_STRING_BYTES, PENDING_STAGE, requestToken } from './secrets.js';
 
-/** The label a write stages its new version under before `AWSCURRENT` moves onto it. */
-export const PENDING_STAGE = 'TOKEN_ROTATOR_PENDING';
-const CURRENT_STAGE = 'AWSCURRENT';
-/** Prefix of the version of a record read from a single secret rather than a ring. */
-const SINGLE_VERSION = 'single:';
+/** Where a record lives: a parameter, one secret, or a ring of secrets. */
+export type Placement = 'parameter' | 'secret' | 'ring';
 
-/**
- * Secrets Manager's limit on a `SecretString`, in bytes. What counts is a slot's whole
- * text, the ring envelope around the record included.
- * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
- */
-export const MAX_SECRET_STRING_BYTES = 65_536;
+/** A public record: what consumers read. */
+const PUBLIC_PATH = /^tokens\/([^/]+)$/;
+/** A provider's path (public or state), for the `provider` tag. */
+const PROVIDER_PATH = /^(?:tokens|state)\/([^/]+)$/;
 
 /**
- * Exceptions that repeating the same call cannot fix: denied by IAM or by the KMS key,
- * unknown or expired credentials, a request Secrets Manager refuses as malformed, a
- * secret marked for deletion (`InvalidRequestException`). Throttling, 5xx and network
- * errors are not here: the SDK retries those itself, and the engine may again later.
+ * Where the record at `path` lives when written with `usage`: the heartbeat (`runner/…`)
+ * in a parameter; a public record in one secret while its usage fits the secret's
+ * version budget, else in a parameter; anything else in a ring of secrets. Records kept in
+ * a parameter are the ones the engine republishes when they fall behind (see
+ * `parameters.ts`); the state, which holds the lease, always has Secrets Manager's
+ * compare-and-set.
+ * @example placementOf('tokens/klikoo', { writesPerDay: 233 }) // 'parameter'
  */
-const PERMANENT_EXCEPTIONS = new Set([
-  'AccessDeniedException',
-  'AccessDenied',
-  'UnrecognizedClientException',
-  'InvalidClientTokenId',
-  'InvalidSignatureException',
-  'IncompleteSignature',
-  'MissingAuthenticationToken',
-  'ExpiredTokenException',
-  'EncryptionFailure',
-  'DecryptionFailure',
-  'InvalidParameterException',
-  'InvalidRequestException',
-  'ValidationException',
-  'MalformedPolicyDocumentException',
-]);
-
-/** Options of {@link AwsSecretsStore}. */
-export interface AwsSecretsStoreOptions {
-  /** The Secrets Manager calls; {@link sdkSecretsManager} in production, a fake in unit tests. */
-  readonly client: SecretsManagerApi;
-  /** Prepended to record paths to name secrets; `token-rotator/` by default. */
-  readonly prefix?: string;
-  /** Slots of the rings this store creates (existing rings keep theirs); 6 by default. */
-  readonly ringSize?: number;
-  /** KMS key new secrets are encrypted with; the account's `aws/secretsmanager` key otherwise. */
-  readonly kmsKeyId?: string | undefined;
-  /** Extra tags for the secrets this store creates. */
-  readonly tags?: Readonly<Record<string, string>> | undefined;
+export function placementOf(path: string, usage: RecordUsage | undefined): Placement {
+  if (path.startsWith('runner/')) return 'parameter';
+  if (PUBLIC_PATH.test(path)) {
+    return usage !== undefined && usage.writesPerDay > MAX_VERSIONS_PER_DAY ? 'parameter' : 'secret';
+  }
+  return 'ring';
 }
 
-/** The `AWSCURRENT` version of one slot. */
+/** Options of {@link AwsStore}. */
+export interface AwsStoreOptions {
+  /** The Secrets Manager calls; {@link sdkSecretsManager} in production, a fake in unit tests. */
+  readonly client: SecretsManagerApi;
+  /** The Parameter Store calls; {@link sdkParameterStore} in production. */
+  readonly parameters: ParameterStoreApi;
+  /** Prepended to record paths to name secrets and (after a `/`) parameters; `token-rotator/` by default. */
+  readonly prefix?: string;
+  /** KMS key new secrets and `SecureString` parameters are encrypted with; the account's AWS managed keys otherwise. */
+  readonly kmsKeyId?: string | undefined;
+  /** Extra tags for the secrets and parameters this store creates. */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
+  /** Told when cleaning up after a record moved fails (the move itself succeeded). */
+  readonly logger?: Logger | undefined;
+}
+
+/** A ring's slot as read: its position and its current version. */
 interface Slot {
   readonly slot: number;
   readonly versionId: string;
@@ -102,333 +112,410 @@ interface Slot {
 }
 
 /**
- * Keeps records in AWS Secrets Manager, each in a ring of secrets. Record `tokens/klikoo`
- * is the secrets `token-rotator/tokens/klikoo@0` … `@<size-1>`, each created on its first
- * write with the tags `managed-by=token-rotator`, `provider=klikoo` and `ring-slot`.
+ * The record's version, opaque to callers: where it was read and what a compare-and-set
+ * over it must find there.
+ * - `s:<VersionId>`: one secret, its `AWSCURRENT` version.
+ * - `p:<n>`: a parameter's version.
+ * - `r:<seq>:<size>:<id0>,<id1>,…`: a ring at write `seq` recorded with `size`, and the
+ *   current version of every slot (empty: no such secret).
+ * - `l:<seq>`: a public record found only in the ring of an earlier release.
+ */
+type Version =
+  | { readonly kind: 's'; readonly versionId: string }
+  | { readonly kind: 'p'; readonly version: number }
+  | { readonly kind: 'r'; readonly seq: number; readonly size: number; readonly slots: readonly string[] }
+  | { readonly kind: 'l' };
+
+function formatVersion(version: Version): string {
+  switch (version.kind) {
+    case 's':
+      return `s:${version.versionId}`;
+    case 'p':
+      return `p:${version.version}`;
+    case 'r':
+      return `r:${version.seq}:${version.size}:${version.slots.join(',')}`;
+    case 'l':
+      return 'l:';
+  }
+}
+
+function parseVersion(text: string | null): Version | undefined {
+  if (text === null) return undefined;
+  const [kind, ...rest] = text.split(':');
+  const body = rest.join(':');
+  if (kind === 's' && body !== '') return { kind, versionId: body };
+  if (kind === 'p' && /^\d{1,15}$/.test(body)) return { kind, version: Number(body) };
+  if (kind === 'l') return { kind };
+  const ring = /^(\d{1,15}):(\d{1,2}):([^:]*)$/.exec(body);
+  if (kind === 'r' && ring) {
+    const size = Number(ring[2]);
+    const slots = (ring[3] ?? '').split(',');
+    if (size >= 1 && size <= MAX_RING_SIZE && slots.length <= MAX_RING_SIZE)
+      return { kind, seq: Number(ring[1]), size, slots };
+  }
+  return undefined;
+}
+
+/**
+ * Keeps records in AWS Secrets Manager and SSM Parameter Store, laid out by
+ * {@link placementOf}. Secrets are created on their first write with the tags
+ * `managed-by=token-rotator` and `provider=<p>` (and `ring-slot` in a ring), parameters
+ * likewise.
  *
- * A read costs one GetSecretValue per slot, in parallel. A write costs GetSecretValue on
- * its slot (has another writer been there since? if so, fail before creating a version),
- * PutSecretValue (the new version, labelled {@link PENDING_STAGE}),
- * UpdateSecretVersionStage (move `AWSCURRENT`, the compare-and-set) and
- * UpdateSecretVersionStage (drop our label); a slot's first write is one CreateSecret
- * instead. The `ClientRequestToken`, and so the new version's id, is derived from the
- * secret, the expected version and the value: a retried write creates no second
- * version, and a retry after a lost acknowledgement finds its own version current.
- *
- * A record that has no ring is read from the single secret `<prefix><path>` if one
- * exists, so credentials an operator stored by hand can be `${store:}` references.
- *
- * What moto 5.2.5 (the test server) does here, checked by experiment and in its source:
- * - It rejects `UpdateSecretVersionStage` when `RemoveFromVersionId` does not carry the
- *   label (`InvalidParameterException`), when it names no version, and when it is
- *   omitted while `AWSCURRENT` sits elsewhere, so the move is a real check-and-set there
- *   too, but moto's threaded server takes no lock per secret: two moves racing in the
- *   same instant are not linearizable in moto. AWS documents that the call fails on a
- *   mismatch without naming the exception, so a failed move is judged by reading which
- *   version is current, never by the exception's name.
- * - `PutSecretValue` with a token already used for the same value returns that version
- *   and adds none; for another value it throws `ResourceExistsException`, as AWS does.
- * - `GetSecretValue` without `VersionStage` returns a "default" version that moto moves
- *   only in `PutSecretValue`/`CreateSecret`, not in `UpdateSecretVersionStage`, so after
- *   our move it would return the previous value. Reads therefore always ask for
- *   `VersionStage: AWSCURRENT`, which is also exactly what AWS returns by default.
- * - It never prunes versions, and `ListSecretVersionIds` reports every version as
- *   created and accessed "now": version counts must be observed, not read from dates.
+ * Calls per operation: a read is one call (`GetSecretValue`, `GetParameter`, or one
+ * `BatchGetSecretValue` over a ring's slots); a write is `PutSecretValue` and
+ * `UpdateSecretVersionStage` (the compare-and-set, `secrets.ts`), `CreateSecret` the first
+ * time, or one `PutParameter`. A read without the record's usage looks in both places a
+ * public record may be: two calls.
  *
  * @example
  * ```ts
- * const store = new AwsSecretsStore({ client: sdkSecretsManager({ region: 'eu-south-1', max_attempts: 3 }), ringSize: 6 });
- * const v1 = await store.write('tokens/klikoo', { access_token: '…' }, null); // '0/6', in …/tokens/klikoo@0
- * await store.write('tokens/klikoo', { access_token: '…' }, v1);              // '1/6', in …/tokens/klikoo@1
+ * const store = createAwsStore({ kind: 'aws', prefix: 'token-rotator/', region: 'eu-south-1', max_attempts: 3 });
+ * const v1 = await store.write('tokens/keliweb', { access_token: '…' }, null, { usage: { writesPerDay: 46 } });
+ * await store.write('tokens/keliweb', { access_token: '…' }, v1, { usage: { writesPerDay: 46 } }); // secret token-rotator/tokens/keliweb
  * ```
  */
-export class AwsSecretsStore implements SecretStore, RecordLister {
+export class AwsStore implements SecretStore, RecordLister {
   readonly kind = 'aws';
   /**
-   * Every write is a new secret version, and Secrets Manager refuses more than about 100
-   * versions of one secret in 24 hours: a record spread over a ring of `ringSize` secrets
-   * takes `ringSize` × {@link MAX_VERSIONS_PER_DAY} writes a day.
+   * Every write to a secret is a new version, and Secrets Manager keeps at most about 100
+   * of one secret in 24 hours: a secret takes {@link MAX_VERSIONS_PER_DAY} writes a day, a
+   * ring of them that many times its size; a parameter has no such cap.
    */
   readonly capabilities: StoreCapabilities;
   readonly prefix: string;
-  readonly ringSize: number;
-  readonly #client: SecretsManagerApi;
+  readonly #secretsApi: SecretsManagerApi;
+  readonly #parametersApi: ParameterStoreApi;
+  readonly #secrets: SecretCells;
+  readonly #parameters: ParameterCells;
   readonly #kmsKeyId: string | undefined;
   readonly #tags: Readonly<Record<string, string>>;
+  readonly #logger: Logger | undefined;
   #closed = false;
 
-  constructor(options: AwsSecretsStoreOptions) {
+  constructor(options: AwsStoreOptions) {
     this.prefix = options.prefix ?? 'token-rotator/';
     if (this.prefix === '') throw new TypeError('the AWS store prefix must not be empty');
-    this.ringSize = options.ringSize ?? 6;
-    if (!Number.isInteger(this.ringSize) || this.ringSize < 1 || this.ringSize > MAX_RING_SIZE) {
-      throw new TypeError(`the AWS store ring size must be an integer from 1 to ${MAX_RING_SIZE}`);
-    }
     this.capabilities = Object.freeze({
       compareAndSet: true,
-      writeBudget: Object.freeze({ writes: this.ringSize * MAX_VERSIONS_PER_DAY, windowSeconds: 86_400 }),
+      writeBudget: (path: string, usage: RecordUsage | undefined): WriteBudget | undefined => {
+        const placement = placementOf(path, usage);
+        if (placement === 'parameter') return undefined;
+        const secrets = placement === 'ring' ? slotsFor(usage) : 1;
+        return { writes: secrets * MAX_VERSIONS_PER_DAY, windowSeconds: 86_400 };
+      },
     });
-    this.#client = options.client;
+    this.#secretsApi = options.client;
+    this.#parametersApi = options.parameters;
+    this.#secrets = new SecretCells(options.client);
+    this.#parameters = new ParameterCells(options.parameters);
     this.#kmsKeyId = options.kmsKeyId;
     this.#tags = options.tags ?? {};
+    this.#logger = options.logger;
   }
 
-  /** The name of the single secret of `path`; its ring's slots append `@<slot>`. */
+  /** The secret named for `path`: the public record's, or a plain secret; ring slots append `@<slot>`. */
   secretName(path: string): string {
     return this.prefix + path;
   }
 
-  /**
-   * Reads the freshest slot of the record's ring, or the record's single secret when it
-   * has no ring, or `undefined` when there is neither.
-   */
-  async read(path: string): Promise<StoredRecord | undefined> {
-    assertRecordPath(path);
-    const name = this.secretName(path);
-    const latest = await this.#latest(name);
-    if (latest !== undefined) return { value: latest.record, version: formatVersion(latest.position) };
-    const plain = await this.#getCurrent(name);
-    if (plain === undefined) return undefined;
-    // Not a ring: the rotator never writes a single secret; a write starts a ring instead.
-    return { value: decodePlain(plain.text, name), version: `${SINGLE_VERSION}${plain.versionId}` };
+  /** The parameter named for `path`: `/<prefix><path>`, with one leading slash. */
+  parameterName(path: string): string {
+    return `/${(this.prefix + path).replace(/^\/+/, '')}`;
   }
 
   /**
-   * Writes `value` as the next position of the record's ring if `expectedVersion` is still
-   * its latest (`null`: only if the record has no ring yet) and returns the new version.
-   * @throws {ConflictError} when another writer got there first.
-   * @throws {StoreError} when Secrets Manager fails after the SDK's own retries; not
-   *   retryable when access is denied, the request is refused as invalid, or the slot's
-   *   text would exceed {@link MAX_SECRET_STRING_BYTES}.
+   * Reads the record where {@link placementOf} puts it; a public record read without its
+   * usage is looked for in both places (and in an earlier release's ring).
    */
-  async write(path: string, value: Record<string, unknown>, expectedVersion: string | null): Promise<string> {
+  async read(path: string, usage?: RecordUsage): Promise<StoredRecord | undefined> {
     assertRecordPath(path);
-    // A record read from a single secret is superseded by a new ring, starting at 0.
-    const fresh = expectedVersion === null || expectedVersion.startsWith(SINGLE_VERSION);
-    const expected = fresh ? undefined : parseVersion(expectedVersion);
-    if (!fresh && expected === undefined) throw new ConflictError(path);
-    // Every writer follows the size the ring was created with.
-    const position: RingPosition =
-      expected === undefined ? { seq: 0, size: this.ringSize } : { seq: expected.seq + 1, size: expected.size };
-    const slot = position.seq % position.size;
-    const name = slotName(this.secretName(path), slot);
-    const body = encodeSlot(position, value);
-    const size = Buffer.byteLength(body, 'utf8');
-    if (size > MAX_SECRET_STRING_BYTES) {
-      throw new StoreError(
-        `record ${path} takes ${size} bytes in secret ${name}, over the Secrets Manager limit of ${MAX_SECRET_STRING_BYTES}`,
-        {
-          retryable: false,
-        },
-      );
+    if (PUBLIC_PATH.test(path) && usage === undefined) return this.#readPublicAnywhere(path);
+    switch (placementOf(path, usage)) {
+      case 'parameter':
+        return this.#readParameter(path);
+      case 'secret': {
+        const name = this.secretName(path);
+        const current = await this.#secrets.get(name);
+        return current && { value: decodePlain(current.text, name), version: formatVersion(single(current)) };
+      }
+      case 'ring':
+        return this.#readRing(path);
     }
-    const token = requestToken(name, expectedVersion, body);
+  }
 
-    const current = await this.#readSlot(name, slot);
-    if (current === undefined) {
-      // A slot is missing only until the ring first fills; later it was deleted meanwhile.
-      if (position.seq >= position.size) throw new ConflictError(path);
-      await this.#create(path, name, slot, body, token);
-    } else if (current.versionId !== token) {
-      // The slot already holds this position or a later one: someone wrote after our read.
-      if (current.position.seq >= position.seq) throw new ConflictError(path);
-      await this.#update(path, name, body, token, current.versionId);
-    } // else: this very write completed earlier and its answer was lost.
-    return formatVersion(position);
+  /**
+   * Writes `value` where {@link placementOf} puts the record, if `expectedVersion` still
+   * holds there (`null`, or a version read elsewhere: only if the record does not exist
+   * there yet), and returns the new version.
+   * @throws {ConflictError} when another writer got there first.
+   * @throws {StoreError} when AWS fails after the SDK's own retries; not retryable when
+   *   access is denied, the request is refused as invalid, or the value is over the limit.
+   */
+  async write(
+    path: string,
+    value: Record<string, unknown>,
+    expectedVersion: string | null,
+    options: WriteOptions = {},
+  ): Promise<string> {
+    assertRecordPath(path);
+    const expected = parseVersion(expectedVersion);
+    if (expectedVersion !== null && expected === undefined) throw new ConflictError(path);
+    switch (placementOf(path, options.usage)) {
+      case 'parameter':
+        return this.#writeParameter(path, value, expected);
+      case 'secret':
+        return this.#writeSecret(path, value, expectedVersion, expected);
+      case 'ring':
+        return this.#writeRing(path, value, expectedVersion, expected, options.usage);
+    }
   }
 
   /**
    * Lists the records under `prefix` (`tokens` or `tokens/`; `''` for all) that have a
-   * ring or a single secret not scheduled for deletion, as record paths, sorted. For
-   * operators and tests: not part of the store contract ({@link RecordLister}).
+   * secret, a ring or a parameter, as record paths, sorted. For operators and tests: not
+   * part of the store contract ({@link RecordLister}).
    */
   async list(prefix: string): Promise<string[]> {
     const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
     if (base !== '') assertRecordPath(base);
-    const namePrefix = this.prefix + (base === '' ? '' : `${base}/`);
     const found = new Set<string>();
+    for (const name of await this.#secretNamesUnder(this.prefix + (base === '' ? '' : `${base}/`))) {
+      const path = unslotted(name).slice(this.prefix.length);
+      if (isRecordPath(path)) found.add(path);
+    }
+    const root = this.parameterName('');
+    for (const name of await this.#parameters.namesUnder(this.parameterName(base === '' ? '' : `${base}/`))) {
+      const path = name.slice(root.length);
+      if (isRecordPath(path)) found.add(path);
+    }
+    return [...found].sort();
+  }
+
+  /** Closes the SDK clients' connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#secretsApi.destroy();
+    this.#parametersApi.destroy();
+  }
+
+  async #readParameter(path: string): Promise<StoredRecord | undefined> {
+    const name = this.parameterName(path);
+    const current = await this.#parameters.get(name);
+    return (
+      current && {
+        value: decodePlain(current.text, name),
+        version: formatVersion({ kind: 'p', version: current.version }),
+      }
+    );
+  }
+
+  /**
+   * A public record wherever it is: the secret and an earlier release's ring in one
+   * `BatchGetSecretValue`, the parameter in one `GetParameter`; the later-written of the
+   * secret and the parameter when both exist, the ring only when neither does.
+   */
+  async #readPublicAnywhere(path: string): Promise<StoredRecord | undefined> {
+    const name = this.secretName(path);
+    const legacy = Array.from({ length: MAX_SLOTS }, (_, slot) => slotName(name, slot));
+    const parameterName = this.parameterName(path);
+    const [secrets, parameter] = await Promise.all([
+      this.#secrets.batch([name, ...legacy]),
+      this.#parameters.get(parameterName),
+    ]);
+    const secret = secrets.get(name);
+    if (parameter !== undefined && (secret === undefined || (parameter.modifiedAt ?? 0) >= (secret.createdAt ?? 0))) {
+      return {
+        value: decodePlain(parameter.text, parameterName),
+        version: formatVersion({ kind: 'p', version: parameter.version }),
+      };
+    }
+    if (secret !== undefined) return { value: decodePlain(secret.text, name), version: formatVersion(single(secret)) };
+    const latest = latestSlot(name, legacy, secrets);
+    return latest && { value: latest.record, version: formatVersion({ kind: 'l' }) };
+  }
+
+  /**
+   * The freshest slot of the record's ring, all slots read in one call (a second one for
+   * a ring an earlier release made larger than {@link MAX_SLOTS}); the record's plain
+   * secret when it has no ring; `undefined` when there is neither.
+   */
+  async #readRing(path: string): Promise<StoredRecord | undefined> {
+    const name = this.secretName(path);
+    const names = Array.from({ length: MAX_SLOTS }, (_, slot) => slotName(name, slot));
+    const found = await this.#secrets.batch([name, ...names]);
+    let latest = latestSlot(name, names, found);
+    if (latest !== undefined && latest.position.size > MAX_SLOTS) {
+      const more = Array.from({ length: latest.position.size - MAX_SLOTS }, (_, i) => slotName(name, MAX_SLOTS + i));
+      for (const [key, value] of await this.#secrets.batch(more)) found.set(key, value);
+      names.push(...more);
+      latest = latestSlot(name, names, found);
+    }
+    if (latest === undefined) {
+      const plain = found.get(name);
+      // Not a ring: the rotator never writes a plain secret here; a write starts a ring instead.
+      return plain && { value: decodePlain(plain.text, name), version: formatVersion(single(plain)) };
+    }
+    const slots = names.map((slot) => found.get(slot)?.versionId ?? '');
+    const version: Version = { kind: 'r', seq: latest.position.seq, size: latest.position.size, slots };
+    return { value: latest.record, version: formatVersion(version) };
+  }
+
+  async #writeParameter(path: string, value: Record<string, unknown>, expected: Version | undefined) {
+    const name = this.parameterName(path);
+    const over = expected?.kind === 'p' ? expected.version : null;
+    const written = await this.#parameters.put(path, name, JSON.stringify(value), over, {
+      secure: !path.startsWith('runner/'),
+      kmsKeyId: this.#kmsKeyId,
+      tags: this.#tagsFor(path),
+    });
+    // A public record that moved here from a secret (its token's lifetime changed): the
+    // secret's token is no longer renewed, so a consumer must not find it.
+    if (over === null && PUBLIC_PATH.test(path)) await this.#tidy(() => this.#secrets.deleteNow(this.secretName(path)));
+    return formatVersion({ kind: 'p', version: written });
+  }
+
+  async #writeSecret(
+    path: string,
+    value: Record<string, unknown>,
+    expectedVersion: string | null,
+    expected: Version | undefined,
+  ) {
+    const name = this.secretName(path);
+    const body = JSON.stringify(value);
+    const token = requestToken(name, expectedVersion, body);
+    if (expected?.kind === 's') {
+      await this.#secrets.swap(path, name, body, token, expected.versionId);
+    } else {
+      await this.#secrets.create(path, name, body, token, { kmsKeyId: this.#kmsKeyId, tags: this.#tagsFor(path) });
+      // A public record that moved here from a parameter: see #writeParameter.
+      if (PUBLIC_PATH.test(path)) await this.#tidy(() => this.#parameters.delete(this.parameterName(path)));
+    }
+    return formatVersion({ kind: 's', versionId: token });
+  }
+
+  /**
+   * Writes the ring's next position into the slot the read version names, recording the
+   * size `usage` needs (the ring's own size when the usage is unknown). A record read from
+   * a plain secret, or not at all, starts a ring at slot 0.
+   */
+  async #writeRing(
+    path: string,
+    value: Record<string, unknown>,
+    expectedVersion: string | null,
+    expected: Version | undefined,
+    usage: RecordUsage | undefined,
+  ) {
+    const name = this.secretName(path);
+    const ring = expected?.kind === 'r' ? expected : undefined;
+    const seq = ring === undefined ? 0 : ring.seq + 1;
+    const slot = ring === undefined ? 0 : seq % ring.size;
+    const size = usage === undefined && ring !== undefined ? ring.size : slotsFor(usage);
+    const slotSecret = slotName(name, slot);
+    const body = encodeSlot({ seq, size }, value);
+    const token = requestToken(slotSecret, expectedVersion, body);
+    const current = ring?.slots[slot] ?? '';
+    if (current === '') {
+      await this.#secrets.create(path, slotSecret, body, token, {
+        kmsKeyId: this.#kmsKeyId,
+        tags: { ...this.#tagsFor(path), 'ring-slot': String(slot) },
+      });
+    } else {
+      await this.#secrets.swap(path, slotSecret, body, token, current);
+    }
+    const slots = Array.from({ length: Math.max(ring?.slots.length ?? 0, MAX_SLOTS) }, (_, i) =>
+      i === slot ? token : (ring?.slots[i] ?? ''),
+    );
+    return formatVersion({ kind: 'r', seq, size, slots });
+  }
+
+  /** Cleanup after a record moved: a failure is logged, never fails the write that landed. */
+  async #tidy(action: () => Promise<void>): Promise<void> {
+    await action().catch((error: unknown) => {
+      this.#logger?.warn(
+        { err: { class: 'store', code: ErrorCodes.STORE_UNAVAILABLE, message: (error as Error).message } },
+        'could not remove the copy of a record that moved',
+      );
+    });
+  }
+
+  async #secretNamesUnder(namePrefix: string): Promise<string[]> {
+    const names: string[] = [];
     let nextToken: string | undefined;
     do {
       let page: Awaited<ReturnType<SecretsManagerApi['listSecrets']>>;
       try {
-        page = await this.#client.listSecrets({
+        page = await this.#secretsApi.listSecrets({
           Filters: [{ Key: 'name', Values: [namePrefix] }],
           MaxResults: 100,
           ...(nextToken === undefined ? {} : { NextToken: nextToken }),
         });
       } catch (error) {
-        throw failure('ListSecrets', `${namePrefix}*`, error);
+        throw failure('Secrets Manager', 'ListSecrets', `secrets ${namePrefix}*`, error);
       }
-      for (const secret of page.SecretList ?? []) {
-        // The filter is a prefix match already; checking again keeps foreign names out.
-        if (secret.Name === undefined || !secret.Name.startsWith(namePrefix)) continue;
-        const path = unslotted(secret.Name).slice(this.prefix.length);
-        if (isRecordPath(path)) found.add(path);
-      }
+      // The filter is a prefix match already; checking again keeps foreign names out.
+      for (const secret of page.SecretList ?? []) if (secret.Name?.startsWith(namePrefix)) names.push(secret.Name);
       nextToken = page.NextToken === '' ? undefined : page.NextToken;
     } while (nextToken !== undefined);
-    return [...found].sort();
+    return names;
   }
 
-  /** Closes the SDK client's connections. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#client.destroy();
-  }
-
-  /**
-   * The slot with the highest position among slots `0 … size-1`, reading further slots
-   * when a ring records a larger size than this store's; `undefined` when no slot exists.
-   */
-  async #latest(name: string): Promise<Slot | undefined> {
-    let latest: Slot | undefined;
-    let read = 0;
-    let size = this.ringSize;
-    while (read < size) {
-      const slots = await Promise.all(
-        Array.from({ length: size - read }, (_, i) => this.#readSlot(slotName(name, read + i), read + i)),
-      );
-      read = size;
-      for (const slot of slots)
-        if (slot !== undefined && (latest === undefined || slot.position.seq > latest.position.seq)) latest = slot;
-      if (latest !== undefined) size = Math.max(size, latest.position.size);
-    }
-    return latest;
-  }
-
-  /** The `AWSCURRENT` version of a slot's secret, decoded; `undefined` when it does not exist. */
-  async #readSlot(name: string, slot: number): Promise<Slot | undefined> {
-    const current = await this.#getCurrent(name);
-    if (current === undefined) return undefined;
-    const decoded = decodeSlot(current.text);
-    if (!decoded.ok)
-      throw new StoreError(`secret ${name} ${decoded.reason}`, { code: ErrorCodes.STORE_RECORD_INVALID });
-    return { slot, versionId: current.versionId, position: decoded.position, record: decoded.record };
-  }
-
-  async #getCurrent(name: string): Promise<{ versionId: string; text: string } | undefined> {
-    let output: Awaited<ReturnType<SecretsManagerApi['getSecretValue']>>;
-    try {
-      output = await this.#client.getSecretValue({ SecretId: name, VersionStage: CURRENT_STAGE });
-    } catch (error) {
-      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
-      throw failure('GetSecretValue', name, error);
-    }
-    if (output.VersionId === undefined || output.SecretString === undefined) {
-      throw new StoreError(`secret ${name} has no text value at ${CURRENT_STAGE}`, {
-        code: ErrorCodes.STORE_RECORD_INVALID,
-      });
-    }
-    return { versionId: output.VersionId, text: output.SecretString };
-  }
-
-  async #create(path: string, name: string, slot: number, body: string, token: string): Promise<void> {
-    try {
-      await this.#client.createSecret({
-        Name: name,
-        SecretString: body,
-        // The same token and value again is a no-op returning the same version.
-        ClientRequestToken: token,
-        Tags: this.#tagsFor(path, slot),
-        ...(this.#kmsKeyId === undefined ? {} : { KmsKeyId: this.#kmsKeyId }),
-      });
-    } catch (error) {
-      if (isNamed(error, 'ResourceExistsException')) throw new ConflictError(path, { cause: error });
-      throw failure('CreateSecret', name, error);
-    }
-  }
-
-  async #update(path: string, name: string, body: string, token: string, expectedVersionId: string): Promise<void> {
-    try {
-      await this.#client.putSecretValue({
-        SecretId: name,
-        SecretString: body,
-        ClientRequestToken: token,
-        VersionStages: [PENDING_STAGE],
-      });
-    } catch (error) {
-      if (isNamed(error, 'ResourceNotFoundException')) throw new ConflictError(path, { cause: error });
-      throw failure('PutSecretValue', name, error);
-    }
-
-    try {
-      // The compare-and-set: fails unless AWSCURRENT is still on the version we read.
-      await this.#client.updateSecretVersionStage({
-        SecretId: name,
-        VersionStage: CURRENT_STAGE,
-        MoveToVersionId: token,
-        RemoveFromVersionId: expectedVersionId,
-      });
-    } catch (error) {
-      // AWS names no exception for a mismatch, and a lost answer may hide a success:
-      // what is current now decides.
-      const after = await this.#currentVersion(name).catch(() => {
-        throw failure('UpdateSecretVersionStage', name, error);
-      });
-      if (after !== token) {
-        if (after !== expectedVersionId) throw new ConflictError(path, { cause: error });
-        throw failure('UpdateSecretVersionStage', name, error);
-      }
-    }
-
-    // Only tidiness: the label moves to the next write's version by itself, so a failure
-    // here leaves at most one stale label per secret and must not fail a write that landed.
-    await this.#client
-      .updateSecretVersionStage({ SecretId: name, VersionStage: PENDING_STAGE, RemoveFromVersionId: token })
-      .catch(() => undefined);
-  }
-
-  /** The id of the version labelled `AWSCURRENT`, or `undefined` when the secret is gone. */
-  async #currentVersion(name: string): Promise<string | undefined> {
-    let output: Awaited<ReturnType<SecretsManagerApi['describeSecret']>>;
-    try {
-      output = await this.#client.describeSecret({ SecretId: name });
-    } catch (error) {
-      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
-      throw failure('DescribeSecret', name, error);
-    }
-    const entry = Object.entries(output.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(CURRENT_STAGE));
-    return entry?.[0];
-  }
-
-  #tagsFor(path: string, slot: number): { Key: string; Value: string }[] {
-    const provider = /^(?:tokens|state)\/([^/]+)$/.exec(path)?.[1];
-    const tags: Record<string, string> = { ...this.#tags, 'managed-by': 'token-rotator', 'ring-slot': String(slot) };
-    if (provider !== undefined) tags['provider'] = provider;
-    return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  #tagsFor(path: string): Record<string, string> {
+    const provider = PROVIDER_PATH.exec(path)?.[1];
+    return { ...this.#tags, 'managed-by': 'token-rotator', ...(provider === undefined ? {} : { provider }) };
   }
 }
 
+/** Options of {@link createAwsStore} beyond the config. */
+export interface CreateAwsStoreOptions {
+  readonly logger?: Logger | undefined;
+}
+
 /**
- * Builds the AWS Secrets Manager store from its configuration, with the SDK's standard
- * credential chain.
+ * Builds the AWS store from its configuration, with the SDK's standard credential chain.
+ * Parameter Store is reached at `ssm_endpoint`, or at `endpoint` when only that is set (a
+ * local emulator serves both).
  * @example
  * ```ts
  * const store = createAwsStore({ kind: 'aws', prefix: 'token-rotator/', region: 'eu-south-1', max_attempts: 3 });
  * ```
  */
-export function createAwsStore(config: AwsStoreConfig): AwsSecretsStore {
-  return new AwsSecretsStore({
+export function createAwsStore(config: AwsStoreConfig, options: CreateAwsStoreOptions = {}): AwsStore {
+  return new AwsStore({
     client: sdkSecretsManager(config),
+    parameters: sdkParameterStore({ ...config, ssm_endpoint: config.ssm_endpoint ?? config.endpoint }),
     prefix: config.prefix,
-    ...(config.ring_size === undefined ? {} : { ringSize: config.ring_size }),
     kmsKeyId: config.kms_key_id,
     tags: config.tags,
+    logger: options.logger,
   });
 }
 
-/**
- * The `ClientRequestToken` of a write: a UUID-shaped digest (RFC 9562 version 8) of the
- * secret, the expected version and the value. Equal writes share it, so a retry is a
- * no-op; the value's digest is one-way, and never appears in a message.
- */
-export function requestToken(name: string, expectedVersion: string | null, body: string): string {
-  const hex = createHash('sha256')
-    .update(`${name}\n${expectedVersion ?? ''}\n${body}`)
-    .digest('hex');
-  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+/** The latest slot among `names` in what a batch read `found`; `undefined` when none exists. */
+function latestSlot(
+  name: string,
+  names: readonly string[],
+  found: ReadonlyMap<string, CurrentValue>,
+): Slot | undefined {
+  let latest: Slot | undefined;
+  names.forEach((slotSecret, slot) => {
+    const current = found.get(slotSecret);
+    if (current === undefined) return;
+    const decoded = decodeSlot(current.text);
+    if (!decoded.ok)
+      throw new StoreError(`secret ${slotName(name, slot)} ${decoded.reason}`, {
+        code: ErrorCodes.STORE_RECORD_INVALID,
+      });
+    if (latest === undefined || decoded.position.seq > latest.position.seq) {
+      latest = { slot, versionId: current.versionId, position: decoded.position, record: decoded.record };
+    }
+  });
+  return latest;
+}
+
+function single(current: CurrentValue): Version {
+  return { kind: 's', versionId: current.versionId };
 }
 
 function decodePlain(text: string, name: string): Record<string, unknown> {
@@ -439,40 +526,7 @@ function decodePlain(text: string, name: string): Record<string, unknown> {
     value = undefined;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new StoreError(`secret ${name} does not hold a JSON object`, { code: ErrorCodes.STORE_RECORD_INVALID });
+    throw new StoreError(`${name} does not hold a JSON object`, { code: ErrorCodes.STORE_RECORD_INVALID });
   }
   return value as Record<string, unknown>;
-}
-
-function isNamed(error: unknown, name: string): boolean {
-  return error instanceof Error && error.name === name;
-}
-
-/**
- * A StoreError naming the call and the secret, the exception's name, the HTTP status and
- * the system error code (`ECONNREFUSED`), never the exception's message, which may quote
- * the request; for missing credentials, where the SDK's chain looked. Not retryable for a 403 or a {@link PERMANENT_EXCEPTIONS} name.
- */
-function failure(operation: string, name: string, error: unknown): RotatorError {
-  if (error instanceof RotatorError) return error;
-  const exception = error instanceof Error && error.name !== 'Error' ? error.name : undefined;
-  const status = httpStatusOf(error);
-  const code = systemErrorCode(error);
-  const details = [
-    explainCredentials(error) ?? exception,
-    status === undefined ? undefined : `HTTP ${status}`,
-    code,
-  ].filter((part) => part !== undefined);
-  const denied = status === 403 || (exception !== undefined && PERMANENT_EXCEPTIONS.has(exception));
-  const reason = details.length === 0 ? '' : ` (${details.join(', ')}${status === 403 ? ': access denied' : ''})`;
-  return new StoreError(`Secrets Manager ${operation} failed for secret ${name}${reason}`, {
-    cause: error,
-    retryable: !denied,
-  });
-}
-
-/** The HTTP status of an SDK error's response, when one came. */
-function httpStatusOf(error: unknown): number | undefined {
-  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
-  return typeof status === 'number' ? status : undefined;
 }

@@ -1,31 +1,27 @@
 /**
- * The version budget of the AWS store, and the ring of secrets that keeps each record
- * under it.
+ * The ring of secrets that keeps a record written more often than one secret allows under
+ * Secrets Manager's version budget: at most {@link MAX_VERSIONS_PER_DAY} new versions per
+ * secret in any 24 hours (it prunes unlabeled versions beyond 100, never younger than a
+ * day). Only the state of a short-lived token needs one: a 900 s token is renewed about
+ * 170 times a day, and each renewal writes its state twice (the lease, then the result).
  *
- * Secrets Manager keeps every version younger than 24 hours (it prunes unlabeled
- * versions beyond 100, never younger ones) and advises at most one write per secret every
- * 10 minutes. A 900 s token renewed on a 5-minute schedule is written every 10 minutes,
- * and its state record twice per rotation (the lease, then the result), so a record kept
- * in one secret would take 288 versions a day. The store therefore spreads each record
- * over a ring of `size` secrets, `<prefix><path>@0` … `@<size-1>`: write number `seq`
- * goes to slot `seq mod size`, so each slot takes one write in `size`, and the reader
- * takes the slot with the highest `seq`.
- *
- * Each slot holds an envelope, `{"ring":{"seq":12,"size":6},"record":{…}}`; the size is
- * fixed when the ring is created and every writer follows the size the ring records, so
- * runners configured differently can never write the same `seq` into two slots.
+ * A ring of `size` secrets is `<prefix><path>@0` … `@<size-1>`: write number `seq` goes to
+ * slot `seq mod size`, and the reader takes the slot with the highest `seq`. Each slot
+ * holds an envelope, `{"ring":{"seq":12,"size":2},"record":{…}}`. The slot of write
+ * `seq + 1` follows from the size recorded with write `seq`, so every writer that read the
+ * same version aims at the same slot and its compare-and-set decides; the writer records
+ * the size the record's usage needs from then on, so a ring grows or shrinks one write
+ * later, the same for all.
  */
+import type { RecordUsage } from '../contract.js';
+
 /** The most new versions one secret may receive in any 24 hours. */
 export const MAX_VERSIONS_PER_DAY = 96;
 
-/**
- * The most writes a pass makes to one record: the lease and the result on a provider's
- * state record (also when the call fails), and at most two publications of the public
- * record (a repair, then the new token). The heartbeat record takes one.
- */
-export const WRITES_PER_PASS = 2;
+/** The largest ring this release creates: its slots are read in one `BatchGetSecretValue`. */
+export const MAX_SLOTS = 8;
 
-/** The largest ring: a read costs one call per slot. */
+/** The largest ring any release created (earlier ones sized rings up to 20 from the schedule). */
 export const MAX_RING_SIZE = 20;
 
 /** A ring of `size` secrets in which `seq` is the latest write. */
@@ -35,12 +31,13 @@ export interface RingPosition {
 }
 
 /**
- * The smallest ring that keeps every slot of a record under {@link MAX_VERSIONS_PER_DAY}
- * when `passesPerDay` passes each write it {@link WRITES_PER_PASS} times.
- * @example ringSizeFor(288) // 6: a 5-minute schedule, 576 writes a day, 96 per slot
+ * The secrets a record written with `usage` needs, so none takes over
+ * {@link MAX_VERSIONS_PER_DAY} versions a day; 1 when the usage is unknown.
+ * @example slotsFor({ writesPerDay: 466 }) // 5: the state of a 900 s token
  */
-export function ringSizeFor(passesPerDay: number, runners = 1): number {
-  return Math.max(1, Math.ceil((passesPerDay * WRITES_PER_PASS * runners) / MAX_VERSIONS_PER_DAY));
+export function slotsFor(usage: RecordUsage | undefined): number {
+  if (usage === undefined) return 1;
+  return Math.min(MAX_SLOTS, Math.max(1, Math.ceil(usage.writesPerDay / MAX_VERSIONS_PER_DAY)));
 }
 
 /** The secret that holds slot `slot` of the record whose single-secret name is `name`. */
@@ -48,22 +45,9 @@ export function slotName(name: string, slot: number): string {
   return `${name}@${slot}`;
 }
 
-/** The record name of a slot's secret name (`…/tokens/klikoo@3` → `…/tokens/klikoo`). */
+/** The record name of a slot's secret name (`…/state/klikoo@3` → `…/state/klikoo`). */
 export function unslotted(secretName: string): string {
   return secretName.replace(/@\d+$/, '');
-}
-
-/** The record's version as the store contract sees it: `<seq>/<size>`. */
-export function formatVersion(position: RingPosition): string {
-  return `${position.seq}/${position.size}`;
-}
-
-/** Parses {@link formatVersion}; `undefined` for anything else. */
-export function parseVersion(version: string): RingPosition | undefined {
-  const match = /^(\d{1,15})\/(\d{1,2})$/.exec(version);
-  if (!match) return undefined;
-  const position = { seq: Number(match[1]), size: Number(match[2]) };
-  return position.size >= 1 && position.size <= MAX_RING_SIZE ? position : undefined;
 }
 
 /** The text a slot's secret holds. */

@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
-import type { ConfigIssue } from '../../errors.js';
-import { MAX_RING_SIZE, MAX_VERSIONS_PER_DAY, ringSizeFor, WRITES_PER_PASS } from './ring.js';
+import { MAX_RING_SIZE } from './ring.js';
 
 /** Tag keys the store sets itself; a configured tag may not override them. */
 export const RESERVED_TAG_KEYS = ['managed-by', 'provider', 'ring-slot'] as const;
@@ -31,12 +30,20 @@ export function awsStoreSchema(kit: FieldKit) {
     .object({
       kind: z.literal('aws'),
       prefix: text()
-        .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'may hold only letters, digits and /_+=.@-')
+        .regex(/^[A-Za-z0-9/_.-]+$/, 'may hold only letters, digits and /_.- (it names secrets and parameters)')
+        .refine((prefix) => !/^\/*(aws|ssm)/i.test(prefix), 'must not start with "aws" or "ssm" (reserved by SSM)')
         .default('token-rotator/')
-        .describe('Prepended to every record path to name its secret (token-rotator/tokens/klikoo)'),
+        .describe(
+          'Prepended to every record path to name its secret (token-rotator/tokens/klikoo) and, after a /, its parameter',
+        ),
       region: text().optional().describe('AWS region (default: the SDK region chain, AWS_REGION)'),
       endpoint: url().optional().describe('Overrides the Secrets Manager endpoint (tests, VPC endpoints)'),
-      kms_key_id: text().optional().describe('KMS key to encrypt new secrets with (default: aws/secretsmanager)'),
+      ssm_endpoint: url()
+        .optional()
+        .describe('Overrides the SSM Parameter Store endpoint (default: endpoint when set, for an emulator of both)'),
+      kms_key_id: text()
+        .optional()
+        .describe('KMS key to encrypt new secrets and SecureString parameters with (default: the AWS managed keys)'),
       tags: z
         .record(z.string().min(1).max(128), z.string().max(256))
         .refine(
@@ -44,7 +51,7 @@ export function awsStoreSchema(kit: FieldKit) {
           `${RESERVED_TAG_KEYS.join(' and ')} are set by the store`,
         )
         .optional()
-        .describe('Extra tags put on every secret the store creates'),
+        .describe('Extra tags put on every secret and parameter the store creates'),
       ring_size: z
         .number()
         .int()
@@ -52,7 +59,7 @@ export function awsStoreSchema(kit: FieldKit) {
         .max(MAX_RING_SIZE)
         .optional()
         .describe(
-          'Secrets per record, so none takes over 96 versions a day (default: the least the schedule needs; existing rings keep their size)',
+          'Deprecated and ignored: each record now takes the secrets its real write rate needs. Accepted so configs of 0.1 still load',
         ),
       max_attempts: z
         .number()
@@ -67,44 +74,3 @@ export function awsStoreSchema(kit: FieldKit) {
 
 /** The resolved section of the AWS store. */
 export type AwsStoreConfig = z.infer<ReturnType<typeof awsStoreSchema>>;
-
-/**
- * Gives the store the ring size its schedule needs when the config names none, or
- * reports a configured size or a schedule that would exceed the version budget.
- * @example
- * ```ts
- * sizeRing({ kind: 'aws', prefix: 'token-rotator/', max_attempts: 3 }, 288) // { store: { …, ring_size: 6 }, issues: [] }
- * ```
- */
-export function sizeRing(
-  store: AwsStoreConfig,
-  passesPerDay: number,
-): { store: AwsStoreConfig; issues: ConfigIssue[] } {
-  const needed = ringSizeFor(passesPerDay);
-  const writes = passesPerDay * WRITES_PER_PASS;
-  if (needed > MAX_RING_SIZE) {
-    const most = (MAX_RING_SIZE * MAX_VERSIONS_PER_DAY) / WRITES_PER_PASS;
-    return {
-      store,
-      issues: [
-        {
-          path: 'policy.schedule',
-          message: `runs more than ${most} passes a day; the aws store keeps each record under ${MAX_VERSIONS_PER_DAY} versions per secret a day with at most ${MAX_RING_SIZE} secrets per record`,
-        },
-      ],
-    };
-  }
-  if (store.ring_size === undefined) return { store: { ...store, ring_size: needed }, issues: [] };
-  if (store.ring_size < needed) {
-    return {
-      store,
-      issues: [
-        {
-          path: 'store.ring_size',
-          message: `${store.ring_size} is too small: ${passesPerDay} passes a day write a record up to ${writes} times, and no secret may take over ${MAX_VERSIONS_PER_DAY} versions a day; use at least ${needed}`,
-        },
-      ],
-    };
-  }
-  return { store, issues: [] };
-}

@@ -15,12 +15,12 @@ import type { Logger } from '../../observability/logger.js';
 import {
   assertRecordPath,
   isRecordPath,
-  type RecordLabels,
   type RecordLister,
   type SecretStore,
   type StoreCapabilities,
   type StoredRecord,
   systemErrorCode,
+  type WriteOptions,
 } from '../contract.js';
 import { authFor, type VaultAuth } from './auth.js';
 import { VaultClient, VaultHttpError, VaultTransportError } from './client.js';
@@ -153,9 +153,10 @@ export class VaultStore implements SecretStore, RecordLister {
     path: string,
     value: Record<string, unknown>,
     expectedVersion: string | null,
-    labels?: RecordLabels,
+    options: WriteOptions = {},
   ): Promise<string> {
     assertRecordPath(path);
+    const { labels } = options;
     const size = echoedSize(value);
     if (size === undefined) throw new StoreError(`record ${path} is not a JSON object`, { retryable: false });
     if (size > MAX_RECORD_BYTES) {

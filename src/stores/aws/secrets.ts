@@ -1,0 +1,221 @@
+/**
+ * One Secrets Manager secret as a compare-and-set cell. Secrets Manager has no
+ * compare-and-set call; staging labels give one: a write stages the new value under a
+ * label of ours ({@link PENDING_STAGE}), then moves `AWSCURRENT` onto it naming the
+ * version it read in `RemoveFromVersionId`, which fails when `AWSCURRENT` has moved
+ * meanwhile. Two calls per write; the label stays on the current version and moves to the
+ * next write's version by itself.
+ *
+ * What moto 5.2.5 (the test server) does here, checked by experiment and in its source:
+ * - It rejects `UpdateSecretVersionStage` when `RemoveFromVersionId` does not carry the
+ *   label, when it names no version, and when it is omitted while `AWSCURRENT` sits
+ *   elsewhere, so the move is a real check-and-set there too, but its threaded server
+ *   takes no lock per secret: two moves racing in the same instant are not linearizable
+ *   in moto. AWS documents that the call fails on a mismatch without naming the
+ *   exception, so a failed move is judged by reading which version is current.
+ * - `PutSecretValue` with a token already used for the same value returns that version
+ *   and adds none; for another value it throws `ResourceExistsException`, as AWS does.
+ * - Its `GetSecretValue` without `VersionStage` returns a "default" version that it moves
+ *   in `PutSecretValue` and `CreateSecret` but not in `UpdateSecretVersionStage` (AWS
+ *   returns `AWSCURRENT`); the store always names `AWSCURRENT`, and the tests start moto
+ *   with that corrected so a consumer's plain call is checked as AWS answers it.
+ *
+ * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html
+ * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+ * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_BatchGetSecretValue.html
+ */
+import { createHash } from 'node:crypto';
+import { ConflictError, ErrorCodes, StoreError } from '../../errors.js';
+import type { SecretsManagerApi } from './client.js';
+import { failure, isNamed } from './failures.js';
+
+/** The label a write stages its new version under before `AWSCURRENT` moves onto it. */
+export const PENDING_STAGE = 'TOKEN_ROTATOR_PENDING';
+const CURRENT_STAGE = 'AWSCURRENT';
+const SERVICE = 'Secrets Manager';
+
+/**
+ * Secrets Manager's limit on a `SecretString`, in bytes.
+ * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html
+ */
+export const MAX_SECRET_STRING_BYTES = 65_536;
+
+/** The most secrets one `BatchGetSecretValue` reads. */
+export const BATCH_LIMIT = 20;
+
+/** A secret's `AWSCURRENT` version. */
+export interface CurrentValue {
+  readonly versionId: string;
+  readonly text: string;
+  /** When the version was created (epoch ms), when the answer says. */
+  readonly createdAt?: number | undefined;
+}
+
+/** How new secrets are created: their KMS key and tags. */
+export interface CreateOptions {
+  readonly kmsKeyId?: string | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** The secret-level calls of the store, each mapped onto the contract's errors. */
+export class SecretCells {
+  readonly #client: SecretsManagerApi;
+
+  constructor(client: SecretsManagerApi) {
+    this.#client = client;
+  }
+
+  /** The `AWSCURRENT` version of `name`, or `undefined` when the secret does not exist. */
+  async get(name: string): Promise<CurrentValue | undefined> {
+    let output: Awaited<ReturnType<SecretsManagerApi['getSecretValue']>>;
+    try {
+      output = await this.#client.getSecretValue({ SecretId: name, VersionStage: CURRENT_STAGE });
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      throw failure(SERVICE, 'GetSecretValue', `secret ${name}`, error);
+    }
+    return current(name, output);
+  }
+
+  /**
+   * The `AWSCURRENT` versions of up to {@link BATCH_LIMIT} secrets in one call, by name;
+   * a secret that does not exist is absent from the map.
+   */
+  async batch(names: readonly string[]): Promise<Map<string, CurrentValue>> {
+    let output: Awaited<ReturnType<SecretsManagerApi['batchGetSecretValue']>>;
+    try {
+      output = await this.#client.batchGetSecretValue({ SecretIdList: [...names] });
+    } catch (error) {
+      throw failure(SERVICE, 'BatchGetSecretValue', `secret ${names[0]} and ${names.length - 1} more`, error);
+    }
+    const found = new Map<string, CurrentValue>();
+    for (const value of output.SecretValues ?? []) {
+      if (value.Name !== undefined) found.set(value.Name, current(value.Name, value));
+    }
+    const failed = (output.Errors ?? []).find((entry) => entry.ErrorCode !== 'ResourceNotFoundException');
+    if (failed !== undefined) {
+      const exception = Object.assign(new Error('batch entry failed'), { name: failed.ErrorCode ?? 'Error' });
+      throw failure(SERVICE, 'BatchGetSecretValue', `secret ${failed.SecretId ?? names[0]}`, exception);
+    }
+    return found;
+  }
+
+  /**
+   * Creates `name` holding `body`.
+   * @throws {ConflictError} when the secret exists already.
+   */
+  async create(path: string, name: string, body: string, token: string, options: CreateOptions): Promise<void> {
+    assertSize(path, name, body);
+    try {
+      await this.#client.createSecret({
+        Name: name,
+        SecretString: body,
+        // The same token and value again is a no-op returning the same version.
+        ClientRequestToken: token,
+        Tags: Object.entries(options.tags).map(([Key, Value]) => ({ Key, Value })),
+        ...(options.kmsKeyId === undefined ? {} : { KmsKeyId: options.kmsKeyId }),
+      });
+    } catch (error) {
+      if (isNamed(error, 'ResourceExistsException')) throw new ConflictError(path, { cause: error });
+      throw failure(SERVICE, 'CreateSecret', `secret ${name}`, error);
+    }
+  }
+
+  /**
+   * Makes `body` the `AWSCURRENT` value of `name` if `AWSCURRENT` is still on
+   * `expectedVersionId`, as version `token`. A retry of a write whose answer was lost finds
+   * its own version current and succeeds.
+   * @throws {ConflictError} when another writer moved `AWSCURRENT` first, or the secret is gone.
+   */
+  async swap(path: string, name: string, body: string, token: string, expectedVersionId: string): Promise<void> {
+    assertSize(path, name, body);
+    try {
+      await this.#client.putSecretValue({
+        SecretId: name,
+        SecretString: body,
+        ClientRequestToken: token,
+        VersionStages: [PENDING_STAGE],
+      });
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) throw new ConflictError(path, { cause: error });
+      throw failure(SERVICE, 'PutSecretValue', `secret ${name}`, error);
+    }
+    try {
+      // The compare-and-set: fails unless AWSCURRENT is still on the version we read.
+      await this.#client.updateSecretVersionStage({
+        SecretId: name,
+        VersionStage: CURRENT_STAGE,
+        MoveToVersionId: token,
+        RemoveFromVersionId: expectedVersionId,
+      });
+    } catch (error) {
+      // AWS names no exception for a mismatch, and a lost answer may hide a success:
+      // what is current now decides.
+      const after = await this.#currentVersion(name).catch(() => {
+        throw failure(SERVICE, 'UpdateSecretVersionStage', `secret ${name}`, error);
+      });
+      if (after !== token) {
+        if (after !== expectedVersionId) throw new ConflictError(path, { cause: error });
+        throw failure(SERVICE, 'UpdateSecretVersionStage', `secret ${name}`, error);
+      }
+    }
+  }
+
+  /** Deletes `name` at once, without a recovery window; a secret already gone is not an error. */
+  async deleteNow(name: string): Promise<void> {
+    try {
+      await this.#client.deleteSecret({ SecretId: name, ForceDeleteWithoutRecovery: true });
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return;
+      throw failure(SERVICE, 'DeleteSecret', `secret ${name}`, error);
+    }
+  }
+
+  /** The id of the version labelled `AWSCURRENT`, or `undefined` when the secret is gone. */
+  async #currentVersion(name: string): Promise<string | undefined> {
+    let output: Awaited<ReturnType<SecretsManagerApi['describeSecret']>>;
+    try {
+      output = await this.#client.describeSecret({ SecretId: name });
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      throw failure(SERVICE, 'DescribeSecret', `secret ${name}`, error);
+    }
+    const entry = Object.entries(output.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(CURRENT_STAGE));
+    return entry?.[0];
+  }
+}
+
+/**
+ * The `ClientRequestToken` of a write: a UUID-shaped digest (RFC 9562 version 8) of the
+ * secret, the expected version and the value. Equal writes share it, so a retry is a
+ * no-op; the value's digest is one-way, and never appears in a message.
+ */
+export function requestToken(name: string, expectedVersion: string | null, body: string): string {
+  const hex = createHash('sha256')
+    .update(`${name}\n${expectedVersion ?? ''}\n${body}`)
+    .digest('hex');
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function current(
+  name: string,
+  output: { VersionId?: string | undefined; SecretString?: string | undefined; CreatedDate?: Date | undefined },
+): CurrentValue {
+  if (output.VersionId === undefined || output.SecretString === undefined) {
+    throw new StoreError(`secret ${name} has no text value at ${CURRENT_STAGE}`, {
+      code: ErrorCodes.STORE_RECORD_INVALID,
+    });
+  }
+  return { versionId: output.VersionId, text: output.SecretString, createdAt: output.CreatedDate?.getTime() };
+}
+
+function assertSize(path: string, name: string, body: string): void {
+  const size = Buffer.byteLength(body, 'utf8');
+  if (size > MAX_SECRET_STRING_BYTES) {
+    throw new StoreError(
+      `record ${path} takes ${size} bytes in secret ${name}, over the Secrets Manager limit of ${MAX_SECRET_STRING_BYTES}`,
+      { retryable: false },
+    );
+  }
+}

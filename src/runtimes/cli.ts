@@ -12,6 +12,7 @@ import { describeLastPass } from '../observability/heartbeat.js';
 import { LOG_LEVELS, type Logger } from '../observability/logger.js';
 import { createTokenReader } from '../reader.js';
 import type { Rotator } from '../rotator.js';
+import type { RecordPruner, SecretStore } from '../stores/contract.js';
 import { checkAtStart, runDaemon } from './daemon.js';
 import { runDemo, runSandboxCommand } from './demo.js';
 import {
@@ -260,6 +261,37 @@ is no valid token.`,
       }
     },
   },
+  prune: {
+    summary: 'remove what an earlier release of the store left behind',
+    usage: `token-rotator prune [--dry-run]
+
+Removes records an earlier release of the store kept and this one no longer reads or
+writes, each only once the record it held exists in the current layout (AWS: the rings
+of release 0.1, see the README). Lists each name removed and each kept with the reason.
+Calls no provider. A store with nothing of the kind says so and exits 0.
+
+      --dry-run       list what would be removed, remove nothing`,
+    options: { 'dry-run': { type: 'boolean' } },
+    async run(ctx) {
+      const { rotator } = await ctx.open();
+      try {
+        const store = rotator.store;
+        if (!isPruner(store)) {
+          ctx.io.stdout.write(`the ${store.kind} store keeps nothing an earlier release left behind\n`);
+          return EXIT.ok;
+        }
+        const dryRun = ctx.values['dry-run'] === true;
+        const report = await store.prune({ dryRun });
+        const verb = dryRun ? 'would remove' : 'removed';
+        for (const name of report.removed) ctx.io.stdout.write(`${verb} ${name}\n`);
+        for (const { name, reason } of report.kept) ctx.io.stdout.write(`kept ${name}: ${reason}\n`);
+        ctx.io.stdout.write(`${report.removed.length} ${verb}, ${report.kept.length} kept\n`);
+        return EXIT.ok;
+      } finally {
+        await rotator.close();
+      }
+    },
+  },
   sandbox: {
     summary: "serve the vendors' token endpoints locally, with a ready config, to rehearse",
     usage: `token-rotator sandbox [--port N] [--dir DIR] [--short]
@@ -316,6 +348,11 @@ Prints the JSON Schema of the config, for editors (yaml-language-server, VS Code
     },
   },
 };
+
+/** True when the store can remove an earlier release's leftovers. */
+function isPruner(store: SecretStore): store is SecretStore & RecordPruner {
+  return typeof (store as Partial<RecordPruner>).prune === 'function';
+}
 
 /** Validates `--listen` before anything else runs. */
 function listenOption(value: string | undefined): ListenAddress | undefined {

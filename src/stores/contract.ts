@@ -113,6 +113,24 @@ export interface RecordLister {
   list(prefix: string): Promise<string[]>;
 }
 
+/** What {@link RecordPruner.prune} found: what it removed (or would), and what it kept and why. */
+export interface PruneReport {
+  /** Backend names (secrets, files…) removed, or that would be with `dryRun`. */
+  readonly removed: readonly string[];
+  /** Leftovers kept for now, each with the reason. */
+  readonly kept: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/**
+ * Removes what an earlier release of the store left behind and the current one no longer
+ * reads or writes (`token-rotator prune`). Not part of {@link SecretStore}: only backends
+ * whose layout changed offer it.
+ */
+export interface RecordPruner {
+  /** Finds the leftovers and, unless `dryRun`, removes them. */
+  prune(options: { readonly dryRun: boolean }): Promise<PruneReport>;
+}
+
 /**
  * Checks a record path: relative, slash-separated segments of `[A-Za-z0-9._-]`, no `..`.
  * @throws {StoreError} `retryable: false`: the same path is refused however often it is tried.

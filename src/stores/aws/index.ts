@@ -26,7 +26,9 @@ import type { Logger } from '../../observability/logger.js';
 import {
   assertRecordPath,
   isRecordPath,
+  type PruneReport,
   type RecordLister,
+  type RecordPruner,
   type RecordUsage,
   type SecretStore,
   type StoreCapabilities,
@@ -61,6 +63,9 @@ export {
 export { MAX_SLOTS, MAX_VERSIONS_PER_DAY, slotName, slotsFor } from './ring.js';
 export { type AwsStoreConfig, awsStoreSchema } from './schema.js';
 export { MAX_SECRET_STRING_BYTES, PENDING_STAGE, requestToken } from './secrets.js';
+
+/** Days a secret of release 0.1 removed by {@link AwsStore.prune} can still be restored. */
+export const LEGACY_RECOVERY_DAYS = 7;
 
 /** Where a record lives: a parameter, one secret, or a ring of secrets. */
 export type Placement = 'parameter' | 'secret' | 'ring';
@@ -175,7 +180,7 @@ function parseVersion(text: string | null): Version | undefined {
  * await store.write('tokens/keliweb', { access_token: '…' }, v1, { usage: { writesPerDay: 46 } }); // secret token-rotator/tokens/keliweb
  * ```
  */
-export class AwsStore implements SecretStore, RecordLister {
+export class AwsStore implements SecretStore, RecordLister, RecordPruner {
   readonly kind = 'aws';
   /**
    * Every write to a secret is a new version, and Secrets Manager keeps at most about 100
@@ -292,6 +297,49 @@ export class AwsStore implements SecretStore, RecordLister {
     return [...found].sort();
   }
 
+  /**
+   * Removes what release 0.1 left behind, once the new layout holds the same records:
+   * - a public ring (`<prefix>tokens/<p>@<k>`) once the record has its secret or
+   *   parameter, and the heartbeat ring once its parameter exists: scheduled for deletion
+   *   in {@link LEGACY_RECOVERY_DAYS} days, so `aws secretsmanager restore-secret` undoes
+   *   it (a consumer still on the 0.1 reader reads these rings: upgrade consumers first);
+   * - the slots of a ring beyond the size its latest write recorded (a 0.1 state ring of 6
+   *   whose token now needs 1), deleted at once: a ring that grows again re-creates them.
+   */
+  async prune({ dryRun }: { readonly dryRun: boolean }): Promise<PruneReport> {
+    const names = await this.#secretNamesUnder(this.prefix);
+    const parameters = new Set(await this.#parameters.namesUnder(this.parameterName('')));
+    const plain = new Set(names.filter((name) => unslotted(name) === name));
+    const rings = new Map<string, string[]>();
+    for (const name of names) {
+      const path = unslotted(name).slice(this.prefix.length);
+      if (unslotted(name) !== name && isRecordPath(path)) rings.set(path, [...(rings.get(path) ?? []), name]);
+    }
+    const removed: string[] = [];
+    const kept: { name: string; reason: string }[] = [];
+    const actions: (() => Promise<void>)[] = [];
+    for (const [path, slots] of [...rings].sort(([a], [b]) => a.localeCompare(b))) {
+      if (PUBLIC_PATH.test(path) || path.startsWith('runner/')) {
+        if (plain.has(this.secretName(path)) || parameters.has(this.parameterName(path))) {
+          removed.push(...slots);
+          actions.push(...slots.map((slot) => () => this.#secrets.deleteLater(slot, LEGACY_RECOVERY_DAYS)));
+        } else {
+          for (const name of slots) kept.push({ name, reason: 'the record has no new name yet: let a pass run first' });
+        }
+        continue;
+      }
+      const { names: slotNames, found, latest } = await this.#ringSlots(path);
+      if (latest === undefined) continue;
+      slotNames.forEach((name, slot) => {
+        if (slot < latest.position.size || slot === latest.slot || !found.has(name)) return;
+        removed.push(name);
+        actions.push(() => this.#secrets.deleteNow(name));
+      });
+    }
+    if (!dryRun) for (const action of actions) await action();
+    return { removed, kept };
+  }
+
   /** Closes the SDK clients' connections. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -337,11 +385,26 @@ export class AwsStore implements SecretStore, RecordLister {
   }
 
   /**
-   * The freshest slot of the record's ring, all slots read in one call (a second one for
-   * a ring an earlier release made larger than {@link MAX_SLOTS}); the record's plain
-   * secret when it has no ring; `undefined` when there is neither.
+   * The freshest slot of the record's ring; the record's plain secret when it has no ring;
+   * `undefined` when there is neither.
    */
   async #readRing(path: string): Promise<StoredRecord | undefined> {
+    const { name, names, found, latest } = await this.#ringSlots(path);
+    if (latest === undefined) {
+      const plain = found.get(name);
+      // Not a ring: the rotator never writes a plain secret here; a write starts a ring instead.
+      return plain && { value: decodePlain(plain.text, name), version: formatVersion(single(plain)) };
+    }
+    const slots = names.map((slot) => found.get(slot)?.versionId ?? '');
+    const version: Version = { kind: 'r', seq: latest.position.seq, size: latest.position.size, slots };
+    return { value: latest.record, version: formatVersion(version) };
+  }
+
+  /**
+   * Every slot of the record's ring and its plain secret, read in one call (a second one
+   * for a ring an earlier release made larger than {@link MAX_SLOTS}), and the latest slot.
+   */
+  async #ringSlots(path: string) {
     const name = this.secretName(path);
     const names = Array.from({ length: MAX_SLOTS }, (_, slot) => slotName(name, slot));
     const found = await this.#secrets.batch([name, ...names]);
@@ -352,14 +415,7 @@ export class AwsStore implements SecretStore, RecordLister {
       names.push(...more);
       latest = latestSlot(name, names, found);
     }
-    if (latest === undefined) {
-      const plain = found.get(name);
-      // Not a ring: the rotator never writes a plain secret here; a write starts a ring instead.
-      return plain && { value: decodePlain(plain.text, name), version: formatVersion(single(plain)) };
-    }
-    const slots = names.map((slot) => found.get(slot)?.versionId ?? '');
-    const version: Version = { kind: 'r', seq: latest.position.seq, size: latest.position.size, slots };
-    return { value: latest.record, version: formatVersion(version) };
+    return { name, names, found, latest };
   }
 
   async #writeParameter(path: string, value: Record<string, unknown>, expected: Version | undefined) {

@@ -71,7 +71,7 @@ export class SecretCells {
     try {
       output = await this.#client.getSecretValue({ SecretId: name, VersionStage: CURRENT_STAGE });
     } catch (error) {
-      if (isNamed(error, 'ResourceNotFoundException')) return undefined;
+      if (isNamed(error, 'ResourceNotFoundException') || isMarkedForDeletion(error)) return undefined;
       throw failure(SERVICE, 'GetSecretValue', `secret ${name}`, error);
     }
     return current(name, output);
@@ -92,7 +92,11 @@ export class SecretCells {
     for (const value of output.SecretValues ?? []) {
       if (value.Name !== undefined) found.set(value.Name, current(value.Name, value));
     }
-    const failed = (output.Errors ?? []).find((entry) => entry.ErrorCode !== 'ResourceNotFoundException');
+    const failed = (output.Errors ?? []).find(
+      (entry) =>
+        entry.ErrorCode !== 'ResourceNotFoundException' &&
+        !isMarkedForDeletion({ name: entry.ErrorCode, message: entry.Message }),
+    );
     if (failed !== undefined) {
       const exception = Object.assign(new Error('batch entry failed'), { name: failed.ErrorCode ?? 'Error' });
       throw failure(SERVICE, 'BatchGetSecretValue', `secret ${failed.SecretId ?? names[0]}`, exception);
@@ -171,6 +175,19 @@ export class SecretCells {
     }
   }
 
+  /**
+   * Schedules `name` for deletion after `days` (7 to 30), during which `RestoreSecret`
+   * brings it back; a secret already gone is not an error.
+   */
+  async deleteLater(name: string, days: number): Promise<void> {
+    try {
+      await this.#client.deleteSecret({ SecretId: name, RecoveryWindowInDays: days });
+    } catch (error) {
+      if (isNamed(error, 'ResourceNotFoundException')) return;
+      throw failure(SERVICE, 'DeleteSecret', `secret ${name}`, error);
+    }
+  }
+
   /** The id of the version labelled `AWSCURRENT`, or `undefined` when the secret is gone. */
   async #currentVersion(name: string): Promise<string | undefined> {
     let output: Awaited<ReturnType<SecretsManagerApi['describeSecret']>>;
@@ -183,6 +200,15 @@ export class SecretCells {
     const entry = Object.entries(output.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(CURRENT_STAGE));
     return entry?.[0];
   }
+}
+
+/**
+ * True for the answer about a secret scheduled for deletion (`InvalidRequestException`,
+ * "…marked for deletion"; moto says "marked deleted"): for reading, it no longer exists.
+ */
+function isMarkedForDeletion(error: unknown): boolean {
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  return name === 'InvalidRequestException' && typeof message === 'string' && /marked (for )?delet/i.test(message);
 }
 
 /**

@@ -4,8 +4,8 @@
  * `runner/heartbeat` (layout in `records.ts`). `token-rotator status` and the daemon's
  * `/readyz` judge it with `observability/heartbeat.ts`.
  *
- * The heartbeat is exactly one compare-and-set write per pass (the AWS store keeps a
- * version budget) and never fails a pass: a conflict is retried a couple of times, then
+ * The heartbeat is exactly one compare-and-set write per pass (on AWS a free SSM
+ * parameter, as no secret could take a write every pass) and never fails a pass: a conflict is retried a couple of times, then
  * given up; a store error is logged, not retried.
  *
  * @see https://en.wikipedia.org/wiki/Dead_man%27s_switch

@@ -90,6 +90,14 @@ export interface SecretStore {
    * path, the expected version and the value), so two writes of an identical value over
    * the same version can both succeed: a caller that must know whether it won writes a
    * value that names it, as the engine's lease names its holder.
+   *
+   * The public records (`tokens/…`) and the heartbeat (`runner/…`) are the only records
+   * the engine merely keeps moving forward: it compares what it reads (a generation, a
+   * pass time) and writes again whenever a record is behind. For those alone a backend may
+   * detect a lost race after the fact (AWS Parameter Store: the write lands, then reports
+   * a {@link ConflictError}), so a later value can be overwritten by an earlier one until
+   * the next write repairs it. Every other record, the state and its lease above all,
+   * gets the atomic compare-and-set described above.
    * @throws {ConflictError} when the record changed since it was read.
    * @throws {StoreError} `retryable: false` for what repeating cannot fix (see the module doc).
    */

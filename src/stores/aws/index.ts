@@ -362,16 +362,20 @@ export class AwsStore implements SecretStore, RecordLister, RecordPruner {
   /**
    * A public record wherever it is: the secret and an earlier release's ring in one
    * `BatchGetSecretValue`, the parameter in one `GetParameter`; the later-written of the
-   * secret and the parameter when both exist, the ring only when neither does.
+   * secret and the parameter when both exist, the ring only when neither does. A consumer
+   * allowed only one of the services still reads what that one holds: a failure of the
+   * other counts only when nothing was found.
    */
   async #readPublicAnywhere(path: string): Promise<StoredRecord | undefined> {
     const name = this.secretName(path);
     const legacy = Array.from({ length: MAX_SLOTS }, (_, slot) => slotName(name, slot));
     const parameterName = this.parameterName(path);
-    const [secrets, parameter] = await Promise.all([
+    const [secretsRead, parameterRead] = await Promise.allSettled([
       this.#secrets.batch([name, ...legacy]),
       this.#parameters.get(parameterName),
     ]);
+    const secrets = secretsRead.status === 'fulfilled' ? secretsRead.value : new Map<string, CurrentValue>();
+    const parameter = parameterRead.status === 'fulfilled' ? parameterRead.value : undefined;
     const secret = secrets.get(name);
     if (parameter !== undefined && (secret === undefined || (parameter.modifiedAt ?? 0) >= (secret.createdAt ?? 0))) {
       return {
@@ -381,7 +385,9 @@ export class AwsStore implements SecretStore, RecordLister, RecordPruner {
     }
     if (secret !== undefined) return { value: decodePlain(secret.text, name), version: formatVersion(single(secret)) };
     const latest = latestSlot(name, legacy, secrets);
-    return latest && { value: latest.record, version: formatVersion({ kind: 'l' }) };
+    if (latest !== undefined) return { value: latest.record, version: formatVersion({ kind: 'l' }) };
+    for (const settled of [secretsRead, parameterRead]) if (settled.status === 'rejected') throw settled.reason;
+    return undefined;
   }
 
   /**

@@ -133,6 +133,7 @@ async function simulateWeek(options: { overstate?: number } = {}) {
   const lapses: Lapse[] = [];
   const okButInvalid: string[] = [];
   const behindState: string[] = [];
+  const misplaced: string[] = [];
   /** Calls each provider's records took in passes where its outcome was `fresh`. */
   const idleCalls = new Map<string, number[]>();
   const statuses = new Map<string, Map<string, number>>();
@@ -179,9 +180,29 @@ async function simulateWeek(options: { overstate?: number } = {}) {
       if (!valid) lapses.push({ provider: name, hour, status: outcome.status, vendorDown: !!outageAt(name, hour) });
       if (outcome.ok && !valid) okButInvalid.push(`${name} at hour ${hour}`);
       if ((published.record?.generation ?? 0) !== (state?.generation ?? 0)) behindState.push(`${name} at ${hour}`);
+      // A consumer finds the token in exactly one place, the one its lifetime calls for.
+      const inSecret = secrets.secrets.has(`${PREFIX}tokens/${name}`);
+      const inParameter = parameters.parameters.has(`/${PREFIX}tokens/${name}`);
+      const lifetime =
+        published.record && (Date.parse(published.record.expires_at) - Date.parse(published.record.issued_at)) / 1000;
+      const expected = lifetime === undefined ? 'none' : lifetime <= 900 ? 'parameter' : 'secret';
+      const found = inSecret && inParameter ? 'both' : inSecret ? 'secret' : inParameter ? 'parameter' : 'none';
+      if (found !== expected) misplaced.push(`${name} at hour ${hour}: ${found}, expected ${expected}`);
     }
   }
-  return { secrets, parameters, providers, passes, lapses, okButInvalid, behindState, idleCalls, statuses, gap };
+  return {
+    secrets,
+    parameters,
+    providers,
+    passes,
+    lapses,
+    okButInvalid,
+    behindState,
+    misplaced,
+    idleCalls,
+    statuses,
+    gap,
+  };
 }
 
 /** The provider a secret or parameter name belongs to. */
@@ -273,8 +294,10 @@ describe('AWS store version budget (a simulated week)', () => {
     expect(secrets.secrets.has('tr/tokens/shifting')).toBe(true);
     expect(parameters.parameters.has('/tr/tokens/shifting')).toBe(false);
     expect(parameterCounts.get('/tr/tokens/shifting')?.total).toBeGreaterThan(50 * 4);
-    // Its state ring grew to 5 for the 900 s tokens.
+    // Its state ring grew to 5 for the 900 s tokens; shrunk back to 1, it left @1-@4 for `prune`.
     expect(secretsOf('shifting').filter((name) => name.startsWith('tr/state/'))).toHaveLength(5);
+    // After every pass, each public record was in one place only: the one its token's lifetime calls for.
+    expect(week.misplaced).toEqual([]);
 
     // An idle pass reads each provider's records once: the state ring, the public record.
     for (const [name, calls] of week.idleCalls) {

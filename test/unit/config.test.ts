@@ -284,33 +284,51 @@ describe('configJsonSchema', () => {
   });
 });
 
-describe('the aws store ring size', () => {
+describe('the aws store section', () => {
   const aws = (store: string, schedule?: string) =>
     klikoo(
       `store: { kind: aws, region: us-east-1${store} }\n${schedule === undefined ? '' : `policy: { schedule: '${schedule}' }\n`}`,
     );
 
-  it('follows the schedule when the config names none: 6 slots for 5 minutes, 3 for 10, 1 for hourly', async () => {
-    const sizeOf = async (schedule?: string) => {
+  it('no longer sizes a ring from the schedule: the section loads as written, on any schedule', async () => {
+    for (const schedule of [undefined, '*/10 * * * *', '0 * * * *', '*/30 * * * * *']) {
       const loaded = await parseConfig(aws('', schedule), 'test.yaml', env);
-      return loaded.store.kind === 'aws' ? loaded.store.ring_size : undefined;
-    };
 
-    expect(await sizeOf()).toBe(6);
-    expect(await sizeOf('*/10 * * * *')).toBe(3);
-    expect(await sizeOf('0 * * * *')).toBe(1);
+      expect(loaded.store).toEqual({ kind: 'aws', region: 'us-east-1', prefix: 'token-rotator/', max_attempts: 3 });
+    }
   });
 
-  it('names store.ring_size when the configured size is too small for the schedule', async () => {
-    expect(await issuesOf(aws(', ring_size: 4'))).toEqual([
-      'store.ring_size: 4 is too small: 288 passes a day write a record up to 576 times, and no secret may take over 96 versions a day; use at least 6',
-    ]);
-    expect((await parseConfig(aws(', ring_size: 8'), 'test.yaml', env)).store).toMatchObject({ ring_size: 8 });
+  it('accepts the deprecated ring_size of a 0.1 config (1 to 20) and ignores it', async () => {
+    for (const size of [1, 4, 6, 20]) {
+      const loaded = await parseConfig(aws(`, ring_size: ${size}`), 'test.yaml', env);
+
+      expect(loaded.store).toMatchObject({ kind: 'aws', ring_size: size });
+    }
+    expect(await issuesOf(aws(', ring_size: 21'))).toEqual([expect.stringMatching(/^store\.ring_size: /)]);
+    expect(await issuesOf(aws(', ring_size: 0'))).toEqual([expect.stringMatching(/^store\.ring_size: /)]);
   });
 
-  it('names policy.schedule when no ring could keep up with it', async () => {
-    expect(await issuesOf(aws('', '*/30 * * * * *'))).toEqual([
-      'policy.schedule: runs more than 960 passes a day; the aws store keeps each record under 96 versions per secret a day with at most 20 secrets per record',
-    ]);
+  it('accepts a prefix of letters, digits and /_.-', async () => {
+    for (const prefix of ['tr/', 'team_a/token-rotator.v2/', '/tr/', 'x']) {
+      const loaded = await parseConfig(aws(`, prefix: '${prefix}'`), 'test.yaml', env);
+
+      expect(loaded.store).toMatchObject({ prefix });
+    }
+  });
+
+  it('refuses a prefix with other characters, naming store.prefix', async () => {
+    for (const prefix of ['tr tokens/', 'tr:tokens/', 'tr@/', 'tr*/']) {
+      expect(await issuesOf(aws(`, prefix: '${prefix}'`))).toEqual([
+        'store.prefix: may hold only letters, digits and /_.- (it names secrets and parameters)',
+      ]);
+    }
+  });
+
+  it('refuses a prefix starting with aws or ssm, reserved by SSM, in any case and after leading slashes', async () => {
+    for (const prefix of ['aws/', 'AWS-tokens/', 'ssm/', '/ssm/tr/', '//Aws/']) {
+      expect(await issuesOf(aws(`, prefix: '${prefix}'`))).toEqual([
+        'store.prefix: must not start with "aws" or "ssm" (reserved by SSM)',
+      ]);
+    }
   });
 });

@@ -6,7 +6,10 @@ import { assertStoreFits, storeFitIssues } from '../../src/engine/budget.js';
 import { ConfigError } from '../../src/errors.js';
 import { PROVIDER_KINDS, providerSchema } from '../../src/providers/registry.js';
 import { createRotator } from '../../src/rotator.js';
+import { AwsStore } from '../../src/stores/aws/index.js';
+import type { RecordUsage } from '../../src/stores/contract.js';
 import { DEFAULT_STORE, planStore, STORE_KINDS, storeSchema } from '../../src/stores/registry.js';
+import { FakeParameterStore, FakeSecretsManager } from '../helpers/fake-secrets-manager.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
 const DAY = 86_400;
@@ -74,10 +77,16 @@ describe('the registries', () => {
       expect(planned).toEqual({ config: DEFAULT_STORE, issues: [] });
     });
 
-    it("sizes the AWS ring through the kind's own hook", () => {
-      const planned = planStore({ kind: 'aws', prefix: 'tr/', max_attempts: 3 }, { passesPerDay: () => 288 });
+    it('leaves the AWS section as configured: its ring size is no longer planned from the schedule', () => {
+      const config = { kind: 'aws', prefix: 'tr/', max_attempts: 3 } as const;
+      const planned = planStore(config, {
+        passesPerDay: () => {
+          throw new Error('not needed');
+        },
+      });
 
-      expect(planned).toEqual({ config: expect.objectContaining({ ring_size: 6 }), issues: [] });
+      expect(planned).toEqual({ config, issues: [] });
+      expect(planned.config).not.toHaveProperty('ring_size');
     });
   });
 });
@@ -89,32 +98,49 @@ describe('the engine and the store it is given', () => {
     ]);
   });
 
-  it('refuses a schedule that would take more writes per record than the store allows', () => {
+  it('refuses a schedule that would write the heartbeat more often than the store allows', () => {
     const issues = storeFitIssues(
       'aws',
-      { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: DAY } },
+      { compareAndSet: true, writeBudget: () => ({ writes: 96, windowSeconds: DAY }) },
       () => 288,
     );
 
     expect(issues).toEqual([
       {
         path: 'policy.schedule',
-        message: '288 passes in 86400 s write a record up to 576 times; the aws store takes at most 96',
+        message: '288 passes in 86400 s write the heartbeat 288 times; the aws store takes at most 96',
       },
     ]);
   });
 
+  it('asks the budget of the heartbeat record, with one write per pass as its usage', () => {
+    const asked: [string, RecordUsage | undefined][] = [];
+    const writeBudget = (path: string, usage: RecordUsage | undefined) => {
+      asked.push([path, usage]);
+      return undefined;
+    };
+
+    expect(storeFitIssues('x', { compareAndSet: true, writeBudget }, () => 288)).toEqual([]);
+    expect(asked).toEqual([['runner/heartbeat', { writesPerDay: 288 }]]);
+  });
+
   it('accepts a schedule within the budget, counting passes in the budget window', () => {
-    // 48 passes a day, 2 writes each: 96 a day fits 96; over an hour, 2 passes and 4 writes fit 4.
-    expect(
-      storeFitIssues('aws', { compareAndSet: true, writeBudget: { writes: 96, windowSeconds: DAY } }, () => 48),
-    ).toEqual([]);
-    expect(
-      storeFitIssues('x', { compareAndSet: true, writeBudget: { writes: 4, windowSeconds: 3600 } }, () => 48),
-    ).toEqual([]);
-    expect(
-      storeFitIssues('x', { compareAndSet: true, writeBudget: { writes: 3, windowSeconds: 3600 } }, () => 48),
-    ).toHaveLength(1);
+    // 96 passes a day, one heartbeat each: 96 a day fits 96; over an hour, 4 passes fit 4 but not 3.
+    const budget = (writes: number, windowSeconds: number) => ({
+      compareAndSet: true,
+      writeBudget: () => ({ writes, windowSeconds }),
+    });
+    expect(storeFitIssues('aws', budget(96, DAY), () => 96)).toEqual([]);
+    expect(storeFitIssues('aws', budget(95, DAY), () => 96)).toHaveLength(1);
+    expect(storeFitIssues('x', budget(4, 3600), () => 96)).toEqual([]);
+    expect(storeFitIssues('x', budget(3, 3600), () => 96)).toHaveLength(1);
+  });
+
+  it('accepts the AWS store on any schedule: its heartbeat is a parameter, which has no version budget', () => {
+    const store = new AwsStore({ client: new FakeSecretsManager(), parameters: new FakeParameterStore() });
+
+    expect(storeFitIssues('aws', store.capabilities, () => 2880)).toEqual([]);
+    expect(store.capabilities.writeBudget?.('runner/heartbeat', { writesPerDay: 2880 })).toBeUndefined();
   });
 
   it('does not compute the schedule for a store without a budget', () => {

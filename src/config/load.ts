@@ -6,9 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { passesPerDay } from '../common/schedule.js';
 import { ConfigError, type ConfigIssue, ErrorCodes, RotatorError, StoreError } from '../errors.js';
-import { planStore } from '../stores/registry.js';
 import { resolveReferences, type StoreFailure, type StoreLookup } from './references.js';
 import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
 
@@ -163,7 +161,7 @@ export async function parseConfig(
     if (issues.length > 0) throw new ConfigError(issues);
   }
   const policy = deepFreeze(resolvedConfigSchema.shape.policy.parse(early.value.policy));
-  const store = deepFreeze(withStoreBudget(resolvedConfigSchema.shape.store.parse(storeSection.value), policy));
+  const store = deepFreeze(resolvedConfigSchema.shape.store.parse(storeSection.value));
 
   return Object.freeze({
     path,
@@ -214,23 +212,6 @@ export async function parseConfig(
       };
     },
   });
-}
-
-/**
- * Settings of the store that follow from the schedule (the AWS ring size), completed by
- * the store kind's own hook.
- * @throws {ConfigError} when the schedule or a configured size would break the store's budget.
- */
-function withStoreBudget(store: StoreConfig, policy: Config['policy']): StoreConfig {
-  let passes: number | undefined;
-  let planned: ReturnType<typeof planStore>;
-  try {
-    planned = planStore(store, { passesPerDay: () => (passes ??= passesPerDay(policy.schedule, policy.timezone)) });
-  } catch {
-    return store; // an invalid schedule is reported where the schedule is used
-  }
-  if (planned.issues.length > 0) throw new ConfigError(planned.issues);
-  return resolvedConfigSchema.shape.store.parse(planned.config);
 }
 
 /** Reads and parses the config file at `path`. */

@@ -17,18 +17,6 @@ export interface StoreOptions {
   readonly logger?: Logger;
 }
 
-/** Facts about the schedule that a store may size itself by. */
-export interface ScheduleFacts {
-  /** Passes a day (`policy.schedule`); computed on first use. */
-  passesPerDay(): number;
-}
-
-/** A store section completed from the schedule, or the problems that prevent it. */
-export interface PlannedStore<C> {
-  readonly config: C;
-  readonly issues: readonly ConfigIssue[];
-}
-
 /**
  * One store kind: its config section, its factory and, when its settings follow from the
  * schedule, a hook that completes them at load (the AWS ring size). Methods are declared
@@ -41,8 +29,6 @@ export interface StoreKindDefinition<S extends StoreSchema = StoreSchema> {
   schema(kit: FieldKit): S;
   /** Builds the store; it must not reach its server before the first call. */
   create(config: z.output<S>, options: StoreOptions): SecretStore;
-  /** Completes or checks the section against the schedule, at config load. */
-  plan?(config: z.output<S>, schedule: ScheduleFacts): PlannedStore<z.output<S>>;
 }
 
 /** Declares a store kind; an identity function that lets the compiler infer the section's type. */

@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { kindRegistry } from '../common/registry.js';
 import { awsStoreKind } from './aws/kind.js';
 import type { SecretStore } from './contract.js';
-import type { PlannedStore, ScheduleFacts, StoreKindDefinition, StoreOptions } from './definition.js';
+import type { StoreKindDefinition, StoreOptions } from './definition.js';
 import { fileStoreKind } from './file/kind.js';
 import { DEFAULT_FILE_DIRECTORY } from './file/schema.js';
 import { vaultStoreKind } from './vault/kind.js';
@@ -37,14 +37,4 @@ export type StoreConfig = z.output<ReturnType<typeof storeSchema>>;
 /** Builds the store a config describes. It reaches its server only at its first call. */
 export function createStore(config: StoreConfig, options: StoreOptions = {}): SecretStore {
   return registry.definitionOf(config.kind).create(config, options);
-}
-
-/**
- * Completes a store section from the schedule (the AWS ring size), or reports why the
- * schedule and the section cannot work together. The completed section is for the
- * caller to validate again with {@link storeSchema}.
- */
-export function planStore(config: StoreConfig, schedule: ScheduleFacts): PlannedStore<{ readonly kind: string }> {
-  const definition = registry.definitionOf(config.kind);
-  return definition.plan === undefined ? { config, issues: [] } : definition.plan(config, schedule);
 }

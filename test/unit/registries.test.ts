@@ -8,7 +8,7 @@ import { PROVIDER_KINDS, providerSchema } from '../../src/providers/registry.js'
 import { createRotator } from '../../src/rotator.js';
 import { AwsStore } from '../../src/stores/aws/index.js';
 import type { RecordUsage } from '../../src/stores/contract.js';
-import { DEFAULT_STORE, planStore, STORE_KINDS, storeSchema } from '../../src/stores/registry.js';
+import { DEFAULT_STORE, STORE_KINDS, storeSchema } from '../../src/stores/registry.js';
 import { FakeParameterStore, FakeSecretsManager } from '../helpers/fake-secrets-manager.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 
@@ -65,28 +65,6 @@ describe('the registries', () => {
 
     it('defaults to the embedded file store', () => {
       expect(DEFAULT_STORE).toEqual({ kind: 'file', directory: '.token-rotator' });
-    });
-
-    it('lets a kind without a schedule hook pass through planning untouched, without computing the schedule', () => {
-      const planned = planStore(DEFAULT_STORE, {
-        passesPerDay: () => {
-          throw new Error('not needed');
-        },
-      });
-
-      expect(planned).toEqual({ config: DEFAULT_STORE, issues: [] });
-    });
-
-    it('leaves the AWS section as configured: its ring size is no longer planned from the schedule', () => {
-      const config = { kind: 'aws', prefix: 'tr/', max_attempts: 3 } as const;
-      const planned = planStore(config, {
-        passesPerDay: () => {
-          throw new Error('not needed');
-        },
-      });
-
-      expect(planned).toEqual({ config, issues: [] });
-      expect(planned.config).not.toHaveProperty('ring_size');
     });
   });
 });

@@ -11,7 +11,7 @@ import type { Config } from './config/schema.js';
 import { assertStoreFits } from './engine/budget.js';
 import { readHeartbeat, recordHeartbeat } from './engine/heartbeat.js';
 import type { Outcome } from './engine/outcome.js';
-import { type PassSummary, runPass } from './engine/pass.js';
+import { type PassSummary, passCounts, runPass } from './engine/pass.js';
 import { type EffectivePolicy, effectivePolicy, feasibility } from './engine/policy.js';
 import type { Heartbeat, StateRecord } from './engine/records.js';
 import { readPublic, readState } from './engine/records-io.js';
@@ -247,7 +247,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
         },
         config.policy.concurrency,
       ).then((ran) => withOutcomes(ran, unresolved, selected));
-      logger.info({ counts: summary.counts, durationMs: summary.durationMs, ok: summary.ok }, 'pass finished');
+      logger.info({ counts: passCounts(summary), duration_ms: summary.durationMs, ok: summary.ok }, 'pass finished');
       // The dead-man signal: one write per pass, never failing it (see engine/heartbeat.ts).
       if (!passOptions.dryRun) {
         await recordHeartbeat(

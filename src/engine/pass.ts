@@ -14,6 +14,17 @@ export interface PassSummary {
   readonly counts: Readonly<Record<Outcome['status'], number>>;
 }
 
+/** A pass's outcomes counted by status, with snake_case keys (`would-rotate` as `would_rotate`), for outputs and logs. */
+export type PassCounts = Readonly<
+  Record<'fresh' | 'rotated' | 'repaired' | 'would_rotate' | 'busy' | 'backoff' | 'paced' | 'failed', number>
+>;
+
+/** {@link PassSummary.counts} as {@link PassCounts}. */
+export function passCounts(summary: PassSummary): PassCounts {
+  const { 'would-rotate': wouldRotate, ...counts } = summary.counts;
+  return { ...counts, would_rotate: wouldRotate };
+}
+
 /** Runs `task` over `items` with at most `limit` at once, keeping input order in the result. */
 export async function mapWithLimit<T, R>(
   items: readonly T[],

@@ -28,7 +28,7 @@ import {
 } from './door.js';
 import { formatStatus, formatSummary } from './format.js';
 import { type ListenAddress, parseListen } from './http.js';
-import { invalidOutput, jsonLine, statusOutput, statusProblems, validOutput } from './json-output.js';
+import { invalidOutput, jsonLine, passOutput, statusOutput, statusProblems, validOutput } from './json-output.js';
 
 export { EXIT };
 
@@ -103,7 +103,8 @@ Rotates every provider whose token is missing or due, then exits:
   -p, --provider NAME only this provider (repeatable)
       --force         rotate even fresh tokens and ignore back-off
       --dry-run       decide and report, call nothing, write nothing
-      --json          print the pass summary as JSON`,
+      --json          print the pass as one object:
+                      {schema, started_at, duration_ms, ok, counts, outcomes}`,
     options: {
       provider: { type: 'string', short: 'p', multiple: true },
       force: { type: 'boolean' },
@@ -123,9 +124,7 @@ Rotates every provider whose token is missing or due, then exits:
           dryRun: ctx.values['dry-run'] === true,
           signal: stop.signal,
         });
-        ctx.io.stdout.write(
-          ctx.values['json'] ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
-        );
+        ctx.io.stdout.write(ctx.values['json'] ? jsonLine(passOutput(summary)) : `${formatSummary(summary)}\n`);
         return passExitCode(summary);
       } finally {
         stop.dispose();

@@ -1,5 +1,6 @@
 /**
- * What `token-rotator status --json` and `validate --json` print: one object each, with a
+ * What `token-rotator run --json`, `status --json` and `validate --json` print (and what the
+ * Lambda returns for a pass): one object each, with a
  * `schema` version, snake_case keys (as the records, the config and the log lines have)
  * and problems in the error shape every output shares, `{class, code, message}`. These
  * layouts are a public interface, documented in the README: scripts and monitoring parse
@@ -8,7 +9,11 @@
  * Nothing here holds a token: a row says when a token expires, never what it is, and a
  * problem's message is an error's message, which never quotes a secret (see `errors.ts`).
  */
+
+import { outcomeError } from '../engine/outcome.js';
+import { type PassCounts, type PassSummary, passCounts } from '../engine/pass.js';
 import type { Heartbeat } from '../engine/records.js';
+import type { Outcome, OutcomeStatus } from '../engine/rotate.js';
 import { ConfigError, describeError, type ErrorCode, ErrorCodes, RotatorError } from '../errors.js';
 import { lastPassProblem } from '../observability/heartbeat.js';
 import type { ProviderStatus } from '../rotator.js';
@@ -103,6 +108,66 @@ export interface InvalidOutput {
   readonly schema: typeof OUTPUT_SCHEMA;
   readonly valid: false;
   readonly problems: readonly ValidateProblem[];
+}
+
+/** One provider's outcome in {@link PassOutput}: every key present, `null` when there is nothing to say. */
+export interface OutcomeOutput {
+  readonly provider: string;
+  /** `fresh`, `rotated`, `repaired`, `would-rotate`, `busy`, `backoff`, `paced` or `failed`. */
+  readonly status: OutcomeStatus;
+  /** True when the provider is left with a valid token and nothing failed. */
+  readonly ok: boolean;
+  /** `obtain` or `refresh`: how the stored token was got. */
+  readonly method: string | null;
+  /** Why it was rotated: `missing`, `due`, `forced` or `abandoned-refresh`. */
+  readonly reason: string | null;
+  readonly expires_at: string | null;
+  readonly generation: number | null;
+  readonly error: FailureOutput | null;
+  readonly duration_ms: number;
+}
+
+/** What `token-rotator run --json` prints and the Lambda returns: one pass. */
+export interface PassOutput {
+  readonly schema: typeof OUTPUT_SCHEMA;
+  readonly started_at: string;
+  readonly duration_ms: number;
+  /** True when every provider was left with a valid token and none failed (`run` exits 0). */
+  readonly ok: boolean;
+  readonly counts: PassCounts;
+  readonly outcomes: readonly OutcomeOutput[];
+}
+
+/** An outcome with snake_case keys and every key present. */
+export function outcomeOutput(outcome: Outcome): OutcomeOutput {
+  return {
+    provider: outcome.provider,
+    status: outcome.status,
+    ok: outcome.ok,
+    method: outcome.method ?? null,
+    reason: outcome.reason ?? null,
+    expires_at: outcome.expiresAt ?? null,
+    generation: outcome.generation ?? null,
+    error: outcome.error
+      ? { class: outcome.error.class, code: outcome.error.code, message: outcome.error.message }
+      : null,
+    duration_ms: outcome.durationMs,
+  };
+}
+
+/**
+ * The object `run --json` prints and the Lambda returns for a pass.
+ * @example passOutput(await rotator.pass()) // { schema: 1, started_at: '…', duration_ms: 812, ok: true, counts: {…}, outcomes: [...] }
+ */
+export function passOutput(summary: PassSummary): PassOutput {
+  return {
+    schema: OUTPUT_SCHEMA,
+    started_at: summary.startedAt,
+    duration_ms: summary.durationMs,
+    ok: summary.ok,
+    counts: passCounts(summary),
+    outcomes: summary.outcomes.map(outcomeOutput),
+  };
 }
 
 /** A status row with snake_case keys and every key present. */
@@ -214,6 +279,17 @@ export function invalidOutput(error: unknown): InvalidOutput {
           },
         ];
   return { schema: OUTPUT_SCHEMA, valid: false, problems };
+}
+
+/**
+ * Any error in the shape outputs and log lines share (`err` in a log line): a config
+ * error is class `config`; anything else is classified as a rotation's failure is
+ * (provider classes, `lease`, else `store`). The message never quotes a secret.
+ */
+export function errorOutput(error: unknown): FailureOutput {
+  if (error instanceof ConfigError) return { class: 'config', code: error.code, message: describeError(error) };
+  const { class: errorClass, code, message } = outcomeError(error);
+  return { class: errorClass, code, message };
 }
 
 /** Pretty-printed JSON and a newline, as the CLI writes every JSON output. */

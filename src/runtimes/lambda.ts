@@ -22,11 +22,11 @@ import { fileURLToPath } from 'node:url';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import type { LoadedConfig } from '../config/load.js';
 import type { PassSummary } from '../engine/pass.js';
-import type { Outcome } from '../engine/rotate.js';
-import { ConfigError, describeError, RotatorError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Rotator } from '../rotator.js';
 import { emfReport, openRotator, reportedPass, resolveLogLevel, runtimeLogger } from './door.js';
+import { errorOutput, type PassOutput, passOutput } from './json-output.js';
 import { assertLambdaStore, type ConfigSource, loadLambdaConfig, type SecretReader } from './lambda-config.js';
 
 /** Options of {@link createHandler}; the defaults are what Lambda needs. */
@@ -93,19 +93,6 @@ function describeSource(source: ConfigSource): string {
   return `secret ${source.id}`;
 }
 
-/** What the summary log line says of a provider: statuses and codes, never a value. */
-function brief(outcome: Outcome) {
-  return {
-    provider: outcome.provider,
-    status: outcome.status,
-    ok: outcome.ok,
-    ...(outcome.method ? { method: outcome.method } : {}),
-    ...(outcome.generation === undefined ? {} : { generation: outcome.generation }),
-    ...(outcome.expiresAt ? { expiresAt: outcome.expiresAt } : {}),
-    ...(outcome.error ? { error: { class: outcome.error.class, code: outcome.error.code } } : {}),
-  };
-}
-
 /** Runs `task` with a signal that aborts `reserve` ms before the invocation's deadline. */
 async function withDeadline<T>(
   context: Context,
@@ -129,7 +116,7 @@ async function withDeadline<T>(
  */
 export function createHandler(
   options: LambdaHandlerOptions = {},
-): (event: ScheduledEvent, context: Context) => Promise<PassSummary> {
+): (event: ScheduledEvent, context: Context) => Promise<PassOutput> {
   const env = options.env ?? process.env;
   // `info` until the cold start has checked TOKEN_ROTATOR_LOG_LEVEL and read the config.
   const logger: Logger = runtimeLogger({}, options.logDestination);
@@ -156,16 +143,16 @@ export function createHandler(
     runtime ??= start().catch((error: unknown) => {
       runtime = undefined;
       if (error instanceof ConfigError) logger.error({ code: error.code, issues: error.issues }, 'invalid config');
-      else logger.error({ error: describeError(error) }, 'lambda cold start failed');
+      else logger.error({ err: errorOutput(error) }, 'lambda cold start failed');
       throw error;
     });
     return runtime;
   }
 
-  return async function rotateHandler(event: ScheduledEvent, context: Context): Promise<PassSummary> {
+  return async function rotateHandler(event: ScheduledEvent, context: Context): Promise<PassOutput> {
     const { rotator, policy } = await ready();
-    const log = logger.child({ requestId: context.awsRequestId });
-    log.debug({ eventId: event.id, scheduledTime: event.time }, 'scheduled pass');
+    const log = logger.child({ request_id: context.awsRequestId });
+    log.debug({ event_id: event.id, scheduled_time: event.time }, 'scheduled pass');
 
     const report = emfReport(metricsOut, { service: context.functionName, requestId: context.awsRequestId });
     let summary: PassSummary;
@@ -174,17 +161,14 @@ export function createHandler(
         reportedPass(() => rotator.pass({ signal }), report),
       );
     } catch (error) {
-      const code = error instanceof RotatorError ? error.code : undefined;
-      log.error({ error: describeError(error), code }, 'pass could not run');
+      log.error({ err: errorOutput(error) }, 'pass could not run');
       throw error;
     }
 
-    log.info(
-      { ok: summary.ok, counts: summary.counts, durationMs: summary.durationMs, outcomes: summary.outcomes.map(brief) },
-      'lambda pass summary',
-    );
+    const { schema: _schema, ...pass } = passOutput(summary);
+    log.info(pass, 'lambda pass summary');
     if (!summary.ok) throw new PassFailedError(summary);
-    return summary;
+    return passOutput(summary);
   };
 }
 

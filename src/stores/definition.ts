@@ -4,7 +4,6 @@
  */
 import type { z } from 'zod';
 import type { FieldKit } from '../common/fields.js';
-import type { ConfigIssue } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretStore } from './contract.js';
 

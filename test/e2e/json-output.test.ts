@@ -301,3 +301,47 @@ describe('token-rotator validate --json', () => {
     expect(scenario.canary.leaks()).toEqual([]);
   });
 });
+
+describe('token-rotator run --json', () => {
+  it('prints one object with the schema, snake_case keys at every depth, every outcome key present, and logs in the same style', async () => {
+    const result = await scenario.cli(['run', '--json', '--force', '--log-level', 'debug']);
+
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    const output = JSON.parse(result.stdout) as Record<string, any>;
+    expect(Object.keys(output)).toEqual(['schema', 'started_at', 'duration_ms', 'ok', 'counts', 'outcomes']);
+    expect(output).toMatchObject({ schema: 1, started_at: expect.stringMatching(ISO), ok: true });
+    expect(output['counts']).toEqual({
+      fresh: 0,
+      rotated: PROVIDERS.length,
+      repaired: 0,
+      busy: 0,
+      backoff: 0,
+      paced: 0,
+      failed: 0,
+      would_rotate: 0,
+    });
+    for (const outcome of output['outcomes']) {
+      expect(Object.keys(outcome)).toEqual([
+        'provider',
+        'status',
+        'ok',
+        'method',
+        'reason',
+        'expires_at',
+        'generation',
+        'error',
+        'duration_ms',
+      ]);
+      expect(outcome).toMatchObject({ status: 'rotated', ok: true, reason: 'forced', error: null });
+      expect(outcome.expires_at).toMatch(ISO);
+    }
+    expect(keysOf(output).filter((key) => !/^[a-z]+(_[a-z]+)*$/.test(key))).toEqual([]);
+    // The log lines on stderr: one JSON object each, the same key style (pino's own keys are single words).
+    const lines = result.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as unknown);
+    expect(lines.length).toBeGreaterThan(PROVIDERS.length);
+    expect(keysOf(lines).filter((key) => !/^[a-z]+(_[a-z]+)*$/.test(key))).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@ import {
   invalidOutput,
   jsonLine,
   OUTPUT_SCHEMA,
+  passOutput,
   providerStatusOutput,
   statusOutput,
   statusProblems,
@@ -223,10 +224,35 @@ describe('the README examples of the JSON outputs', () => {
     status: statusOutput([fresh, failing], recent, GAP, NOW),
     valid: validOutput({ config: 'token-rotator.yaml', providers: 3, store: 'vault', gapSeconds: 300 }),
     invalid: invalidOutput(new ConfigError([{ path: 'providers', message: 'required' }])),
+    pass: passOutput({
+      startedAt: new Date(NOW).toISOString(),
+      durationMs: 412,
+      ok: false,
+      counts: { fresh: 0, rotated: 1, repaired: 0, 'would-rotate': 0, busy: 0, backoff: 0, paced: 0, failed: 1 },
+      outcomes: [
+        { provider: 'keliweb', status: 'rotated', ok: true, method: 'refresh', reason: 'due', durationMs: 180 },
+        {
+          provider: 'klikoo',
+          status: 'failed',
+          ok: false,
+          error: { class: 'permanent', code: 'PROVIDER_PERMANENT', message: 'the token endpoint answered HTTP 401' },
+          durationMs: 226,
+        },
+      ],
+    }),
   };
+  const shapeOf = (example: Record<string, unknown>) =>
+    'last_pass' in example
+      ? shapes.status
+      : 'outcomes' in example
+        ? shapes.pass
+        : example['valid'] === true
+          ? shapes.valid
+          : shapes.invalid;
   const sameKeys = (example: unknown, real: unknown) => expect(new Set(keysOf(example))).toEqual(new Set(keysOf(real)));
 
-  it('show status --json, validate --json valid and invalid', () => {
+  it('show run --json, status --json, validate --json valid and invalid', () => {
+    expect(examples.filter((example) => 'outcomes' in example)).toHaveLength(1);
     expect(examples.filter((example) => 'last_pass' in example)).toHaveLength(1);
     expect(examples.filter((example) => example['valid'] === true)).toHaveLength(1);
     expect(examples.filter((example) => example['valid'] === false)).toHaveLength(1);
@@ -234,7 +260,7 @@ describe('the README examples of the JSON outputs', () => {
 
   it('use exactly the keys the CLI prints', () => {
     for (const example of examples) {
-      const real = 'last_pass' in example ? shapes.status : example['valid'] === true ? shapes.valid : shapes.invalid;
+      const real = shapeOf(example);
       sameKeys(example, real);
       expect(Object.keys(example)).toEqual(Object.keys(real));
     }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type LoadedConfig, loadConfig, parseConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { explainCredentials } from '../stores/aws/credentials.js';
+import { explainCredentials } from '../stores/shared/aws-credentials.js';
 
 /** The environment variables the Lambda reads its config from, in order of precedence. */
 export const CONFIG_ENV = {

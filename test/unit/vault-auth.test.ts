@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
+import { NO_CREDENTIALS_HELP } from '../../src/stores/shared/aws-credentials.js';
 import { awsAuth, stsEndpoint } from '../../src/stores/vault/auth-aws.js';
 import { readCredentialFile } from '../../src/stores/vault/auth-file.js';
 import { jwtAuth } from '../../src/stores/vault/auth-jwt.js';
@@ -122,22 +123,43 @@ describe('aws auth', () => {
     expect(stsEndpoint('cn-north-1')).toEqual({ host: 'sts.cn-north-1.amazonaws.com.cn', signingRegion: 'cn-north-1' });
   });
 
-  it('reports missing AWS credentials as a StoreError naming the mount, without calling Vault', async () => {
+  it('reports missing AWS credentials as a StoreError naming the mount and where the chain looks, without calling Vault', async () => {
     const { client, requests } = fakeClient();
     const auth = awsAuth(
       { mount: 'aws', role: 'r' },
       {
         credentials: async () => {
-          throw new Error('Could not load credentials from any providers');
+          throw Object.assign(new Error('Could not load credentials from profile secret-team in /home/x/.aws'), {
+            name: 'CredentialsProviderError',
+          });
         },
       },
     );
     const error = await auth(client).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).message).toBe(
-      'no AWS credentials for the Vault login at auth/aws: Could not load credentials from any providers',
+      `no AWS credentials for the Vault login at auth/aws: CredentialsProviderError: ${NO_CREDENTIALS_HELP}`,
     );
+    expect((error as StoreError).message).not.toContain('secret-team');
     expect(requests).toEqual([]);
+  });
+
+  it('names only the exception when the credential chain fails otherwise, never quoting its message', async () => {
+    const { client } = fakeClient();
+    const auth = awsAuth(
+      { mount: 'aws', role: 'r' },
+      {
+        credentials: async () => {
+          throw Object.assign(new Error('sts answered: <Error>token eyJhbGciOi…</Error>'), {
+            name: 'InvalidIdentityToken',
+          });
+        },
+      },
+    );
+    const error = await auth(client).catch((e: unknown) => e);
+    expect((error as StoreError).message).toBe(
+      'no AWS credentials for the Vault login at auth/aws: InvalidIdentityToken',
+    );
   });
 
   it('signs with the date it is given, so the same inputs give the same request', async () => {

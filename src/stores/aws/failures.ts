@@ -5,7 +5,7 @@
  */
 import { RotatorError, StoreError } from '../../errors.js';
 import { systemErrorCode } from '../contract.js';
-import { explainCredentials } from './credentials.js';
+import { explainCredentials } from '../shared/aws-credentials.js';
 
 /**
  * Exceptions that repeating the same call cannot fix: denied by IAM or by the KMS key,

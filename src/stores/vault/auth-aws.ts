@@ -12,6 +12,7 @@
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { StoreError } from '../../errors.js';
+import { explainCredentials } from '../shared/aws-credentials.js';
 import type { VaultAuth } from './auth-method.js';
 
 /** The signed body: the GetCallerIdentity action of the STS query API. */
@@ -145,10 +146,10 @@ async function resolveCredentials(provider: AwsCredentialsProvider, mount: strin
   try {
     return await provider();
   } catch (error) {
-    // The SDK's messages name the providers it tried, never a credential.
-    throw new StoreError(`no AWS credentials for the Vault login at auth/${mount}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    // Where the SDK's default chain looks, or the exception's name: never its message,
+    // which may quote a profile, a file or what an endpoint answered.
+    const reason = explainCredentials(error) ?? (error instanceof Error ? error.name : 'unknown error');
+    throw new StoreError(`no AWS credentials for the Vault login at auth/${mount}: ${reason}`, { cause: error });
   }
 }
 

@@ -48,8 +48,8 @@ import { bucketOf, providerUsage, STATE_WRITES_PER_ROTATION } from '../src/engin
 import { effectivePolicy, renewThreshold, rotationsPerDay } from '../src/engine/policy.js';
 import { HEARTBEAT_PATH } from '../src/engine/records.js';
 import { writeWorkspace } from '../src/runtimes/demo.js';
-import { createAwsStore } from '../src/stores/aws/index.js';
 import { createDemoClients, type SandboxTarget, startSandbox } from '../src/sandbox/index.js';
+import { createAwsStore } from '../src/stores/aws/index.js';
 import { type AwsCall, startAwsCallCounter } from '../test/helpers/aws-call-counter.js';
 import { awsCli } from '../test/helpers/aws-consumers.js';
 import { MOTO_ENV, type Moto, startMoto } from '../test/helpers/moto.js';

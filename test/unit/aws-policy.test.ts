@@ -28,8 +28,8 @@ import { type RotationEnv, type RotationTarget, rotate } from '../../src/engine/
 import { silentLogger } from '../../src/observability/logger.js';
 import { createTokenReader } from '../../src/reader.js';
 import { AwsStore } from '../../src/stores/aws/index.js';
-import { FakeParameterStore, FakeSecretsManager } from '../helpers/fake-secrets-manager.js';
 import { FakeProvider } from '../helpers/fake-provider.js';
+import { FakeParameterStore, FakeSecretsManager } from '../helpers/fake-secrets-manager.js';
 
 interface Statement {
   Sid: string;
@@ -129,11 +129,7 @@ type Input = Record<string, any>;
  * calls the service makes on the caller's behalf (Secrets Manager: `GenerateDataKey` to
  * write, `Decrypt` to read; Parameter Store, standard tier: `Encrypt` and `Decrypt`).
  */
-function authorizationsOf(
-  call: string,
-  input: Input,
-  secureParameter: (name: string) => boolean,
-): Authorization[] {
+function authorizationsOf(call: string, input: Input, secureParameter: (name: string) => boolean): Authorization[] {
   const sm = (action: string, name: string, context: Record<string, string> = {}): Authorization => ({
     action: `secretsmanager:${action}`,
     resource: secretArn(name),
@@ -242,7 +238,8 @@ async function recordProviderLife(): Promise<{ authorizations: Authorization[]; 
   const reader = createTokenReader({ store, now: () => clock.now, refreshMarginSeconds: 0 });
   // Authorizations are worked out as each call is made, so a SecureString is known as such.
   const settle = () => {
-    for (const { call, input } of calls.splice(0)) authorizations.push(...authorizationsOf(call, input, secureParameter));
+    for (const { call, input } of calls.splice(0))
+      authorizations.push(...authorizationsOf(call, input, secureParameter));
   };
   const pass = async (lifetime: number) => {
     provider.options.lifetime = lifetime;
@@ -347,9 +344,9 @@ describe('deploy/aws IAM policies', () => {
     it('creates a secret only with its managed-by tag', () => {
       const arn = secretArn('token-rotator/tokens/klikoo');
 
-      expect(allows(rotator, 'secretsmanager:CreateSecret', arn, { 'aws:RequestTag/managed-by': 'token-rotator' })).toBe(
-        true,
-      );
+      expect(
+        allows(rotator, 'secretsmanager:CreateSecret', arn, { 'aws:RequestTag/managed-by': 'token-rotator' }),
+      ).toBe(true);
       expect(allows(rotator, 'secretsmanager:CreateSecret', arn)).toBe(false);
       expect(allows(rotator, 'secretsmanager:CreateSecret', arn, { 'aws:RequestTag/managed-by': 'someone' })).toBe(
         false,

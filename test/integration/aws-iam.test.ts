@@ -11,7 +11,8 @@
  *   scoped to ARNs matches, so it would deny every read of our policies. The launcher
  *   (`test/helpers/moto_server.py`, `TOKEN_ROTATOR_MOTO_IAM_RESOURCES=1`) gives moto the ARN
  *   a call names, as AWS authorizes it: the secret's full ARN (with its random suffix), the
- *   parameter's ARN; `*` for ListSecrets and BatchGetSecretValue.
+ *   parameter's ARN; `*` for ListSecrets and BatchGetSecretValue. Moto's own evaluator
+ *   (Allow and Deny statements, `*` wildcards) then judges the policy text.
  *
  * What moto does not enforce, so this test cannot prove it (the unit test
  * `test/unit/aws-policy.test.ts` evaluates it against the policy text):
@@ -20,13 +21,15 @@
  * - Conditions: moto passes no request context (tags) to the evaluator, so a statement with
  *   a condition, as the rotator's tag-conditioned CreateSecret, is not judged as AWS does.
  * - BatchGetSecretValue: moto checks `secretsmanager:BatchGetSecretValue` alone and returns
- *   every secret asked for; AWS also checks `secretsmanager:GetSecretValue` on each one.
- *   The consumer policy grants no BatchGetSecretValue, so consumers are refused it here.
+ *   every secret asked for; AWS also checks `secretsmanager:GetSecretValue` on each one and
+ *   answers the others with `AccessDeniedException` entries. The launcher adds that check
+ *   too, so a consumer's batch (the project's reader makes one) is judged as AWS judges it.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenReader } from '../../src/reader.js';
 import { AwsStore, sdkParameterStore, sdkSecretsManager } from '../../src/stores/aws/index.js';
 import {
   awsCli,
@@ -41,8 +44,17 @@ import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 /** Requests moto serves before it enforces IAM: enough for the setup, the rest is spent below. */
 const UNAUTHENTICATED_REQUESTS = 300;
 const POLICIES = resolve(import.meta.dirname, '../../deploy/aws');
-const HOURLY = { provider: 'hourly', access_token: 'at-hourly-1', token_type: 'Bearer', generation: 1 };
-const SHORT = { provider: 'short', access_token: 'at-short-1', token_type: 'Bearer', generation: 1 };
+/** Public records as the rotator writes them, valid for a day from now. */
+const publicRecord = (provider: string) => ({
+  provider,
+  access_token: `at-${provider}-1`,
+  token_type: 'Bearer',
+  issued_at: new Date().toISOString(),
+  expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+  generation: 1,
+});
+const HOURLY = publicRecord('hourly');
+const SHORT = publicRecord('short');
 
 let moto: Moto;
 let setup: ConsumerOptions;
@@ -178,16 +190,35 @@ describe('deploy/aws/consumer-policy.json, enforced by moto', () => {
     );
   });
 
-  it('refuses a batch read, which would otherwise return the state with the public record', async () => {
-    const args = [
-      'secretsmanager',
-      'batch-get-secret-value',
-      '--secret-id-list',
-      'token-rotator/tokens/hourly',
-      'token-rotator/state/hourly@0',
-    ];
+  it('answers a batch read with the public record only: the state comes back as AccessDeniedException', async () => {
+    const { json } = await awsCli(
+      [
+        'secretsmanager',
+        'batch-get-secret-value',
+        '--secret-id-list',
+        'token-rotator/tokens/hourly',
+        'token-rotator/state/hourly@0',
+      ],
+      as('consumer'),
+    );
+    const answer = json as { SecretValues: { Name: string }[]; Errors: { SecretId: string; ErrorCode: string }[] };
 
-    expect(await refusal(args, as('consumer'))).toMatch(/AccessDenied/);
+    expect(answer.SecretValues.map((value) => value.Name)).toEqual(['token-rotator/tokens/hourly']);
+    expect(answer.Errors).toEqual([
+      expect.objectContaining({ SecretId: 'token-rotator/state/hourly@0', ErrorCode: 'AccessDeniedException' }),
+    ]);
+  });
+
+  it("lets the project's own reader, with the consumer's keys, read both records", async () => {
+    const env = as('consumer').env!;
+    const store = storeAs({ accessKeyId: env['AWS_ACCESS_KEY_ID']!, secretAccessKey: env['AWS_SECRET_ACCESS_KEY']! });
+    const reader = createTokenReader({ store, refreshMarginSeconds: 0 });
+    try {
+      expect((await reader.get('hourly')).accessToken).toBe(HOURLY.access_token);
+      expect((await reader.get('short')).accessToken).toBe(SHORT.access_token);
+    } finally {
+      await store.close();
+    }
   });
 
   it('refuses every write to a public record, in either place', async () => {

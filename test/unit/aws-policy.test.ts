@@ -445,8 +445,25 @@ describe('deploy/aws IAM policies', () => {
     });
   });
 
+  describe('the prune policy (added to the rotator policy for `token-rotator prune`)', () => {
+    const prune = policy('prune-policy.json');
+
+    it('deletes the ring slots release 0.1 left: public rings, the heartbeat ring, state slots beyond the size', () => {
+      for (const name of ['tokens/klikoo@3', 'runner/heartbeat@5', 'state/klikoo@5']) {
+        expect(allows(prune, 'secretsmanager:DeleteSecret', secretArn(`token-rotator/${name}`)), name).toBe(true);
+      }
+    });
+
+    it('deletes no record kept in one secret, and nothing outside the prefix', () => {
+      for (const name of ['token-rotator/credentials/klikoo', 'token-rotator/state/klikoo', 'another-app/db@1']) {
+        expect(allows(prune, 'secretsmanager:DeleteSecret', secretArn(name)), name).toBe(false);
+      }
+      expect(prune.Statement.flatMap((s) => list(s.Action))).toEqual(['secretsmanager:DeleteSecret']);
+    });
+  });
+
   it('never grants a wildcard action, and grants on `*` only what cannot be scoped to a secret', () => {
-    for (const statement of [...rotator.Statement, ...consumer.Statement]) {
+    for (const statement of [...rotator.Statement, ...consumer.Statement, ...policy('prune-policy.json').Statement]) {
       for (const action of list(statement.Action)) expect(action, statement.Sid).not.toMatch(/\*/);
       if (list(statement.Resource).includes('*')) {
         for (const action of list(statement.Action)) {

@@ -10,17 +10,21 @@
  * provider when it is under the prefix and names the provider, and to the runner
  * otherwise (another shared record, or a listing that names nothing). It counts the
  * secrets and the SSM parameters under the prefix the same way. Each kind runs alone
- * under its own prefix. So it measures today's ring of secrets and whatever replaces it,
- * unchanged.
+ * under its own prefix. So it measures whatever layout the store has, unchanged: since 0.2,
+ * one secret per public record (an SSM parameter for tokens shorter than about 30 min), a
+ * state ring sized from the record's write rate, the heartbeat in an SSM parameter.
  *
  * The cost model (stated again in the printed report):
  * - passes per day and the longest gap between passes come from the schedule
  *   (`src/common/schedule.ts`); the renewal point from `renewThreshold` in
  *   `src/engine/policy.ts` with the default policy, the provider's name (its jitter) and
  *   the token lifetime the sandbox is told to issue;
- * - rotations per day = 86400 / (lifetime − threshold); a day has
+ * - rotations per day = 86400 / (lifetime − threshold) (`rotationsPerDay`); a day has
  *   (passes − rotations) idle passes and `rotations` rotating passes per provider, and
  *   `passes` heartbeats per runner, whatever the number of providers;
+ * - a rotation is measured with `run --force`, which the engine paces like any other
+ *   rotation: the state's write budget allows a burst of `burstRotations` (12 for a
+ *   3600 s token), so a measurement asks for no more forced rotations than that;
  * - Secrets Manager: $0.40 per secret-month, $0.05 per 10,000 API calls; SSM Parameter
  *   Store standard parameters: no storage charge, and standard-throughput API calls are
  *   free; a month is 30 days. Calls to any other service are listed and not priced.
@@ -40,10 +44,12 @@ import { parse, stringify } from 'yaml';
 import { fieldKit } from '../src/common/fields.js';
 import { policySchema } from '../src/common/policy.js';
 import { passesPerDay, scheduleGapSeconds } from '../src/common/schedule.js';
-import { effectivePolicy, renewThreshold } from '../src/engine/policy.js';
+import { bucketOf, providerUsage, STATE_WRITES_PER_ROTATION } from '../src/engine/budget.js';
+import { effectivePolicy, renewThreshold, rotationsPerDay } from '../src/engine/policy.js';
 import { HEARTBEAT_PATH } from '../src/engine/records.js';
 import { writeWorkspace } from '../src/runtimes/demo.js';
 import { createDemoClients, type SandboxTarget, startSandbox } from '../src/sandbox/index.js';
+import { createAwsStore } from '../src/stores/aws/index.js';
 import { type AwsCall, startAwsCallCounter } from '../test/helpers/aws-call-counter.js';
 import { awsCli } from '../test/helpers/aws-consumers.js';
 import { MOTO_ENV, type Moto, startMoto } from '../test/helpers/moto.js';
@@ -108,7 +114,9 @@ export interface MeasureOptions {
   readonly runs?: number;
   /**
    * Forced rotations before measuring, so a layout that grows with use (a ring that
-   * creates its slots as it first reaches them) is measured in its steady state; 8 by default.
+   * creates its slots as it first reaches them: 5 state writes for a 900 s token) is
+   * measured in its steady state; 3 by default. The first run, the warm-up and the
+   * measured rotations together must fit {@link burstRotations}.
    */
   readonly warmup?: number;
   /** A moto already running; one is started (and stopped) otherwise. */
@@ -190,10 +198,37 @@ async function countStored(moto: Moto, prefix: string, provider: string) {
   return { secrets, parameters };
 }
 
+/**
+ * How many rotations in a row the engine lets a provider of `kind` make on the AWS store
+ * before pacing it (`paced`): the burst of the token bucket over the state record's write
+ * budget, as the store declares it for the usage the engine declares. Forced rotations
+ * beyond it would measure pacing, not rotations.
+ */
+export function burstRotations(kind: ProviderKind): number {
+  const policy = policySchema(fieldKit('resolved')).parse({});
+  const gap = scheduleGapSeconds(policy.schedule, policy.timezone);
+  const usage = providerUsage(kind.lifetimeSeconds, effectivePolicy(policy, undefined), gap, kind.provider);
+  const store = createAwsStore({ kind: 'aws', prefix: 'token-rotator/', region: MOTO_ENV.AWS_REGION, max_attempts: 1 });
+  try {
+    const budget = store.capabilities.writeBudget?.(`state/${kind.provider}`, usage?.state);
+    return budget === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.floor(bucketOf(budget).capacity / STATE_WRITES_PER_ROTATION);
+  } finally {
+    void store.close();
+  }
+}
+
 async function measureKind(kind: ProviderKind, moto: Moto, options: MeasureOptions): Promise<KindMeasurement> {
   const runs = options.runs ?? 5;
-  const warmup = options.warmup ?? 8;
+  const warmup = options.warmup ?? 3;
   const say = options.progress ?? (() => {});
+  const burst = burstRotations(kind);
+  if (1 + warmup + runs > burst) {
+    throw new RangeError(
+      `${kind.provider} (${kind.lifetimeSeconds} s): 1 first run + ${warmup} warm-up + ${runs} measured rotations exceed the ${burst} the state's write budget allows in a row; ask for fewer`,
+    );
+  }
   const counter = await startAwsCallCounter(moto.endpoint);
   const { clients, secrets } = await createDemoClients();
   const sandbox = await startSandbox({
@@ -259,18 +294,14 @@ async function measureKind(kind: ProviderKind, moto: Moto, options: MeasureOptio
     }
 
     const gap = scheduleGapSeconds(policy.schedule, policy.timezone);
-    const thresholdSeconds = renewThreshold(
-      kind.lifetimeSeconds,
-      effectivePolicy(policy, undefined),
-      gap,
-      kind.provider,
-    );
+    const effective = effectivePolicy(policy, undefined);
+    const thresholdSeconds = renewThreshold(kind.lifetimeSeconds, effective, gap, kind.provider);
     return {
       kind,
       schedule: policy.schedule,
       passesPerDay: passesPerDay(policy.schedule, policy.timezone),
       thresholdSeconds,
-      rotationsPerDay: 86_400 / (kind.lifetimeSeconds - thresholdSeconds),
+      rotationsPerDay: rotationsPerDay(kind.lifetimeSeconds, effective, gap, kind.provider),
       ...(await countStored(moto, prefix, kind.provider)),
       firstRun,
       idle,

@@ -15,7 +15,7 @@
  * smallest size there so it cannot rot.
  *
  * Environment: AWS_COST_RUNS (measured runs per kind, 5), AWS_COST_WARMUP (forced
- * rotations before measuring, 8), AWS_COST_PROVIDERS (comma-separated, `generic,klikoo`).
+ * rotations before measuring, 3), AWS_COST_PROVIDERS (comma-separated, `generic,klikoo`).
  */
 import { describe, expect, it } from 'vitest';
 import { formatReport, measureAwsCost, PROVIDER_KINDS } from './aws-cost-measure.js';
@@ -31,7 +31,7 @@ function numberFromEnv(name: string, fallback: number): number {
 describe('bench:aws-cost', () => {
   it('counts the calls and secrets of the AWS store and prices them', async () => {
     const runs = Math.max(1, numberFromEnv('AWS_COST_RUNS', 5));
-    const warmup = numberFromEnv('AWS_COST_WARMUP', 8);
+    const warmup = numberFromEnv('AWS_COST_WARMUP', 3);
     const wanted = (process.env['AWS_COST_PROVIDERS'] ?? '').split(',').filter((name) => name !== '');
     const kinds = wanted.length === 0 ? PROVIDER_KINDS : PROVIDER_KINDS.filter((k) => wanted.includes(k.provider));
     expect(kinds.length, `AWS_COST_PROVIDERS names none of ${PROVIDER_KINDS.map((k) => k.provider)}`).toBeGreaterThan(

@@ -8,6 +8,7 @@ value. AWS returns the AWSCURRENT version when no stage is named:
 https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
 Here the default follows AWSCURRENT whenever it moves; nothing else changes.
 """
+import os
 import sys
 
 from moto.secretsmanager.models import SecretsManagerBackend
@@ -24,6 +25,72 @@ def _update_stage_following_current(self, secret_id, version_stage, remove_from_
 
 
 SecretsManagerBackend.update_secret_version_stage = _update_stage_following_current
+
+# With TOKEN_ROTATOR_MOTO_IAM_RESOURCES=1 (and INITIAL_NO_AUTH_ACTION_COUNT), IAM is checked
+# against the ARN a call names, as AWS does: moto 5.2.5 checks Secrets Manager and SSM calls
+# against the resource "*" only, which no statement scoped to ARNs matches. And a
+# BatchGetSecretValue returns only the secrets the caller may GetSecretValue, the others as
+# AccessDeniedException entries, as AWS documents; moto checks the batch action alone.
+if os.environ.get("TOKEN_ROTATOR_MOTO_IAM_RESOURCES") == "1":
+    import json
+
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import AccessDeniedError
+    from moto.iam.access_control import IAMRequest
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.secretsmanager.responses import SecretsManagerResponse
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    def _arn_of_secret(self, secret_id):
+        secret = secretsmanager_backends[self.current_account][self.region].secrets.get(secret_id)
+        if secret is not None:
+            return secret.arn
+        return f"arn:{self.partition}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
+
+    def _secret_arn(self):
+        secret_id = self._get_param("SecretId") or self._get_param("Name")
+        if not secret_id:
+            return "*"  # ListSecrets, BatchGetSecretValue: not scoped to a secret in AWS either
+        return _arn_of_secret(self, secret_id)
+
+    _batch_get = SecretsManagerResponse.batch_get_secret_value
+
+    def _batch_get_checking_each_secret(self):
+        secret_ids = self._get_param("SecretIdList", if_none=[])
+        if not secret_ids or ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+            return _batch_get(self)
+        request = IAMRequest(
+            account_id=self.current_account,
+            method=self.method,
+            path=self.raw_path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action="GetSecretValue",
+        )
+        allowed, denied = [], []
+        for secret_id in secret_ids:
+            try:
+                request.check_action_permitted(_arn_of_secret(self, secret_id))
+                allowed.append(secret_id)
+            except AccessDeniedError:
+                denied.append({"SecretId": secret_id, "ErrorCode": "AccessDeniedException", "Message": "access denied"})
+        values, errors, next_token = ([], [], None)
+        if allowed:
+            values, errors, next_token = self.backend.batch_get_secret_value(secret_id_list=allowed)
+        return json.dumps({"SecretValues": values, "Errors": errors + denied, "NextToken": next_token})
+
+    SecretsManagerResponse.batch_get_secret_value = _batch_get_checking_each_secret
+
+    def _parameter_arn(self):
+        name = self._get_param("Name") or self._get_param("Path")
+        if not name:
+            return "*"
+        return f"arn:{self.partition}:ssm:{self.region}:{self.current_account}:parameter/{name.lstrip('/')}"
+
+    SecretsManagerResponse._determine_resource = _secret_arn
+    SimpleSystemManagerResponse._determine_resource = _parameter_arn
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -229,29 +229,36 @@ describe('osls package', () => {
     expect(resources(dev)['RotateLogGroup']!['Properties']['RetentionInDays']).toBe(30);
   });
 
-  it("scopes the role's Secrets Manager actions to the rotator's prefix; only ListSecrets, which cannot be scoped, is on *", () => {
+  it("scopes the role's Secrets Manager actions to the rotator's prefix (DeleteSecret to its public records); only ListSecrets and BatchGetSecretValue, which cannot be scoped, are on *", () => {
     const all = statements(dev);
     const sm = all.filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
 
     for (const statement of all) {
       expect(statement['Effect']).toBe('Allow');
       for (const action of actionsOf(statement)) expect(action).not.toMatch(/\*/);
-      if (resourcesOf(statement).includes('*')) expect(actionsOf(statement)).toEqual(['secretsmanager:ListSecrets']);
+      if (resourcesOf(statement).includes('*'))
+        expect(actionsOf(statement)).toEqual(['secretsmanager:ListSecrets', 'secretsmanager:BatchGetSecretValue']);
     }
     for (const statement of sm.filter((s) => !resourcesOf(s).includes('*'))) {
+      const deletes = actionsOf(statement).includes('secretsmanager:DeleteSecret');
       expect(resourcesOf(statement)).toEqual([
-        { 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:token-rotator/*' },
+        {
+          'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:token-rotator/${deletes ? 'tokens/' : ''}*`,
+        },
       ]);
+      if (deletes) expect(actionsOf(statement)).toEqual(['secretsmanager:DeleteSecret']);
     }
   });
 
-  it('grants the same Secrets Manager and KMS actions as deploy/aws/rotator-policy.json', async () => {
+  it('grants the same Secrets Manager, SSM and KMS actions as deploy/aws/rotator-policy.json, less listing parameters (a Lambda never lists)', async () => {
     const policy = JSON.parse(await readFile(join(ROOT, 'deploy/aws/rotator-policy.json'), 'utf8')) as Json;
-    const expected = new Set((policy['Statement'] as Json[]).flatMap(actionsOf));
+    const expected = new Set(
+      (policy['Statement'] as Json[]).flatMap(actionsOf).filter((a) => a !== 'ssm:GetParametersByPath'),
+    );
     const granted = new Set(
       statements(dev)
         .flatMap(actionsOf)
-        .filter((a) => /^(?:secretsmanager|kms):/.test(a)),
+        .filter((a) => /^(?:secretsmanager|ssm|kms):/.test(a)),
     );
 
     expect([...granted].sort()).toEqual([...expected].sort());

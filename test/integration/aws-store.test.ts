@@ -281,6 +281,16 @@ describe('AwsStore against moto', () => {
       expect(await versionCount(name)).toBe(versionsBefore);
     });
 
+    it('treats a retried identical create as a no-op returning the same version', async () => {
+      const store = newStore();
+      const v1 = await store.write('tokens/keliweb', { access_token: 'a1' }, null, { usage: HOURLY });
+
+      const retried = await store.write('tokens/keliweb', { access_token: 'a1' }, null, { usage: HOURLY });
+
+      expect(retried).toBe(v1);
+      expect(await versionCount(store.secretName('tokens/keliweb'))).toBe(1);
+    });
+
     it('relies on AWS token semantics moto reproduces: same token and value is a no-op, same token and another value is ResourceExistsException', async () => {
       const store = newStore();
       await store.write('tokens/keliweb', { access_token: 'a1' }, null, { usage: HOURLY });

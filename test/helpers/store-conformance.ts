@@ -325,12 +325,11 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         const seen = backend.labels.seen;
         it('shows the labels of each write where operators see them, and keeps them out of the value', async () => {
           const each = await open();
-          const first = await each.store.write('tokens/klikoo', { access_token: 'a1' }, null, labels);
+          const first = await each.store.write('tokens/klikoo', { access_token: 'a1' }, null, { labels });
           expect(await seen(each, 'tokens/klikoo')).toMatchObject(labels);
 
           await each.store.write('tokens/klikoo', { access_token: 'a2' }, first, {
-            ...labels,
-            expires_at: '2026-11-21T10:30:00.000Z',
+            labels: { ...labels, expires_at: '2026-11-21T10:30:00.000Z' },
           });
 
           expect(await seen(each, 'tokens/klikoo')).toMatchObject({
@@ -343,7 +342,7 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         it(`accepts labels and keeps them out of the value (ignored: ${backend.labels.ignored})`, async () => {
           const { store } = await open();
 
-          const version = await store.write('tokens/klikoo', { access_token: 'a1' }, null, labels);
+          const version = await store.write('tokens/klikoo', { access_token: 'a1' }, null, { labels });
 
           expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a1' }, version });
         });

@@ -62,7 +62,7 @@ const EXPLAINS_CHAIN = new RegExp(
   ].join(''),
 );
 
-describe('AwsSecretsStore without credentials', () => {
+describe('AwsStore without credentials', () => {
   it('fails a read with a StoreError that says the SDK found no credentials and where it looked', async () => {
     const store = createAwsStore({
       kind: 'aws',
@@ -70,15 +70,35 @@ describe('AwsSecretsStore without credentials', () => {
       region: 'us-east-1',
       endpoint: moto.endpoint,
       max_attempts: 1,
-      ring_size: 1,
     });
 
-    const error = await store.read('tokens/a').catch((e: unknown) => e);
+    // An hour token's public record: its one secret.
+    const error = await store.read('tokens/a', { writesPerDay: 46 }).catch((e: unknown) => e);
     await store.close();
 
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).message).toMatch(
-      /^Secrets Manager \w+ failed for secret no-credentials\/tokens\/a@0 \(/,
+      /^Secrets Manager \w+ failed for secret no-credentials\/tokens\/a \(/,
+    );
+    expect((error as StoreError).message).toMatch(EXPLAINS_CHAIN);
+  });
+
+  it('fails a read from Parameter Store the same way, naming the parameter', async () => {
+    const store = createAwsStore({
+      kind: 'aws',
+      prefix: 'no-credentials/',
+      region: 'us-east-1',
+      endpoint: moto.endpoint,
+      max_attempts: 1,
+    });
+
+    // A 900 s token's public record: a parameter.
+    const error = await store.read('tokens/a', { writesPerDay: 233 }).catch((e: unknown) => e);
+    await store.close();
+
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).message).toMatch(
+      /^SSM GetParameter failed for parameter \/no-credentials\/tokens\/a \(/,
     );
     expect((error as StoreError).message).toMatch(EXPLAINS_CHAIN);
   });
@@ -90,7 +110,6 @@ describe('AwsSecretsStore without credentials', () => {
       region: 'us-east-1',
       endpoint: moto.endpoint,
       max_attempts: 1,
-      ring_size: 1,
     });
 
     const error = await store.write('tokens/a', { n: 1 }, null).catch((e: unknown) => e);

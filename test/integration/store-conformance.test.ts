@@ -14,7 +14,13 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect, vi } from 'vitest';
 import type { StoreConfig } from '../../src/config/schema.js';
-import { AwsSecretsStore, MAX_SECRET_STRING_BYTES, sdkSecretsManager } from '../../src/stores/aws/index.js';
+import {
+  AwsStore,
+  MAX_SECRET_STRING_BYTES,
+  type SdkSecretsManagerOptions,
+  sdkParameterStore,
+  sdkSecretsManager,
+} from '../../src/stores/aws/index.js';
 import { MAX_RECORD_BYTES as FILE_MAX_RECORD_BYTES, FileStore } from '../../src/stores/file/index.js';
 import { createStore } from '../../src/stores/registry.js';
 import { MAX_RECORD_BYTES as VAULT_MAX_RECORD_BYTES } from '../../src/stores/vault/index.js';
@@ -218,8 +224,13 @@ const awsBackend = (() => {
    * case has passed every run so far. Should it fail here alone, the same case on the file
    * store and OpenBao, whose compare-and-set is atomic, tells a moto race from a regression.
    */
-  /** Rings of two slots: small enough to be quick, large enough that writes alternate secrets. */
-  const RING_SIZE = 2;
+  /** The store of `config` with the SDK clients' `options`, both services at moto's endpoint. */
+  const awsStore = (config: StoreConfigOf<'aws'>, options: SdkSecretsManagerOptions = {}) =>
+    new AwsStore({
+      client: sdkSecretsManager(config, options),
+      parameters: sdkParameterStore({ ...config, ssm_endpoint: config.endpoint }, options),
+      prefix: config.prefix,
+    });
   /** Calls moto's IAM API, unauthenticated while moto does not enforce IAM. */
   async function iam(parameters: Record<string, string>): Promise<string> {
     const response = await fetch(`${server().endpoint}/`, {
@@ -242,6 +253,9 @@ const awsBackend = (() => {
     if (!response.ok) throw new Error(`moto reset-auth: HTTP ${response.status}`);
   }
   return {
+    // The cases write without usage: public records (tokens/…) go to one secret each, the
+    // others (state/…, counter) to a ring of secrets; the parameter placement has its own
+    // block in aws-store.test.ts (it has no atomic compare-and-set).
     name: 'the AWS Secrets Manager store (moto, through the SDK)',
     childEnv: MOTO_ENV,
     async start() {
@@ -260,18 +274,16 @@ const awsBackend = (() => {
         endpoint: server().endpoint,
         // One attempt when timing a call: the SDK would repeat a timed-out attempt.
         max_attempts: options.timeoutMs === undefined ? 3 : 1,
-        ring_size: RING_SIZE,
       };
-      const client = sdkSecretsManager(
+      return {
+        store: awsStore(config, options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs }),
         config,
-        options.timeoutMs === undefined ? {} : { requestTimeoutMs: options.timeoutMs },
-      );
-      return { store: new AwsSecretsStore({ client, prefix: config.prefix, ringSize: RING_SIZE }), config };
+      };
     },
     sizeLimit: {
       bytes: MAX_SECRET_STRING_BYTES,
-      // What Secrets Manager counts is the slot's whole SecretString: the ring envelope of a first write.
-      sizeOf: (value) => jsonBytes({ ring: { seq: 0, size: RING_SIZE }, record: value }),
+      // The size cases write a public record (tokens/large): its secret holds the record's JSON as it is.
+      sizeOf: jsonBytes,
     },
     labels: {
       ignored:
@@ -293,7 +305,12 @@ const awsBackend = (() => {
         Statement: [
           {
             Effect: 'Allow',
-            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            // A ring is read with BatchGetSecretValue, which AWS authorises with GetSecretValue too.
+            Action: [
+              'secretsmanager:GetSecretValue',
+              'secretsmanager:BatchGetSecretValue',
+              'secretsmanager:DescribeSecret',
+            ],
             Resource: '*',
           },
         ],
@@ -304,11 +321,7 @@ const awsBackend = (() => {
         PolicyName: 'read-only',
         PolicyDocument: JSON.stringify(policy),
       });
-      const reader = new AwsSecretsStore({
-        client: sdkSecretsManager({ ...config, max_attempts: 1 }, { credentials: { accessKeyId, secretAccessKey } }),
-        prefix: config.prefix,
-        ringSize: RING_SIZE,
-      });
+      const reader = awsStore({ ...config, max_attempts: 1 }, { credentials: { accessKeyId, secretAccessKey } });
       await enforceIam('0');
       try {
         // The key is valid: it may read what it may not write.

@@ -157,13 +157,14 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
       const prefix = uniquePrefix();
       const store = storeFrom({ prefix, custom_metadata: { team: 'payments' } });
       const v1 = await store.write('tokens/klikoo', { n: 1 }, null, {
-        provider: 'klikoo',
-        expires_at: '2026-11-21T10:15:00.000Z',
+        labels: { provider: 'klikoo', expires_at: '2026-11-21T10:15:00.000Z' },
       });
       const first = (await bao.ok('GET', `secret/metadata/${prefix}/tokens/klikoo`)).data.custom_metadata;
       await bao.ok('POST', `secret/metadata/${prefix}/tokens/klikoo`, { custom_metadata: { ...first, owner: 'ops' } });
 
-      await store.write('tokens/klikoo', { n: 2 }, v1, { provider: 'klikoo', expires_at: '2026-11-21T10:30:00.000Z' });
+      await store.write('tokens/klikoo', { n: 2 }, v1, {
+        labels: { provider: 'klikoo', expires_at: '2026-11-21T10:30:00.000Z' },
+      });
 
       expect(first).toEqual({
         team: 'payments',

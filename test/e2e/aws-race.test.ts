@@ -177,19 +177,23 @@ describe(`${RUNNERS} token-rotator run processes on one AWS account (moto)`, () 
 
     const versions = await versionsPerName();
     console.log(
-      `aws race: versions per secret and parameter (a lost race stages one too):\n${Object.entries(versions)
+      `aws race: versions per secret and parameter (a lost race stages none):\n${Object.entries(versions)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([name, count]) => `  ${name}: ${count}`)
         .join('\n')}`,
     );
-    // Every state and token record exists where the layout puts it, and took at least its successful writes.
+    // Every state and token record exists where the layout puts it. A secret holds exactly its
+    // winning writes: every lost race, of eight runners in every round, made no version (writers
+    // over one version stage one version id between them). A parameter has no such check and
+    // may take a loser's write too; it has no version budget.
     for (const provider of PROVIDERS) {
       const generation = 1 + rotated.get(provider)!;
       const state = Object.entries(versions).filter(([name]) => name.startsWith(`state/${provider}@`));
       const stateVersions = state.reduce((sum, [, count]) => sum + count, 0);
-      expect(stateVersions, provider).toBeGreaterThanOrEqual(2 * generation);
-      const published = versions[`tokens/${provider}`] ?? versions[`parameter tokens/${provider}`];
-      expect(published, provider).toBeGreaterThanOrEqual(generation);
+      expect(stateVersions, provider).toBe(2 * generation);
+      if (versions[`tokens/${provider}`] !== undefined)
+        expect(versions[`tokens/${provider}`], provider).toBe(generation);
+      else expect(versions[`parameter tokens/${provider}`], provider).toBeGreaterThanOrEqual(generation);
     }
   }, 300_000);
 

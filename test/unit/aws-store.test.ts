@@ -121,15 +121,14 @@ describe('AwsStore (over fake clients)', () => {
   });
 
   describe('requestToken', () => {
-    it('is a version-8 UUID, equal for equal writes and different when the value or expected version differs', () => {
-      const token = requestToken('tr/state/a@0', 'v1', '{"n":1}');
+    it('is a version-8 UUID of the secret and the version read, the same whatever the value written', () => {
+      const token = requestToken('tr/state/a@0', 'v1');
 
       expect(token).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(requestToken('tr/state/a@0', 'v1', '{"n":1}')).toBe(token);
-      expect(requestToken('tr/state/a@0', 'v1', '{"n":2}')).not.toBe(token);
-      expect(requestToken('tr/state/a@0', 'v2', '{"n":1}')).not.toBe(token);
-      expect(requestToken('tr/state/b', 'v1', '{"n":1}')).not.toBe(token);
-      expect(requestToken('tr/state/a@0', null, '{"n":1}')).not.toBe(token);
+      expect(requestToken('tr/state/a@0', 'v1')).toBe(token);
+      expect(requestToken('tr/state/a@0', 'v2')).not.toBe(token);
+      expect(requestToken('tr/state/b', 'v1')).not.toBe(token);
+      expect(requestToken('tr/state/a@0', null)).not.toBe(token);
     });
   });
 
@@ -201,7 +200,7 @@ describe('AwsStore (over fake clients)', () => {
       expect(secrets.calls).toEqual(['putSecretValue', 'updateSecretVersionStage', 'getSecretValue']);
       expect(parameters.calls).toEqual([]);
       expect(read).toEqual({ value: { ...PUBLIC, generation: 2 }, version: v2 });
-      expect(v2).toBe(`s:${requestToken('tr/tokens/a', v1, JSON.stringify({ ...PUBLIC, generation: 2 }))}`);
+      expect(v2).toBe(`s:${requestToken('tr/tokens/a', v1)}`);
     });
 
     it('reads as absent when the secret does not exist', async () => {
@@ -245,7 +244,7 @@ describe('AwsStore (over fake clients)', () => {
   });
 
   describe('compare-and-set on a secret', () => {
-    it('reports a ConflictError when AWSCURRENT moved since the read, leaving the current version alone', async () => {
+    it('reports a ConflictError when AWSCURRENT moved since the read, leaving the current version alone and adding none', async () => {
       const { store, secrets, resetCalls } = setup();
       const v1 = await store.write('tokens/a', { n: 1 }, null);
       const v2 = await store.write('tokens/a', { n: 2 }, v1);
@@ -254,27 +253,45 @@ describe('AwsStore (over fake clients)', () => {
       const attempt = store.write('tokens/a', { n: 3 }, v1);
 
       await expect(attempt).rejects.toBeInstanceOf(ConflictError);
-      expect(secrets.calls).toEqual(['putSecretValue', 'updateSecretVersionStage', 'describeSecret']);
+      // The version id a write over v1 stages is taken (by the write that made v2): refused before a version is made.
+      expect(secrets.calls).toEqual(['putSecretValue', 'updateSecretVersionStage']);
+      expect(secrets.secrets.get('tr/tokens/a')!.versions.size).toBe(2);
       expect(await store.read('tokens/a', HOURLY_PUBLIC)).toEqual({ value: { n: 2 }, version: v2 });
     });
 
-    it('reports a ConflictError when AWSCURRENT moves between the put and the move, leaving the rival current', async () => {
+    it('lets the first writer to stage a version over the one read win: a rival staging after it loses and finishes its write', async () => {
       const { store, secrets, parameters } = setup();
       const v1 = await store.write('tokens/a', { n: 1 }, null);
       const rival = new AwsStore({ client: secrets, parameters, prefix: 'tr/' });
-      let rivalVersion = '';
+      let rivalAttempt: Promise<string> | undefined;
       secrets.before.set('updateSecretVersionStage', async () => {
-        rivalVersion = await rival.write('tokens/a', { holder: 'rival' }, v1);
+        rivalAttempt = rival.write('tokens/a', { holder: 'rival' }, v1);
+        await rivalAttempt.catch(() => undefined);
       });
 
-      const attempt = store.write('tokens/a', { holder: 'us' }, v1);
+      const ours = await store.write('tokens/a', { holder: 'us' }, v1);
 
-      await expect(attempt).rejects.toBeInstanceOf(ConflictError);
-      expect(rivalVersion).toMatch(/^s:/);
-      expect(await store.read('tokens/a', HOURLY_PUBLIC)).toEqual({
-        value: { holder: 'rival' },
-        version: rivalVersion,
-      });
+      await expect(rivalAttempt).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.read('tokens/a', HOURLY_PUBLIC)).toEqual({ value: { holder: 'us' }, version: ours });
+      // Two writers over v1, one new version between them.
+      expect(secrets.secrets.get('tr/tokens/a')!.versions.size).toBe(2);
+    });
+
+    it('finishes a write that staged its version and never moved AWSCURRENT (its writer died), then reports a conflict', async () => {
+      const { store, secrets, parameters } = setup();
+      const v1 = await store.write('tokens/a', { n: 1 }, null);
+      const dead = new AwsStore({ client: secrets, parameters, prefix: 'tr/' });
+      secrets.fail.set('updateSecretVersionStage', serviceError('ServiceUnavailable'));
+      secrets.fail.set('describeSecret', serviceError('ServiceUnavailable'));
+      await expect(dead.write('tokens/a', { holder: 'dead' }, v1)).rejects.toBeInstanceOf(StoreError);
+      expect(await store.read('tokens/a', HOURLY_PUBLIC)).toMatchObject({ value: { n: 1 } });
+
+      await expect(store.write('tokens/a', { holder: 'us' }, v1)).rejects.toBeInstanceOf(ConflictError);
+
+      const after = await store.read('tokens/a', HOURLY_PUBLIC);
+      expect(after?.value).toEqual({ holder: 'dead' });
+      await store.write('tokens/a', { holder: 'us' }, after!.version);
+      expect((await store.read('tokens/a', HOURLY_PUBLIC))?.value).toEqual({ holder: 'us' });
     });
 
     it('succeeds when the move landed but its answer was lost: AWSCURRENT on the new version decides', async () => {
@@ -284,8 +301,8 @@ describe('AwsStore (over fake clients)', () => {
 
       const v2 = await store.write('tokens/a', { n: 2 }, v1);
 
-      expect(v2).toBe(`s:${requestToken('tr/tokens/a', v1, '{"n":2}')}`);
-      expect(secrets.current('tr/tokens/a')).toBe(requestToken('tr/tokens/a', v1, '{"n":2}'));
+      expect(v2).toBe(`s:${requestToken('tr/tokens/a', v1)}`);
+      expect(secrets.current('tr/tokens/a')).toBe(requestToken('tr/tokens/a', v1));
       expect(await store.read('tokens/a', HOURLY_PUBLIC)).toEqual({ value: { n: 2 }, version: v2 });
     });
 
@@ -810,17 +827,17 @@ describe('AwsStore (over fake clients)', () => {
       let version = await store.write('state/a', { n: 0 }, null, { usage: HOURLY_STATE });
       for (let n = 1; n < 3; n++) version = await store.write('state/a', { n }, version, { usage: HOURLY_STATE });
       // Recorded size 1: the next write goes to @0, whoever makes it and with whatever usage.
-      let rivalVersion = '';
+      let rivalAttempt: Promise<string> | undefined;
       secrets.before.set('updateSecretVersionStage', async () => {
-        rivalVersion = await rival.write('state/a', { holder: 'rival' }, version, { usage: SHORT_STATE });
+        rivalAttempt = rival.write('state/a', { holder: 'rival' }, version, { usage: SHORT_STATE });
+        await rivalAttempt.catch(() => undefined);
       });
 
-      await expect(store.write('state/a', { holder: 'us' }, version, { usage: HOURLY_STATE })).rejects.toBeInstanceOf(
-        ConflictError,
-      );
+      const ours = await store.write('state/a', { holder: 'us' }, version, { usage: HOURLY_STATE });
 
-      expect(rivalVersion).toMatch(/^r:3:5:/);
-      expect(await store.read('state/a')).toEqual({ value: { holder: 'rival' }, version: rivalVersion });
+      await expect(rivalAttempt).rejects.toBeInstanceOf(ConflictError);
+      expect(ours).toMatch(/^r:3:1:/);
+      expect(await store.read('state/a')).toEqual({ value: { holder: 'us' }, version: ours });
       expect([...secrets.secrets.keys()]).toEqual(['tr/state/a@0']);
     });
 

@@ -446,7 +446,7 @@ export class AwsStore implements SecretStore, RecordLister, RecordPruner {
   ) {
     const name = this.secretName(path);
     const body = JSON.stringify(value);
-    const token = requestToken(name, expectedVersion, body);
+    const token = requestToken(name, expectedVersion);
     if (expected?.kind === 's') {
       await this.#secrets.swap(path, name, body, token, expected.versionId);
     } else {
@@ -476,7 +476,7 @@ export class AwsStore implements SecretStore, RecordLister, RecordPruner {
     const size = usage === undefined && ring !== undefined ? ring.size : slotsFor(usage);
     const slotSecret = slotName(name, slot);
     const body = encodeSlot({ seq, size }, value);
-    const token = requestToken(slotSecret, expectedVersion, body);
+    const token = requestToken(slotSecret, expectedVersion);
     const current = ring?.slots[slot] ?? '';
     if (current === '') {
       await this.#secrets.create(path, slotSecret, body, token, {

@@ -6,6 +6,15 @@
  * meanwhile. Two calls per write; the label stays on the current version and moves to the
  * next write's version by itself.
  *
+ * Every write over the same version stages the same version id ({@link requestToken}:
+ * the secret and the version read, not the value), so writers racing over one version
+ * create one new version between them, not one each: Secrets Manager refuses a second
+ * value under an id in use (`ResourceExistsException`), before any version is made. The
+ * writer refused that way finishes the first one's write (moves `AWSCURRENT` onto it, as
+ * its writer was about to, or would have had it not died) and reports a conflict, so a
+ * write staged and never moved cannot block the record either. Lost races therefore cost
+ * nothing of the version budget.
+ *
  * What moto 5.2.5 (the test server) does here, checked by experiment and in its source:
  * - It rejects `UpdateSecretVersionStage` when `RemoveFromVersionId` does not carry the
  *   label, when it names no version, and when it is omitted while `AWSCURRENT` sits
@@ -142,6 +151,18 @@ export class SecretCells {
       });
     } catch (error) {
       if (isNamed(error, 'ResourceNotFoundException')) throw new ConflictError(path, { cause: error });
+      if (isNamed(error, 'ResourceExistsException')) {
+        // Another writer staged its value over the same version first: finish its write, lose.
+        await this.#client
+          .updateSecretVersionStage({
+            SecretId: name,
+            VersionStage: CURRENT_STAGE,
+            MoveToVersionId: token,
+            RemoveFromVersionId: expectedVersionId,
+          })
+          .catch(() => undefined);
+        throw new ConflictError(path, { cause: error });
+      }
       throw failure(SERVICE, 'PutSecretValue', `secret ${name}`, error);
     }
     try {
@@ -212,13 +233,14 @@ function isMarkedForDeletion(error: unknown): boolean {
 }
 
 /**
- * The `ClientRequestToken` of a write: a UUID-shaped digest (RFC 9562 version 8) of the
- * secret, the expected version and the value. Equal writes share it, so a retry is a
- * no-op; the value's digest is one-way, and never appears in a message.
+ * The `ClientRequestToken` (the new version's id) of a write: a UUID-shaped digest (RFC
+ * 9562 version 8) of the secret and the version read. Every write over that version shares
+ * it: a retry of the same write is a no-op, and a rival's different value is refused
+ * before it makes a version (see the module doc).
  */
-export function requestToken(name: string, expectedVersion: string | null, body: string): string {
+export function requestToken(name: string, expectedVersion: string | null): string {
   const hex = createHash('sha256')
-    .update(`${name}\n${expectedVersion ?? ''}\n${body}`)
+    .update(`${name}\n${expectedVersion ?? ''}`)
     .digest('hex');
   const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

@@ -101,7 +101,8 @@ const CONFIG_HELP = `  -c, --config PATH   config file (default: $TOKEN_ROTATOR_
 const commands: Record<string, Command> = {
   run: {
     summary: 'run one pass: rotate every provider that is missing or due',
-    usage: `token-rotator run [--provider NAME]... [--force] [--dry-run] [--json] [--pushgateway URL]
+    usage: `token-rotator run [--provider NAME]... [--force] [--dry-run] [--json]
+                  [--pushgateway URL [--pushgateway-instance NAME]]
 
 Rotates every provider whose token is missing or due, then exits:
 0 when every provider is fresh or rotated, 1 when any failed, 2 on a config error.
@@ -113,18 +114,26 @@ Rotates every provider whose token is missing or due, then exits:
       --pushgateway URL
                       after the pass, push its metrics to this Prometheus Pushgateway
                       (default: $${PUSHGATEWAY_ENV}), replacing the group
-                      job="token-rotator" (instance: $${PUSHGATEWAY_INSTANCE_ENV}, else
-                      none); a failed push is logged and leaves the exit code alone`,
+                      job="token-rotator"; a failed push is logged and leaves the
+                      exit code alone
+      --pushgateway-instance NAME
+                      the group's instance label (default: $${PUSHGATEWAY_INSTANCE_ENV},
+                      else none); keep it the same from run to run`,
     options: {
       provider: { type: 'string', short: 'p', multiple: true },
       force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
       pushgateway: { type: 'string' },
+      'pushgateway-instance': { type: 'string' },
     },
     async run(ctx) {
       const dryRun = ctx.values['dry-run'] === true;
-      const pushgateway = pushgatewayOption(text(ctx.values['pushgateway']), ctx.io.env);
+      const pushgateway = pushgatewayOption(
+        text(ctx.values['pushgateway']),
+        text(ctx.values['pushgateway-instance']),
+        ctx.io.env,
+      );
       const { loaded, logger, rotator } = await ctx.open();
       const stop = stopOnSignals({
         announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting'),
@@ -382,19 +391,23 @@ function isPruner(store: SecretStore): store is SecretStore & RecordPruner {
   return typeof (store as Partial<RecordPruner>).prune === 'function';
 }
 
-/** Where `run` pushes its metrics: `--pushgateway`, else the environment; checked before anything runs. */
+/** Where `run` pushes its metrics: the flags, else the environment; checked before anything runs. */
 function pushgatewayOption(
   flag: string | undefined,
+  instanceFlag: string | undefined,
   env: NodeJS.ProcessEnv,
 ): { url: string; instance?: string } | undefined {
   const url = flag ?? (env[PUSHGATEWAY_ENV]?.trim() || undefined);
-  if (url === undefined) return undefined;
+  if (url === undefined) {
+    if (instanceFlag !== undefined) throw new UsageError('--pushgateway-instance needs --pushgateway');
+    return undefined;
+  }
   try {
     if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError('not http(s)');
   } catch {
     throw new UsageError(`--pushgateway must be an http(s) URL, e.g. http://pushgateway:9091`);
   }
-  const instance = env[PUSHGATEWAY_INSTANCE_ENV]?.trim();
+  const instance = instanceFlag ?? env[PUSHGATEWAY_INSTANCE_ENV]?.trim();
   return { url, ...(instance ? { instance } : {}) };
 }
 

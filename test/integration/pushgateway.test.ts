@@ -120,9 +120,16 @@ describe('token-rotator run --pushgateway', () => {
   it('pushes a failed provider as a failure and the pass as failed, with the exit code of the pass', async () => {
     scenario.sandbox.injectFault({ type: 'status', status: 503, target: 'klikoo' });
 
-    const result = await scenario.cli(['run', '--force', '--provider', 'klikoo', '--pushgateway', gateway.url], {
-      env: { TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE: 'billing-team' },
-    });
+    const result = await scenario.cli([
+      'run',
+      '--force',
+      '--provider',
+      'klikoo',
+      '--pushgateway',
+      gateway.url,
+      '--pushgateway-instance',
+      'billing-team',
+    ]);
     scenario.sandbox.clearFaults();
 
     expect(result.code).toBe(1);
@@ -135,6 +142,16 @@ describe('token-rotator run --pushgateway', () => {
     expect(sampleValue(families, 'token_rotator_last_pass_result', { ...group, result: 'failed' })).toBe(1);
     // Its own group: the job-wide group of the earlier runs is still there, untouched.
     expect(sampleValue(families, 'token_rotator_passes_total', { ...JOB, instance: '', result: 'ok' })).toBe(1);
+  });
+
+  it('takes the instance label from TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE too', async () => {
+    const result = await scenario.cli(['run', '--pushgateway', gateway.url], {
+      env: { TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE: 'from-env' },
+    });
+
+    expect(result.code, result.stderr.slice(-2000)).toBe(0);
+    const { families } = await gatewayMetrics();
+    expect(sampleValue(families, 'token_rotator_passes_total', { ...JOB, instance: 'from-env', result: 'ok' })).toBe(1);
   });
 
   it('logs a push the Pushgateway cannot take and keeps the exit code of the pass', async () => {
@@ -153,11 +170,16 @@ describe('token-rotator run --pushgateway', () => {
     expect(JSON.stringify(warning)).toContain('ECONNREFUSED');
   });
 
-  it('refuses a --pushgateway that is not an http(s) URL before running a pass', async () => {
-    const result = await scenario.cli(['run', '--pushgateway', 'pushgateway:9091']);
+  it('refuses a --pushgateway that is not an http(s) URL, or an instance without one, before running a pass', async () => {
+    const notHttp = await scenario.cli(['run', '--pushgateway', 'pushgateway:9091']);
+    const alone = await scenario.cli(['run', '--pushgateway-instance', 'x']);
 
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--pushgateway must be an http(s) URL');
+    expect(notHttp.code).toBe(2);
+    expect(notHttp.stderr).toContain('--pushgateway must be an http(s) URL');
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--pushgateway-instance needs --pushgateway');
+    // No pass ran: a pass prints its summary on stdout.
+    expect(notHttp.stdout + alone.stdout).toBe('');
   });
 
   it('never pushes a token or a credential', async () => {

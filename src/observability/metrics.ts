@@ -321,7 +321,12 @@ export interface PushOptions {
   readonly fetch?: typeof fetch;
 }
 
-/** A push that did not reach the Pushgateway or that it refused. The message holds no URL credentials. */
+/**
+ * A push that did not reach the Pushgateway or that it refused. The message names the
+ * Pushgateway's origin (never the credentials of its URL) and the socket error code or
+ * the HTTP status. Not a `RotatorError`: no failure of rotation: `run` logs it
+ * and keeps the pass's exit code.
+ */
 export class PushError extends Error {
   override readonly name = 'PushError';
   readonly code = 'METRICS_PUSH_FAILED';

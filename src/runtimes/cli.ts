@@ -10,6 +10,7 @@ import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
 import { describeLastPass } from '../observability/heartbeat.js';
 import { LOG_LEVELS, type Logger } from '../observability/logger.js';
+import { pushMetrics, pushUrl, RotatorMetrics } from '../observability/metrics.js';
 import { createTokenReader } from '../reader.js';
 import type { Rotator } from '../rotator.js';
 import type { RecordPruner, SecretStore } from '../stores/contract.js';
@@ -18,10 +19,15 @@ import { runDemo, runSandboxCommand } from './demo.js';
 import {
   configPath,
   EXIT,
+  errorCode,
   LogLevelError,
   type LogLevelSources,
   openRotator,
+  PUSHGATEWAY_ENV,
+  PUSHGATEWAY_INSTANCE_ENV,
   passExitCode,
+  prometheusReport,
+  reportedPass,
   resolveLogLevel,
   runtimeLogger,
   stopOnSignals,
@@ -96,37 +102,66 @@ const commands: Record<string, Command> = {
   run: {
     summary: 'run one pass: rotate every provider that is missing or due',
     usage: `token-rotator run [--provider NAME]... [--force] [--dry-run] [--json]
+                  [--pushgateway URL [--pushgateway-instance NAME]]
 
 Rotates every provider whose token is missing or due, then exits:
 0 when every provider is fresh or rotated, 1 when any failed, 2 on a config error.
 
   -p, --provider NAME only this provider (repeatable)
       --force         rotate even fresh tokens and ignore back-off
-      --dry-run       decide and report, call nothing, write nothing
+      --dry-run       decide and report, call nothing, write nothing (and push nothing)
       --json          print the pass as one object:
-                      {schema, started_at, duration_ms, ok, counts, outcomes}`,
+                      {schema, started_at, duration_ms, ok, counts, outcomes}
+      --pushgateway URL
+                      after the pass, push its metrics to this Prometheus Pushgateway
+                      (default: $${PUSHGATEWAY_ENV}), replacing the group
+                      job="token-rotator"; a failed push is logged and leaves the
+                      exit code alone
+      --pushgateway-instance NAME
+                      the group's instance label (default: $${PUSHGATEWAY_INSTANCE_ENV},
+                      else none); keep it the same from run to run`,
     options: {
       provider: { type: 'string', short: 'p', multiple: true },
       force: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
+      pushgateway: { type: 'string' },
+      'pushgateway-instance': { type: 'string' },
     },
     async run(ctx) {
-      const { logger, rotator } = await ctx.open();
+      const dryRun = ctx.values['dry-run'] === true;
+      const pushgateway = pushgatewayOption(
+        text(ctx.values['pushgateway']),
+        text(ctx.values['pushgateway-instance']),
+        ctx.io.env,
+      );
+      const { loaded, logger, rotator } = await ctx.open();
       const stop = stopOnSignals({
         announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting'),
       });
+      const providers = texts(ctx.values['provider']);
+      const metrics =
+        pushgateway === undefined || dryRun
+          ? undefined
+          : new RotatorMetrics({
+              mode: 'push',
+              providers: providers ?? loaded.providerNames,
+              version: packageVersion(),
+              gapSeconds: rotator.gapSeconds,
+            });
       try {
-        const providers = texts(ctx.values['provider']);
-        const summary = await rotator.pass({
-          ...(providers ? { providers } : {}),
-          force: ctx.values['force'] === true,
-          dryRun: ctx.values['dry-run'] === true,
-          signal: stop.signal,
-        });
+        const pass = () =>
+          rotator.pass({
+            ...(providers ? { providers } : {}),
+            force: ctx.values['force'] === true,
+            dryRun,
+            signal: stop.signal,
+          });
+        const summary = await (metrics ? reportedPass(pass, prometheusReport(metrics)) : pass());
         ctx.io.stdout.write(ctx.values['json'] ? jsonLine(passOutput(summary)) : `${formatSummary(summary)}\n`);
         return passExitCode(summary);
       } finally {
+        if (metrics && pushgateway) await pushPassMetrics(metrics, pushgateway, logger);
         stop.dispose();
         await rotator.close();
       }
@@ -162,6 +197,8 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
           timezone: loaded.policy.timezone,
           ...(providers ? { providers } : {}),
           ...(listen ? { listen } : {}),
+          configuredProviders: loaded.providerNames,
+          version: packageVersion(),
         });
       } finally {
         stop.dispose();
@@ -351,6 +388,40 @@ Prints the JSON Schema of the config, for editors (yaml-language-server, VS Code
 /** True when the store can remove an earlier release's leftovers. */
 function isPruner(store: SecretStore): store is SecretStore & RecordPruner {
   return typeof (store as Partial<RecordPruner>).prune === 'function';
+}
+
+/** Where `run` pushes its metrics: the flags, else the environment; checked before anything runs. */
+function pushgatewayOption(
+  flag: string | undefined,
+  instanceFlag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { url: string; instance?: string } | undefined {
+  const url = flag ?? (env[PUSHGATEWAY_ENV]?.trim() || undefined);
+  if (url === undefined) {
+    if (instanceFlag !== undefined) throw new UsageError('--pushgateway-instance needs --pushgateway');
+    return undefined;
+  }
+  try {
+    if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError('not http(s)');
+  } catch {
+    throw new UsageError(`--pushgateway must be an http(s) URL, e.g. http://pushgateway:9091`);
+  }
+  const instance = instanceFlag ?? env[PUSHGATEWAY_INSTANCE_ENV]?.trim();
+  return { url, ...(instance ? { instance } : {}) };
+}
+
+/** Pushes a pass's metrics; a failure is logged, never thrown: the pass's exit code stands. */
+async function pushPassMetrics(metrics: RotatorMetrics, push: { url: string; instance?: string }, logger: Logger) {
+  const group = pushUrl(push.url, push.instance).href;
+  try {
+    await pushMetrics(metrics, push);
+    logger.info({ pushgateway: group }, 'pushed the pass metrics');
+  } catch (error) {
+    logger.warn(
+      { pushgateway: group, err: { message: describeError(error), code: errorCode(error) } },
+      'could not push the pass metrics; the exit code is the pass',
+    );
+  }
 }
 
 /** Validates `--listen` before anything else runs. */

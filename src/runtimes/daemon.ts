@@ -33,8 +33,23 @@ export interface DaemonOptions {
   readonly providers?: readonly string[];
   /** Serve `/healthz`, `/readyz` and `/metrics` here (default: no listener). */
   readonly listen?: ListenAddress;
-  /** The metrics passes feed (default: a new registry). */
+  /** The metrics passes feed (default: a new registry, built from the two options below). */
   readonly metrics?: RotatorMetrics;
+  /** Every configured provider, whose failure series the default metrics start at 0 (default: `providers`). */
+  readonly configuredProviders?: readonly string[];
+  /** The package version, for `token_rotator_build_info`. */
+  readonly version?: string;
+}
+
+/** The daemon's metrics, unless the caller brought its own: per process, with the schedule gap the alert rules read. */
+function daemonMetrics(options: DaemonOptions): RotatorMetrics {
+  if (options.metrics !== undefined) return options.metrics;
+  const providers = options.providers ?? options.configuredProviders;
+  return new RotatorMetrics({
+    gapSeconds: options.rotator.gapSeconds,
+    ...(providers ? { providers } : {}),
+    ...(options.version ? { version: options.version } : {}),
+  });
 }
 
 /** Binds the ops listener, if asked; a bind failure throws before any pass runs. */
@@ -52,7 +67,7 @@ async function startListener(
   });
   const server = await startOpsServer(
     options.listen,
-    { metrics: () => metrics.render(), readiness: () => readiness.check() },
+    { metrics: (format) => metrics.render(Date.now(), format), readiness: () => readiness.check() },
     logger,
   );
   logger.info({ url: server.url }, 'serving /healthz, /readyz and /metrics');
@@ -82,7 +97,7 @@ export async function checkAtStart(rotator: Pick<Rotator, 'check'>, logger: Logg
 /** Runs passes until stopped. Resolves once the last pass has finished. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
-  const metrics = options.metrics ?? new RotatorMetrics();
+  const metrics = daemonMetrics(options);
   const listener = await startListener(options, metrics);
   try {
     await schedulePasses(options, prometheusReport(metrics), () => listener?.readiness.shuttingDown());

@@ -215,8 +215,9 @@ export interface PassReport {
 }
 
 /**
- * The daemon's report: Prometheus counters, the duration histogram and the last pass
- * time ({@link RotatorMetrics.observePass}), or `passes_total{result="error"}`.
+ * The Prometheus report of the daemon (scraped) and of `run --pushgateway` (pushed):
+ * counters, the duration histogram and the last pass time
+ * ({@link RotatorMetrics.observePass}), or `passes_total{result="error"}`.
  */
 export function prometheusReport(metrics: RotatorMetrics, now: () => number = Date.now): PassReport {
   return {
@@ -224,6 +225,15 @@ export function prometheusReport(metrics: RotatorMetrics, now: () => number = Da
     couldNotRun: () => metrics.observePassError(),
   };
 }
+
+/** The environment variable `token-rotator run --pushgateway URL` defaults to. */
+export const PUSHGATEWAY_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY';
+
+/**
+ * The environment variable that sets the `instance` label of `run`'s pushes (default:
+ * none). Keep it stable across runs: every push replaces its group.
+ */
+export const PUSHGATEWAY_INSTANCE_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE';
 
 /**
  * The Lambda's report: Embedded Metric Format lines on `out`. A pass that could not run

@@ -4,22 +4,24 @@
  *
  * - `GET /healthz`: 200 while the process runs (liveness).
  * - `GET /readyz`: 200 when ready, else 503, with a JSON body of reasons (readiness).
- * - `GET /metrics`: Prometheus text exposition format 0.0.4.
+ * - `GET /metrics`: Prometheus text exposition format 0.0.4, or OpenMetrics 1.0 when the
+ *   request's `Accept` asks for `application/openmetrics-text` (Prometheus does).
  *
  * Any other path is 404, any other method 405. Nothing served ever holds a secret.
  *
  * @example
- * const server = await startOpsServer(parseListen('127.0.0.1:9464'), { metrics: () => m.render(), readiness: () => r.check() }, logger);
+ * const server = await startOpsServer(parseListen('127.0.0.1:9464'), { metrics: (format) => m.render(Date.now(), format), readiness: () => r.check() }, logger);
  * // curl http://127.0.0.1:9464/readyz
  * await server.close();
  *
  * @see https://kubernetes.io/docs/reference/using-api/health-checks/ the /healthz and /readyz convention
  * @see https://prometheus.io/docs/instrumenting/exposition_formats/
+ * @see https://github.com/prometheus/OpenMetrics/blob/main/specification/OpenMetrics.md
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIP } from 'node:net';
 import type { Logger } from '../observability/logger.js';
-import { METRICS_CONTENT_TYPE } from '../observability/metrics.js';
+import { type MetricsFormat, metricsContentType, metricsFormatFor } from '../observability/metrics.js';
 import type { Readiness } from './readiness.js';
 
 /** Where the listener binds. */
@@ -46,8 +48,8 @@ export function parseListen(value: string): ListenAddress {
 
 /** What the listener serves. */
 export interface OpsEndpoints {
-  /** The `/metrics` body. */
-  metrics(): string;
+  /** The `/metrics` body, in the format the scrape asked for. */
+  metrics(format: MetricsFormat): Promise<string>;
   readiness(): Promise<Readiness>;
 }
 
@@ -87,8 +89,11 @@ async function route(request: IncomingMessage, response: ServerResponse, endpoin
   switch (path) {
     case '/healthz':
       return send(response, 200, 'text/plain; charset=utf-8', 'ok\n');
-    case '/metrics':
-      return send(response, 200, METRICS_CONTENT_TYPE, endpoints.metrics());
+    case '/metrics': {
+      const format = metricsFormatFor(request.headers.accept);
+      const body = await endpoints.metrics(format);
+      return send(response, 200, metricsContentType(format), body, { vary: 'Accept' });
+    }
     default: {
       const readiness = await endpoints.readiness();
       return send(response, readiness.ready ? 200 : 503, 'application/json', `${JSON.stringify(readiness)}\n`);

@@ -17,7 +17,8 @@
  * would all turn unready at once, a Service would have no endpoint left and a rollout
  * with `maxUnavailable: 0` would stall until the vendor recovers, while a restart or
  * another pod would fix nothing. That is reported by the metrics
- * (`token_rotator_token_expiry_seconds`, `token_rotator_failures_total`) and alerted on.
+ * (`token_rotator_token_expiry_timestamp_seconds`, `token_rotator_failures_total`) and
+ * alerted on (`deploy/prometheus/token-rotator.rules.yaml`).
  * Reasons name durations and error codes, never a token or an error's text.
  *
  * @see ../observability/heartbeat.ts the same two-gap rule, for `token-rotator status`

@@ -7,15 +7,19 @@
  * restricted pod security, the config from a ConfigMap, credentials only from existing
  * Secrets, and no Secret of its own. A bad value fails the render with a clear message.
  *
- * The ServiceMonitor's CRD (`monitoring.coreos.com/v1`) has no schema among the committed
- * ones: kubeconform is run with `-skip ServiceMonitor`, so that kind and only it is
- * reported skipped; any other kind without a schema is still an error. helm is built by
- * `scripts/install-tools.sh` into `.tools/bin`, like kustomize and kubeconform.
+ * The Prometheus Operator's CRDs (`monitoring.coreos.com/v1`: ServiceMonitor,
+ * PrometheusRule) have no schema among the committed ones: kubeconform is run with
+ * `-skip ServiceMonitor,PrometheusRule`, so those kinds and only they are reported
+ * skipped; any other kind without a schema is still an error. The PrometheusRule's groups
+ * are checked instead: the same as deploy/prometheus/token-rotator.rules.yaml, and valid
+ * for `promtool check rules`. helm and promtool are built by `scripts/install-tools.sh`
+ * into `.tools/bin`, like kustomize and kubeconform.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { rawConfigSchema } from '../../src/config/schema.js';
 import { scheduleGapSeconds } from '../../src/engine/policy.js';
 import {
@@ -74,6 +78,7 @@ function helmTemplate(args: readonly string[]): Promise<ToolResult> {
 const SCENARIOS = {
   cronjob: { values: [], overlay: 'cronjob' },
   daemon: { values: ['ci/daemon-values.yaml'], overlay: 'daemon' },
+  // With the ServiceMonitor, the PrometheusRule and the Grafana dashboard on.
   'daemon with serviceMonitor and networkPolicy': { values: ['ci/daemon-monitored-values.yaml'], overlay: 'daemon' },
   'aws-irsa': { values: ['ci/aws-irsa-values.yaml'], overlay: 'aws-irsa' },
 } as const satisfies Record<string, { values: readonly string[]; overlay: Overlay }>;
@@ -111,9 +116,12 @@ async function renderChart(args: readonly string[]): Promise<Chart> {
   };
 }
 
-/** kubeconform, strict, against the committed schemas only, with the ServiceMonitor CRD skipped. */
+/** The Prometheus Operator's kinds, which have no schema among the committed ones. */
+const OPERATOR_KINDS = ['ServiceMonitor', 'PrometheusRule'];
+
+/** kubeconform, strict, against the committed schemas only, with the Prometheus Operator's CRDs skipped. */
 function kubeconform(yaml: string): Promise<{ code: number | null; verdicts: Verdict[] }> {
-  return validate(yaml, { skipKinds: ['ServiceMonitor'] });
+  return validate(yaml, { skipKinds: OPERATOR_KINDS });
 }
 
 function workloadOf(objects: readonly K8sObject[]): CronJob | Deployment {
@@ -214,12 +222,14 @@ describe('helm lint', () => {
 });
 
 describe.each(SCENARIO_NAMES)('helm template, %s', (scenario) => {
-  it('renders objects that are all valid Kubernetes objects (kubeconform, strict); only a ServiceMonitor is skipped', async () => {
+  it('renders objects that are all valid Kubernetes objects (kubeconform, strict); only a ServiceMonitor and a PrometheusRule are skipped', async () => {
     const chart = get(scenario);
     const { code, verdicts } = await kubeconform(chart.yaml);
     expect(verdicts.map((v) => `${v.kind}/${v.name}: ${v.status} ${v.msg}`.trim()).sort()).toEqual(
       chart.objects
-        .map((o) => `${o.kind}/${o.metadata.name}: ${o.kind === 'ServiceMonitor' ? 'statusSkipped' : 'statusValid'}`)
+        .map(
+          (o) => `${o.kind}/${o.metadata.name}: ${OPERATOR_KINDS.includes(o.kind) ? 'statusSkipped' : 'statusValid'}`,
+        )
         .sort(),
     );
     expect(code).toBe(0);
@@ -438,6 +448,99 @@ describe('networkPolicy', () => {
   });
 });
 
+describe('monitoring toggles', () => {
+  type PrometheusRule = K8sObject & { spec: { groups: unknown[] } };
+  const RULES = join(ROOT, 'deploy/prometheus/token-rotator.rules.yaml');
+  const DASHBOARD = join(ROOT, 'deploy/grafana/token-rotator.json');
+  const CRONJOB_PUSH = ['-f', join(CHART_DIR, 'ci/cronjob-pushgateway-values.yaml')];
+
+  function promtoolPath(): string {
+    const path = join(ROOT, '.tools/bin/promtool');
+    if (!existsSync(path)) throw new Error(`${path} is missing: run scripts/install-tools.sh (npm test does)`);
+    return path;
+  }
+
+  it('off by default: no PrometheusRule and no dashboard', () => {
+    for (const scenario of ['cronjob', 'daemon'] as const) {
+      expect(get(scenario).all('PrometheusRule'), scenario).toEqual([]);
+      expect(
+        get(scenario)
+          .all<ConfigMap>('ConfigMap')
+          .map((map) => map.metadata.name),
+        scenario,
+      ).toEqual([`${RELEASE}-config`]);
+    }
+  });
+
+  it('with prometheusRule on, renders the groups of deploy/prometheus/token-rotator.rules.yaml, which promtool accepts', async () => {
+    const rule = get('daemon with serviceMonitor and networkPolicy').one<PrometheusRule>('PrometheusRule');
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rule.metadata.labels).toMatchObject({ release: 'prometheus' });
+    expect(rule.spec).toEqual(parse(readFileSync(RULES, 'utf8')));
+
+    const dir = mkdtempSync(join(tmpdir(), 'tr-helm-rules-'));
+    try {
+      writeFileSync(join(dir, 'rendered.rules.yaml'), stringify(rule.spec));
+      const result = await runTool(promtoolPath(), ['check', 'rules', join(dir, 'rendered.rules.yaml')]);
+      expect(result.code, `${result.stdout}${result.stderr}`).toBe(0);
+      expect(result.stdout).toContain('SUCCESS: 5 rules found');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with grafanaDashboard on, renders deploy/grafana/token-rotator.json in a ConfigMap labelled grafana_dashboard: "1"', () => {
+    const chart = get('daemon with serviceMonitor and networkPolicy');
+    const map = chart.all<ConfigMap>('ConfigMap').find((m) => m.metadata.name === `${RELEASE}-dashboard`);
+    expect(map?.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(map?.metadata.annotations).toEqual({ grafana_folder: 'Tokens' });
+    expect(Object.keys(map?.data ?? {})).toEqual(['token-rotator.json']);
+    expect(JSON.parse(map!.data['token-rotator.json']!)).toEqual(JSON.parse(readFileSync(DASHBOARD, 'utf8')));
+  });
+
+  it('in cronjob mode with pushgateway.url, passes helm lint and kubeconform, pushes as the release and may reach the Pushgateway', async () => {
+    const lint = await runTool(helmPath(), [
+      'lint',
+      '--strict',
+      '--kube-version',
+      schemaVersion(),
+      CHART_DIR,
+      ...CRONJOB_PUSH,
+    ]);
+    expect(lint.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+    expect(lint.code).toBe(0);
+    const chart = await renderChart(CRONJOB_PUSH);
+    const { code, verdicts } = await kubeconform(chart.yaml);
+    expect(verdicts.filter((v) => v.status !== 'statusValid').map((v) => `${v.kind}: ${v.status}`)).toEqual([
+      'PrometheusRule: statusSkipped',
+    ]);
+    expect(code).toBe(0);
+
+    const args = rotatorContainer(chart.one<CronJob>('CronJob').spec.jobTemplate.spec.template.spec).args ?? [];
+    expect(args).toEqual([
+      'run',
+      '--config',
+      CONFIG_PATH,
+      '--pushgateway',
+      'http://pushgateway.monitoring:9091',
+      '--pushgateway-instance',
+      RELEASE,
+    ]);
+    const egress = chart
+      .all<K8sObject & { spec: { egress?: { ports?: { port: number | string }[] }[] } }>('NetworkPolicy')
+      .flatMap((policy) => policy.spec.egress ?? [])
+      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+    expect(new Set(egress)).toEqual(new Set([53, 8200, 443, 9091]));
+    expect(chart.all('PrometheusRule')).toHaveLength(1);
+    expect(
+      chart
+        .all<ConfigMap>('ConfigMap')
+        .map((map) => map.metadata.name)
+        .sort(),
+    ).toEqual([`${RELEASE}-config`, `${RELEASE}-dashboard`]);
+  });
+});
+
 describe('bad values', () => {
   it.each([
     ['an unknown mode', ['--set', 'mode=nope'], /mode: mode must be one of the following: "cronjob", "daemon"/],
@@ -450,6 +553,16 @@ describe('bad values', () => {
       'the file store',
       ['--set-json', 'config={"store":{"kind":"file","directory":"/data"},"providers":{}}'],
       /store\.kind file keeps records on one host's disk/,
+    ],
+    [
+      'a Pushgateway for the daemon',
+      ['--set', 'mode=daemon,pushgateway.url=http://pushgateway:9091'],
+      /pushgateway\.url is for mode cronjob/,
+    ],
+    [
+      'a Pushgateway URL that is not http(s)',
+      ['--set', 'pushgateway.url=pushgateway:9091'],
+      /pushgateway\.url: Does not match pattern/,
     ],
     [
       'a ServiceMonitor for the CronJob',

@@ -80,18 +80,29 @@ function familyOf(name: string, families: Map<string, ParsedFamily>): ParsedFami
   return undefined;
 }
 
+/** Checks each series of a histogram (its samples that share every label but `le`). */
 function checkHistogram(family: ParsedFamily): void {
-  const buckets = family.samples.filter((s) => s.name === `${family.name}_bucket`);
-  const count = family.samples.find((s) => s.name === `${family.name}_count`);
-  const sum = family.samples.find((s) => s.name === `${family.name}_sum`);
-  if (count === undefined || sum === undefined) throw new Error(`${family.name}: histogram without _count or _sum`);
-  const bounds = buckets.map((b) => parseValue(b.labels['le'] ?? 'missing', `${family.name} le`));
-  if (bounds.at(-1) !== Infinity) throw new Error(`${family.name}: histogram without an le="+Inf" bucket`);
-  for (let i = 1; i < buckets.length; i++) {
-    if (!(bounds[i]! > bounds[i - 1]!)) throw new Error(`${family.name}: le not increasing`);
-    if (buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${family.name}: bucket counts not cumulative`);
+  const series = new Map<string, ParsedSample[]>();
+  for (const sample of family.samples) {
+    const { le: _le, ...rest } = sample.labels;
+    const key = JSON.stringify(Object.entries(rest).sort());
+    series.set(key, [...(series.get(key) ?? []), sample]);
   }
-  if (buckets.at(-1)!.value !== count.value) throw new Error(`${family.name}: +Inf bucket differs from _count`);
+  for (const [key, samples] of series) checkHistogramSeries(`${family.name}${key}`, family.name, samples);
+}
+
+function checkHistogramSeries(where: string, name: string, samples: readonly ParsedSample[]): void {
+  const buckets = samples.filter((s) => s.name === `${name}_bucket`);
+  const count = samples.find((s) => s.name === `${name}_count`);
+  const sum = samples.find((s) => s.name === `${name}_sum`);
+  if (count === undefined || sum === undefined) throw new Error(`${where}: histogram without _count or _sum`);
+  const bounds = buckets.map((b) => parseValue(b.labels['le'] ?? 'missing', `${where} le`));
+  if (bounds.at(-1) !== Infinity) throw new Error(`${where}: histogram without an le="+Inf" bucket`);
+  for (let i = 1; i < buckets.length; i++) {
+    if (!(bounds[i]! > bounds[i - 1]!)) throw new Error(`${where}: le not increasing`);
+    if (buckets[i]!.value < buckets[i - 1]!.value) throw new Error(`${where}: bucket counts not cumulative`);
+  }
+  if (buckets.at(-1)!.value !== count.value) throw new Error(`${where}: +Inf bucket differs from _count`);
 }
 
 /** Parses exposition text, throwing on anything the format does not allow. */

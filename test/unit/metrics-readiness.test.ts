@@ -93,7 +93,7 @@ describe('createReadiness', () => {
     // Formerly 503 naming klikoo (expired 2 s ago) and billing (no token): a vendor's
     // outage is not this process's, so readiness holds and the metrics carry it.
     expect(await readiness.check()).toEqual({ ready: true, reasons: [] });
-    const families = parseExposition(metrics.render(clock.now));
+    const families = parseExposition(await metrics.render(clock.now));
     expect(sampleValue(families, 'token_rotator_token_expiry_seconds', { provider: 'klikoo' })).toBe(-2);
     expect(sampleValue(families, 'token_rotator_token_expiry_seconds', { provider: 'billing' })).toBeUndefined();
     expect(sampleValue(families, 'token_rotator_failures_total', { provider: 'billing', class: 'permanent' })).toBe(1);
@@ -113,7 +113,7 @@ describe('createReadiness', () => {
     metrics.observePass(pass([down('klikoo'), down('keliweb')]), T0);
 
     expect(await readiness.check()).toEqual({ ready: true, reasons: [] });
-    const families = parseExposition(metrics.render(T0));
+    const families = parseExposition(await metrics.render(T0));
     for (const provider of ['klikoo', 'keliweb'])
       expect(sampleValue(families, 'token_rotator_failures_total', { provider, class: 'retryable' }), provider).toBe(1);
   });

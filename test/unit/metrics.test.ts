@@ -30,20 +30,26 @@ const rotated = (provider: string, method: 'obtain' | 'refresh', expiresAt: numb
   durationMs: 10,
 });
 
-describe('RotatorMetrics', () => {
-  describe('render', () => {
-    it('is valid exposition format before any pass, with every family typed and documented', () => {
-      const families = parseExposition(new RotatorMetrics().render(T0));
+describe('RotatorMetrics', async () => {
+  describe('render', async () => {
+    it('is valid exposition format before any pass, with every family typed and documented', async () => {
+      const families = parseExposition(await new RotatorMetrics().render(T0));
 
-      expect([...families.keys()]).toEqual([
+      expect([...families.keys()].filter((name) => name.startsWith('token_rotator_'))).toEqual([
+        'token_rotator_build_info',
         'token_rotator_rotations_total',
         'token_rotator_failures_total',
         'token_rotator_token_expiry_seconds',
+        'token_rotator_token_expiry_timestamp_seconds',
         'token_rotator_last_success_timestamp_seconds',
         'token_rotator_pass_duration_seconds',
         'token_rotator_passes_total',
         'token_rotator_last_pass_timestamp_seconds',
+        'token_rotator_last_pass_result',
       ]);
+      // prom-client's process and Node.js metrics come along.
+      expect(families.get('process_cpu_seconds_total')?.type).toBe('counter');
+      expect(families.get('nodejs_heap_size_used_bytes')?.type).toBe('gauge');
       for (const family of families.values()) {
         expect(family.help, family.name).toMatch(/\S/);
         expect(['counter', 'gauge', 'histogram'], family.name).toContain(family.type);
@@ -59,7 +65,7 @@ describe('RotatorMetrics', () => {
       expect(families.get('token_rotator_last_pass_timestamp_seconds')!.samples).toEqual([]);
     });
 
-    it('counts rotations by provider and method, failures by class, and passes by result', () => {
+    it('counts rotations by provider and method, failures by class, and passes by result', async () => {
       const metrics = new RotatorMetrics();
       metrics.observePass(
         summary(
@@ -114,7 +120,7 @@ describe('RotatorMetrics', () => {
       );
       metrics.observePassError();
 
-      const families = parseExposition(metrics.render(T0 + 900_000));
+      const families = parseExposition(await metrics.render(T0 + 900_000));
       expect(sampleValue(families, 'token_rotator_rotations_total', { provider: 'klikoo', method: 'obtain' })).toBe(2);
       expect(sampleValue(families, 'token_rotator_rotations_total', { provider: 'keliweb', method: 'refresh' })).toBe(
         1,
@@ -134,24 +140,24 @@ describe('RotatorMetrics', () => {
       expect(metrics.lastPassMs).toBe(T0 + 900_000);
     });
 
-    it('renders seconds to expiry at scrape time, negative once expired, and keeps it when an outcome carries none', () => {
+    it('renders seconds to expiry at scrape time, negative once expired, and keeps it when an outcome carries none', async () => {
       const metrics = new RotatorMetrics();
       metrics.observePass(summary([rotated('klikoo', 'obtain', T0 + 900_000)], 10), T0);
       metrics.observePass(summary([{ provider: 'klikoo', status: 'busy', ok: true, durationMs: 0 }], 10), T0 + 60_000);
 
       expect(
-        sampleValue(parseExposition(metrics.render(T0 + 100_000)), 'token_rotator_token_expiry_seconds', {
+        sampleValue(parseExposition(await metrics.render(T0 + 100_000)), 'token_rotator_token_expiry_seconds', {
           provider: 'klikoo',
         }),
       ).toBe(800);
       expect(
-        sampleValue(parseExposition(metrics.render(T0 + 905_500)), 'token_rotator_token_expiry_seconds', {
+        sampleValue(parseExposition(await metrics.render(T0 + 905_500)), 'token_rotator_token_expiry_seconds', {
           provider: 'klikoo',
         }),
       ).toBe(-5.5);
     });
 
-    it('sets the last success time of a provider only from passes that left it valid without failure', () => {
+    it('sets the last success time of a provider only from passes that left it valid without failure', async () => {
       const metrics = new RotatorMetrics();
       metrics.observePass(summary([rotated('klikoo', 'obtain', T0 + 900_000)], 10), T0 + 2000);
       metrics.observePass(
@@ -171,18 +177,18 @@ describe('RotatorMetrics', () => {
         T0 + 60_000,
       );
 
-      const families = parseExposition(metrics.render(T0 + 60_000));
+      const families = parseExposition(await metrics.render(T0 + 60_000));
       expect(sampleValue(families, 'token_rotator_last_success_timestamp_seconds', { provider: 'klikoo' })).toBe(
         (T0 + 2000) / 1000,
       );
       expect(metrics.providers().get('klikoo')).toEqual({ expiresAtMs: T0 + 900_000, lastSuccessMs: T0 + 2000 });
     });
 
-    it('observes pass durations in a cumulative histogram', () => {
+    it('observes pass durations in a cumulative histogram', async () => {
       const metrics = new RotatorMetrics();
       for (const ms of [40, 700, 3000, 500_000]) metrics.observePass(summary([], ms), T0);
 
-      const families = parseExposition(metrics.render(T0));
+      const families = parseExposition(await metrics.render(T0));
       const bucket = (le: string) => sampleValue(families, 'token_rotator_pass_duration_seconds_bucket', { le });
       expect(bucket('0.05')).toBe(1);
       expect(bucket('0.5')).toBe(1);
@@ -197,19 +203,19 @@ describe('RotatorMetrics', () => {
       expect(sampleValue(families, 'token_rotator_pass_duration_seconds_count')).toBe(4);
     });
 
-    it('escapes label values so a parser reads back exactly the provider name', () => {
+    it('escapes label values so a parser reads back exactly the provider name', async () => {
       const metrics = new RotatorMetrics();
       const name = 'odd "name" \\ with\nnewline';
       metrics.observePass(summary([rotated(name, 'obtain', T0 + 60_000)], 1), T0);
 
-      const text = metrics.render(T0);
+      const text = await metrics.render(T0);
       expect(text).toContain('provider="odd \\"name\\" \\\\ with\\nnewline"');
       expect(
         sampleValue(parseExposition(text), 'token_rotator_rotations_total', { provider: name, method: 'obtain' }),
       ).toBe(1);
     });
 
-    it('never puts an error message, which may quote a server, into the output', () => {
+    it('never puts an error message, which may quote a server, into the output', async () => {
       const secret = randomBytes(24).toString('base64url');
       const metrics = new RotatorMetrics();
       metrics.observePass(
@@ -228,7 +234,7 @@ describe('RotatorMetrics', () => {
         T0,
       );
 
-      const text = metrics.render(T0);
+      const text = await metrics.render(T0);
       expect(text).not.toContain(secret);
       expect(
         sampleValue(parseExposition(text), 'token_rotator_failures_total', { provider: 'klikoo', class: 'permanent' }),
@@ -236,7 +242,7 @@ describe('RotatorMetrics', () => {
     });
   });
 
-  it('formats values as Prometheus reads them', () => {
+  it('formats values as Prometheus reads them', async () => {
     expect([
       formatValue(Infinity),
       formatValue(-Infinity),

@@ -231,3 +231,13 @@ annotations:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end }}
+
+{{/* The Pushgateway's TCP port, from pushgateway.url (its explicit port, else 80 or 443). */}}
+{{- define "token-rotator.pushgatewayPort" -}}
+{{- $url := urlParse .Values.pushgateway.url }}
+{{- if not (has $url.scheme (list "http" "https")) }}
+{{- fail (printf "pushgateway.url must be an http(s) URL, e.g. http://pushgateway.monitoring:9091 (got %q)" .Values.pushgateway.url) }}
+{{- end }}
+{{- $hostPort := splitList ":" $url.host }}
+{{- if gt (len $hostPort) 1 }}{{ last $hostPort }}{{ else if eq $url.scheme "https" }}443{{ else }}80{{ end }}
+{{- end }}

@@ -329,8 +329,11 @@ export interface PushOptions {
  */
 export class PushError extends Error {
   override readonly name = 'PushError';
-  readonly code = 'METRICS_PUSH_FAILED';
+  readonly code = PUSH_FAILED;
 }
+
+/** The code of a failed push, in the error shape of log lines (`err: {class: 'metrics', code, message}`). */
+export const PUSH_FAILED = 'METRICS_PUSH_FAILED';
 
 /** The URL of the group `job="token-rotator"` (and `instance`), as the Pushgateway's API spells it, without credentials. */
 export function pushUrl(base: string, instance?: string): URL {

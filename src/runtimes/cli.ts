@@ -10,7 +10,7 @@ import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
 import { describeLastPass } from '../observability/heartbeat.js';
 import { LOG_LEVELS, type Logger } from '../observability/logger.js';
-import { pushMetrics, pushUrl, RotatorMetrics } from '../observability/metrics.js';
+import { PUSH_FAILED, pushMetrics, pushUrl, RotatorMetrics } from '../observability/metrics.js';
 import { createTokenReader } from '../reader.js';
 import type { Rotator } from '../rotator.js';
 import type { RecordPruner, SecretStore } from '../stores/contract.js';
@@ -19,7 +19,6 @@ import { runDemo, runSandboxCommand } from './demo.js';
 import {
   configPath,
   EXIT,
-  errorCode,
   LogLevelError,
   type LogLevelSources,
   openRotator,
@@ -418,7 +417,7 @@ async function pushPassMetrics(metrics: RotatorMetrics, push: { url: string; ins
     logger.info({ pushgateway: group }, 'pushed the pass metrics');
   } catch (error) {
     logger.warn(
-      { pushgateway: group, err: { message: describeError(error), code: errorCode(error) } },
+      { pushgateway: group, err: { class: 'metrics', code: PUSH_FAILED, message: describeError(error) } },
       'could not push the pass metrics; the exit code is the pass',
     );
   }

@@ -149,7 +149,7 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
     name: 'token-rotator',
     ...(options.timezone ? { timezone: options.timezone } : {}),
   });
-  logger.info({ schedule: options.schedule, gapSeconds: rotator.gapSeconds }, 'daemon started');
+  logger.info({ schedule: options.schedule, gap_seconds: rotator.gapSeconds }, 'daemon started');
   if (options.passAtStart !== false) await tracked();
   if (!stop.aborted) await task.start();
 

@@ -1,34 +1,8 @@
-/**
- * The daemon's readiness: whether THIS process can do its job, not whether the vendors
- * are up. It is ready while
- *
- * - the store answers: one read of the heartbeat within 2 s, the result reused for 5 s,
- *   so frequent probes cost the store almost nothing;
- * - the schedule runs: the daemon's own last pass finished within twice the schedule
- *   gap (the dead-man signal). Before its first pass has finished it is not ready: the
- *   daemon runs that pass at start, and it ends within the request timeouts whether the
- *   vendors answer or not, so a new replica is ready only once it has shown that its
- *   config resolves and that it can read and write the store, and a rollout never swaps a
- *   working pod for one that cannot work;
- * - it is not draining after SIGTERM.
- *
- * A provider whose token is missing or past expiry (its vendor is down, its credentials
- * were revoked) does not make it unready: every replica shares the same vendors, so they
- * would all turn unready at once, a Service would have no endpoint left and a rollout
- * with `maxUnavailable: 0` would stall until the vendor recovers, while a restart or
- * another pod would fix nothing. That is reported by the metrics
- * (`token_rotator_token_expiry_timestamp_seconds`, `token_rotator_failures_total`) and
- * alerted on (`deploy/prometheus/token-rotator.rules.yaml`).
- * Reasons name durations and error codes, never a token or an error's text.
- *
- * @see ../observability/heartbeat.ts the same two-gap rule, for `token-rotator status`
- * @see https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/
- */
-import { describeError } from '../errors.js';
 import { lastPassProblem } from '../observability/heartbeat.js';
 import type { Logger } from '../observability/logger.js';
 import type { RotatorMetrics } from '../observability/metrics.js';
 import { errorCode } from './door.js';
+import { errorOutput } from './json-output.js';
 
 /** A readiness verdict, as `/readyz` serves it. */
 export interface Readiness {
@@ -88,7 +62,7 @@ export function createReadiness(options: ReadinessOptions): ReadinessCheck {
     pending ??= withTimeout(options.probeStore, timeoutMs)
       .catch((error: unknown) => {
         const code = errorCode(error);
-        options.logger.warn({ err: { message: describeError(error), code } }, 'readiness: store check failed');
+        options.logger.warn({ err: errorOutput(error) }, 'readiness: store check failed');
         return `the store could not be read${code === undefined ? '' : ` (${code})`}`;
       })
       .then((problem) => {

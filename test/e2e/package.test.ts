@@ -25,6 +25,8 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
 /** A module of the AWS SDK or of the Smithy runtime it is built on, wherever npm put it. */
 const AWS_MODULE = /[\\/]node_modules[\\/]@(aws-sdk|smithy)[\\/]/;
+/** The metrics client: only the daemon and `run --pushgateway` load it, never a service that reads tokens. */
+const METRICS_MODULE = /[\\/]node_modules[\\/]prom-client[\\/]/;
 const PROVIDER = 'billing';
 
 /** The environment of every child: the machine's, without the `npm_*` settings an enclosing `npm test` exports. */
@@ -189,6 +191,7 @@ describe('the npm package', () => {
       expect(modules).toContain(join(installedDist, 'index.js'));
       expect(modules).toContain(join(installedDist, 'stores', 'file', 'index.js'));
       expect(modules.filter((path) => AWS_MODULE.test(path))).toEqual([]);
+      expect(modules.filter((path) => METRICS_MODULE.test(path))).toEqual([]);
     });
 
     describe('with Vault (OpenBao)', () => {
@@ -220,6 +223,7 @@ describe('the npm package', () => {
         expect(JSON.parse(stdout)).toEqual({ sha256: sha256(accessToken), tokenType: 'Bearer', generation: 3 });
         expect(modules).toContain(join(app, 'node_modules', 'token-rotator', 'dist', 'stores', 'vault', 'index.js'));
         expect(modules.filter((path) => AWS_MODULE.test(path))).toEqual([]);
+        expect(modules.filter((path) => METRICS_MODULE.test(path))).toEqual([]);
       });
     });
 

@@ -68,7 +68,7 @@ export async function rotate(target: RotationTarget, env: RotationEnv): Promise<
     const result = { provider: target.name, ...facts, durationMs: now() - started };
     const level = result.ok ? (result.status === 'fresh' ? 'debug' : 'info') : 'warn';
     log[level](
-      { outcome: result.status, method: result.method, reason: result.reason, error: result.error },
+      { outcome: result.status, method: result.method, reason: result.reason, err: result.error },
       `provider ${result.status}`,
     );
     return result;

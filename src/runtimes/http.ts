@@ -139,7 +139,12 @@ export async function startOpsServer(
       resolve();
     });
   });
-  server.on('error', (error) => logger.error({ err: { message: error.message } }, 'ops listener error'));
+  server.on('error', (error: NodeJS.ErrnoException) =>
+    logger.error(
+      { err: { class: 'listener', code: error.code ?? 'LISTENER_FAILED', message: error.message } },
+      'ops listener error',
+    ),
+  );
   const bound = server.address() as AddressInfo;
   const url = `http://${hostForUrl(bound.address)}:${bound.port}`;
   return {

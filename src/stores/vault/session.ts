@@ -13,6 +13,7 @@
  * @see https://openbao.org/api-docs/auth/token/#renew-a-token-self
  * @see https://developer.hashicorp.com/vault/docs/concepts/tokens#token-time-to-live-periodic-tokens-and-explicit-max-ttls
  */
+import { describeError, ErrorCodes, RotatorError } from '../../errors.js';
 import { fingerprint } from '../../observability/fingerprint.js';
 import { type Logger, silentLogger } from '../../observability/logger.js';
 import type { VaultLogin } from './client.js';
@@ -255,7 +256,16 @@ export class VaultSession {
     const timer = setTimeout(() => {
       if (this.#timer === timer) this.#timer = undefined;
       action().catch((error: unknown) =>
-        this.#logger.error({ error: (error as Error).message }, 'Vault token upkeep failed'),
+        this.#logger.error(
+          {
+            err: {
+              class: 'store',
+              code: error instanceof RotatorError ? error.code : ErrorCodes.STORE_UNAVAILABLE,
+              message: describeError(error),
+            },
+          },
+          'Vault token upkeep failed',
+        ),
       );
     }, delayMs);
     timer.unref();

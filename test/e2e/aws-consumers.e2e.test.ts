@@ -20,20 +20,13 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GetParametersByPathCommand, type GetParametersByPathCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { SandboxTarget } from '../../src/sandbox/index.js';
 import { type AwsStore, createAwsStore } from '../../src/stores/aws/index.js';
 import { type AwsCallCounter, startAwsCallCounter } from '../helpers/aws-call-counter.js';
 import { CONSUMERS } from '../helpers/aws-consumers.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
-import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
+import { PROVIDER_VENDORS, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
-/** Each provider's vendor in the sandbox and its token's lifetime there (DEFAULT_LIFETIMES). */
-const VENDORS: Record<(typeof PROVIDERS)[number], { target: SandboxTarget; lifetime: number }> = {
-  'keliweb-api': { target: 'keliweb-api-v2', lifetime: 3600 },
-  'keliweb-fatture': { target: 'keliweb-fatture', lifetime: 3600 },
-  klikoo: { target: 'klikoo', lifetime: 900 },
-  generic: { target: 'oauth2', lifetime: 3600 },
-};
+const VENDORS = PROVIDER_VENDORS;
 const HOURLY = PROVIDERS.filter((provider) => VENDORS[provider].lifetime === 3600);
 const FREQUENT = PROVIDERS.filter((provider) => VENDORS[provider].lifetime === 900);
 /** Forced runs after the first: enough state writes (two a rotation) to use all five slots of a 900 s token's ring. */

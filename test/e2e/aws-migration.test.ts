@@ -29,19 +29,13 @@ import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createTokenReader } from '../../src/reader.js';
-import type { SandboxTarget } from '../../src/sandbox/index.js';
 import { type AwsStore, createAwsStore } from '../../src/stores/aws/index.js';
 import { type AwsCallCounter, startAwsCallCounter } from '../helpers/aws-call-counter.js';
 import { awsCliGetParameter, awsCliGetSecretValue } from '../helpers/aws-consumers.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
-import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
+import { PROVIDER_VENDORS, PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
-const VENDORS: Record<(typeof PROVIDERS)[number], { target: SandboxTarget; lifetime: number }> = {
-  'keliweb-api': { target: 'keliweb-api-v2', lifetime: 3600 },
-  'keliweb-fatture': { target: 'keliweb-fatture', lifetime: 3600 },
-  klikoo: { target: 'klikoo', lifetime: 900 },
-  generic: { target: 'oauth2', lifetime: 3600 },
-};
+const VENDORS = PROVIDER_VENDORS;
 /** The size release 0.1 gave every ring (a five-minute schedule). */
 const LEGACY_SIZE = 6;
 /** Passes with the file store, one rotation of every provider each: the public rings fill all six slots. */

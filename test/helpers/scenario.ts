@@ -17,6 +17,7 @@ import {
   type DemoSecrets,
   type Sandbox,
   type SandboxOptions,
+  type SandboxTarget,
   startSandbox,
 } from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
@@ -94,6 +95,16 @@ export interface Scenario {
 }
 
 export const PROVIDERS = ['keliweb-api', 'keliweb-fatture', 'klikoo', 'generic'] as const;
+
+/** Each scenario provider's vendor in the sandbox and its token's lifetime there (the sandbox's default lifetimes). */
+export const PROVIDER_VENDORS: Readonly<
+  Record<(typeof PROVIDERS)[number], { readonly target: SandboxTarget; readonly lifetime: number }>
+> = {
+  'keliweb-api': { target: 'keliweb-api-v2', lifetime: 3600 },
+  'keliweb-fatture': { target: 'keliweb-fatture', lifetime: 3600 },
+  klikoo: { target: 'klikoo', lifetime: 900 },
+  generic: { target: 'oauth2', lifetime: 3600 },
+};
 
 /**
  * A store other than the workspace's file store (e.g. Vault), for {@link startScenario}.

@@ -4,7 +4,7 @@
  * record of its provider as a volume and runners in many pods share one lease.
  *
  * - Layout: see `layout.ts` (record `tokens/<p>` is Secret `<prefix>tokens-<p>`, keys
- *   `record.json` plus one per scalar field). The state record is a Secret of its own,
+ *   `record.json` plus the public record's fields, one key each). The state record is a Secret of its own,
  *   `<prefix>state-<p>`, which a consumer's Role never names.
  * - Compare-and-set: a create (`POST`) when no version is expected, where `409
  *   AlreadyExists` is a conflict; else a replace (`PUT`) carrying the expected

@@ -11,11 +11,12 @@
  * that names another path, so two paths with the same name (`a-b/c` and `a/b-c`) cannot
  * read each other's record.
  *
- * Keys: `record.json` holds the record's JSON, which the store reads back; beside it,
- * each top-level string, number or boolean field whose name is a valid Secret key is its
- * own key, its value as text (numbers and booleans as JSON writes them). The public record
- * thus has `access_token`, `token_type`, `expires_at`, `issued_at`, `generation` and
- * `provider`, each a file of a mounted volume.
+ * Keys: `record.json` holds the record's JSON, the only key the store reads back; beside
+ * it, each field of the public record ({@link PUBLIC_KEYS}: `access_token`, `token_type`,
+ * `expires_at`, `issued_at`, `generation`, `provider`) that the record has as a string or
+ * a number is its own key, as text, so each is a file of a mounted volume. Other fields
+ * live in `record.json` only: the JSON keeps their types and any key, which Secret keys
+ * (`[-._a-zA-Z0-9]+`, text) could not.
  */
 import { createHash } from 'node:crypto';
 
@@ -25,8 +26,15 @@ export const RECORD_KEY = 'record.json';
 /** A Secret name: a DNS-1123 subdomain. */
 const MAX_NAME_LENGTH = 253;
 const PLAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** What Kubernetes accepts as a key of a Secret's data. */
-const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+/** The public record's fields, each also a key of its own (see the module doc). */
+export const PUBLIC_KEYS = Object.freeze([
+  'access_token',
+  'token_type',
+  'expires_at',
+  'issued_at',
+  'generation',
+  'provider',
+] as const);
 const HASH_LENGTH = 12;
 
 /**
@@ -46,15 +54,13 @@ export function secretNameOf(prefix: string, path: string): string {
   return `${prefix}${readable === '' ? '' : `${readable}-`}${hash}`;
 }
 
-/** A Secret's data before base64: `record.json` and the record's top-level scalars. */
+/** A Secret's data before base64: `record.json` and the {@link PUBLIC_KEYS} the record has. */
 export function secretDataOf(json: string, value: Record<string, unknown>): Record<string, string> {
   const data: Record<string, string> = {};
-  for (const [key, field] of Object.entries(value)) {
-    if (key === RECORD_KEY || key.length > MAX_NAME_LENGTH || !SECRET_KEY.test(key)) continue;
+  for (const key of PUBLIC_KEYS) {
+    const field = value[key];
     if (typeof field === 'string') data[key] = field;
-    else if ((typeof field === 'number' && Number.isFinite(field)) || typeof field === 'boolean') {
-      data[key] = JSON.stringify(field);
-    }
+    else if (typeof field === 'number' && Number.isFinite(field)) data[key] = JSON.stringify(field);
   }
   data[RECORD_KEY] = json;
   return data;

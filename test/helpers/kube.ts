@@ -49,7 +49,10 @@ export interface Kube {
   ok(method: string, path: string, body?: unknown, token?: string): Promise<any>;
   /** Creates a namespace (as admin). */
   createNamespace(name: string): Promise<void>;
-  /** Creates each object (Namespace, ServiceAccount, Role, RoleBinding, Secret) as admin, in `namespace` when namespaced. */
+  /**
+   * Creates each object (Namespace, ServiceAccount, Role, RoleBinding, Secret) as admin, in
+   * `namespace` when namespaced, with strict field validation (an unknown field fails).
+   */
   apply(objects: readonly Record<string, any>[], namespace?: string): Promise<void>;
   /** A real service-account token from the TokenRequest API (the account is created if missing). */
   serviceAccountToken(namespace: string, name: string, expirationSeconds?: number): Promise<string>;
@@ -309,7 +312,8 @@ export async function startKube(): Promise<Kube> {
         const namespaced = object['kind'] !== 'Namespace';
         const ns = namespaced ? (object['metadata']?.['namespace'] ?? namespace) : undefined;
         if (namespaced && ns === undefined) throw new Error(`${object['kind']} needs a namespace`);
-        await ok('POST', collectionOf(object['kind'], ns), object);
+        // Strict: a misspelt or misplaced field fails here instead of being dropped.
+        await ok('POST', `${collectionOf(object['kind'], ns)}?fieldValidation=Strict`, object);
       }
     };
     let serial = 0;

@@ -110,8 +110,9 @@ export function kubeconfigConnection(options: KubeconfigOptions): KubernetesConn
     let document: unknown;
     try {
       document = parse(text);
-    } catch (error) {
-      throw invalid(file, 'is not YAML', error);
+    } catch {
+      // Not chained: the parser's error quotes the file around the fault, which may be a token.
+      throw invalid(file, 'is not YAML');
     }
     if (document === null || document === undefined) continue;
     if (!isObject(document)) throw invalid(file, 'is not a kubeconfig (not a mapping)');
@@ -248,11 +249,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function invalid(where: string, message: string, cause?: unknown): ConfigError {
-  return new ConfigError(
-    [{ path: 'store.kubeconfig', message: `${where} ${message}` }],
-    cause === undefined ? undefined : { cause },
-  );
+function invalid(where: string, message: string): ConfigError {
+  return new ConfigError([{ path: 'store.kubeconfig', message: `${where} ${message}` }]);
 }
 
 function readConfigFile(file: string, path: string, what: string): string {

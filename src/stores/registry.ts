@@ -15,12 +15,18 @@ import type { SecretStore } from './contract.js';
 import type { StoreKindDefinition, StoreOptions } from './definition.js';
 import { fileStoreKind } from './file/kind.js';
 import { DEFAULT_FILE_DIRECTORY } from './file/schema.js';
+import { kubernetesStoreKind } from './kubernetes/kind.js';
 import { vaultStoreKind } from './vault/kind.js';
 
 export type { StoreOptions } from './definition.js';
 
 /** Every store kind: one entry each. */
-const registry = kindRegistry<StoreKindDefinition>('store')([fileStoreKind, vaultStoreKind, awsStoreKind]);
+const registry = kindRegistry<StoreKindDefinition>('store')([
+  fileStoreKind,
+  vaultStoreKind,
+  awsStoreKind,
+  kubernetesStoreKind,
+]);
 
 /** Every store kind's definition. */
 export const STORE_KINDS = registry.definitions;

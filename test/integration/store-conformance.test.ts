@@ -2,7 +2,8 @@
  * One store conformance suite: the contract's cases (test/helpers/store-conformance.ts)
  * run against every backend with its real server: the file store on a temporary
  * directory, the Vault store on OpenBao (`bao server -dev`), the AWS store on moto through
- * the real SDK. A new backend (Kubernetes) is one more {@link ConformanceBackend} below.
+ * the real SDK, the Kubernetes store on kube-apiserver and etcd. A new backend is one more
+ * {@link ConformanceBackend} below.
  *
  * Backend specifics (Vault auth methods, the AWS ring, file locks) stay in each backend's
  * own test file.
@@ -22,9 +23,11 @@ import {
   sdkSecretsManager,
 } from '../../src/stores/aws/index.js';
 import { MAX_RECORD_BYTES as FILE_MAX_RECORD_BYTES, FileStore } from '../../src/stores/file/index.js';
+import { MAX_SECRET_BYTES, RECORD_PATH_ANNOTATION, recordSecretBytes } from '../../src/stores/kubernetes/index.js';
 import { createStore } from '../../src/stores/registry.js';
 import { MAX_RECORD_BYTES as VAULT_MAX_RECORD_BYTES } from '../../src/stores/vault/index.js';
 import { type Child, LOCK_HOLDER_SCRIPT, startNode } from '../helpers/file-store-processes.js';
+import { type Kube, startKube } from '../helpers/kube.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 import { type OpenBao, startOpenBao } from '../helpers/openbao.js';
 import {
@@ -343,7 +346,105 @@ const awsBackend = (() => {
   } satisfies ConformanceBackend;
 })();
 
+const kubernetesBackend = (() => {
+  let kube: Kube | undefined;
+  let writerConfig: string | undefined;
+  const server = () => {
+    if (kube === undefined) throw new Error('kube-apiserver is not running');
+    return kube;
+  };
+  const NAMESPACE = 'conformance';
+  /** A Role of the given verbs on every Secret of the namespace, bound to `user`. */
+  const grant = (user: string, verbs: readonly string[]) =>
+    server().apply(
+      [
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: `secrets-${user}` },
+          rules: [{ apiGroups: [''], resources: ['secrets'], verbs }],
+        },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: `secrets-${user}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `secrets-${user}` },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+        },
+      ],
+      NAMESPACE,
+    );
+  return {
+    name: 'the Kubernetes store (kube-apiserver and etcd, RBAC)',
+    async start() {
+      kube = await startKube();
+      await kube.createNamespace(NAMESPACE);
+      // The store needs get, create and update on Secrets, nothing more (no list, patch, delete).
+      await grant('writer', ['get', 'create', 'update']);
+      await grant('reader', ['get']);
+      writerConfig = await kube.kubeconfig({ token: kube.tokens.writer });
+    },
+    async stop() {
+      await kube?.stop();
+    },
+    async open(options = {}) {
+      if (writerConfig === undefined) throw new Error('kube-apiserver is not running');
+      const config: StoreConfigOf<'kubernetes'> = {
+        kind: 'kubernetes',
+        namespace: NAMESPACE,
+        prefix: `c${randomUUID().slice(0, 8)}-`,
+        kubeconfig: writerConfig,
+        request_timeout_seconds: (options.timeoutMs ?? 10_000) / 1000,
+      };
+      return { store: createStore(config), config };
+    },
+    sizeLimit: {
+      bytes: MAX_SECRET_BYTES,
+      // Kubernetes counts a Secret's data: record.json, and the public record's fields beside it.
+      sizeOf: (value) => recordSecretBytes(value)!,
+    },
+    labels: {
+      async seen(opened, path) {
+        const { prefix } = opened.config as StoreConfigOf<'kubernetes'>;
+        const secrets = await server().ok('GET', `/api/v1/namespaces/${NAMESPACE}/secrets`);
+        const secret = (secrets.items as any[]).find(
+          (item) =>
+            item.metadata.name.startsWith(prefix) && item.metadata.annotations?.[RECORD_PATH_ANNOTATION] === path,
+        );
+        expect(secret, `the Secret of ${path}`).toBeDefined();
+        const seen: Record<string, string> = {};
+        for (const [key, value] of Object.entries(secret.metadata.annotations as Record<string, string>)) {
+          if (key.startsWith('token-rotator/')) seen[key.slice('token-rotator/'.length)] = value;
+        }
+        return seen;
+      },
+    },
+    async deniedWrite(opened, path) {
+      const config = opened.config as StoreConfigOf<'kubernetes'>;
+      const reader = createStore({
+        ...config,
+        kubeconfig: await server().kubeconfig({ token: server().tokens.reader }),
+      });
+      try {
+        // The token is valid: it may read what it may not write.
+        const current = await reader.read(path);
+        expect(current).toBeDefined();
+        return {
+          error: await reader.write(path, { generation: 2 }, current!.version).catch((caught: unknown) => caught),
+          secrets: [server().tokens.reader, server().tokens.writer, server().tokens.admin],
+        };
+      } finally {
+        await reader.close();
+      }
+    },
+    unresponsive: {
+      timeoutMs: 2000,
+      freeze: () => pauseProcess(server().apiServer),
+    },
+  } satisfies ConformanceBackend;
+})();
+
 /** Every backend the suite runs against; a new backend is one more entry. */
-const backends: readonly ConformanceBackend[] = [fileBackend, vaultBackend, awsBackend];
+const backends: readonly ConformanceBackend[] = [fileBackend, vaultBackend, awsBackend, kubernetesBackend];
 
 for (const backend of backends) defineStoreConformance(backend);

@@ -47,7 +47,10 @@ describe('the registries', () => {
 
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).issues).toEqual([
-        { path: 'store.kind', message: "Invalid discriminator value. Expected 'file' | 'vault' | 'aws'" },
+        {
+          path: 'store.kind',
+          message: "Invalid discriminator value. Expected 'file' | 'vault' | 'aws' | 'kubernetes'",
+        },
         { path: 'providers.x.kind', message: "Invalid discriminator value. Expected 'oauth2' | 'keliweb' | 'klikoo'" },
       ]);
     });
@@ -55,11 +58,12 @@ describe('the registries', () => {
 
   describe('stores', () => {
     it('lists every store kind once, and the config accepts exactly those kinds', () => {
-      expect(STORE_KINDS.map((kind) => kind.kind)).toEqual(['file', 'vault', 'aws']);
+      expect(STORE_KINDS.map((kind) => kind.kind)).toEqual(['file', 'vault', 'aws', 'kubernetes']);
       expect(storeSchema(fieldKit('raw')).options.map((option) => option.shape.kind.value)).toEqual([
         'file',
         'vault',
         'aws',
+        'kubernetes',
       ]);
     });
 

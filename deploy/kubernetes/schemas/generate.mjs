@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 /** The oldest Kubernetes the manifests support: CronJob `timeZone` is GA since 1.27. */
 export const K8S_VERSION = '1.30.14';
 
-/** The kinds the overlays render; a kind missing here fails validation (no schema). */
+/** The kinds the overlays render (and rbac/ holds); a kind missing here fails validation (no schema). */
 const KINDS = [
   'io.k8s.api.core.v1.Namespace',
   'io.k8s.api.core.v1.ServiceAccount',
@@ -37,6 +37,8 @@ const KINDS = [
   'io.k8s.api.apps.v1.Deployment',
   'io.k8s.api.policy.v1.PodDisruptionBudget',
   'io.k8s.api.networking.v1.NetworkPolicy',
+  'io.k8s.api.rbac.v1.Role',
+  'io.k8s.api.rbac.v1.RoleBinding',
 ];
 
 const SPECIAL = {

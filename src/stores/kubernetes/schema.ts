@@ -1,0 +1,66 @@
+/**
+ * The `store: { kind: kubernetes }` section of the config. It holds no credential: the
+ * store authenticates as the pod's service account (in-cluster) or as a kubeconfig user,
+ * both read from files the platform keeps.
+ */
+import { z } from 'zod';
+import type { FieldKit } from '../../common/fields.js';
+
+/** A namespace name: a DNS-1123 label. */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * A prefix that keeps a Secret name valid: empty, or the start of a DNS-1123 subdomain
+ * whose next character is a letter or digit (so it may end in `-` or `.`), at most 200
+ * characters so that every record path still fits the 253 of a name.
+ */
+export const MAX_PREFIX_LENGTH = 200;
+const PREFIX = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*([a-z0-9][-a-z0-9]*)?$/;
+
+/** True when `prefix` can start a Secret name (see {@link PREFIX}). */
+export function isSecretNamePrefix(prefix: string): boolean {
+  return prefix.length <= MAX_PREFIX_LENGTH && PREFIX.test(prefix);
+}
+
+/**
+ * The schema of the Kubernetes store section for one pass (raw or resolved).
+ * @example
+ * ```yaml
+ * store:
+ *   kind: kubernetes
+ *   namespace: token-rotator   # default: the pod's own namespace (in-cluster) or the context's
+ *   prefix: token-rotator-     # Secret token-rotator-tokens-<provider>
+ *   # kubeconfig: /etc/token-rotator/kubeconfig   # default: $KUBECONFIG, else in-cluster
+ *   # context: rotator                            # default: the kubeconfig's current-context
+ * ```
+ */
+export function kubernetesStoreSchema(kit: FieldKit) {
+  const { raw, text, seconds } = kit;
+  return z
+    .object({
+      kind: z.literal('kubernetes'),
+      namespace: (raw ? text() : text().regex(NAMESPACE, 'must be a namespace name (a DNS-1123 label)'))
+        .optional()
+        .describe("Namespace of the Secrets; default: the pod's own (in-cluster), else the context's, else default"),
+      prefix: (raw
+        ? z.string()
+        : z
+            .string()
+            .refine(
+              isSecretNamePrefix,
+              `must be lower-case letters, digits, "-" and "." that can start a Secret name, at most ${MAX_PREFIX_LENGTH} characters`,
+            )
+      )
+        .default('token-rotator-')
+        .describe('Start of every Secret name: record tokens/<p> is the Secret <prefix>tokens-<p>'),
+      kubeconfig: text()
+        .optional()
+        .describe('A kubeconfig file; default: $KUBECONFIG if set, else in-cluster, else ~/.kube/config'),
+      context: text().optional().describe("The kubeconfig context to use; default: the file's current-context"),
+      request_timeout_seconds: seconds().default(10).describe('Longest wait for one API request'),
+    })
+    .strict();
+}
+
+/** The Kubernetes store's settings, as resolved. */
+export type KubernetesStoreConfig = z.output<ReturnType<typeof kubernetesStoreSchema>>;

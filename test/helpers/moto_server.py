@@ -1,4 +1,4 @@
-"""Starts moto's server with one correction, so tests see AWS's documented answer.
+"""Starts moto's server with corrections, so tests see AWS's documented answers.
 
 moto 5.2.5's GetSecretValue without a VersionStage returns a "default" version that
 PutSecretValue and CreateSecret move, but UpdateSecretVersionStage does not: after a
@@ -6,7 +6,8 @@ write that stages its value and then moves AWSCURRENT onto it (as the token-rota
 writes), a consumer's plain `aws secretsmanager get-secret-value` would get the previous
 value. AWS returns the AWSCURRENT version when no stage is named:
 https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
-Here the default follows AWSCURRENT whenever it moves; nothing else changes.
+Here the default follows AWSCURRENT whenever it moves. Below, Secrets Manager's calls are
+applied one at a time, and (opt-in) IAM is checked against the ARN a call names.
 """
 import os
 import sys
@@ -25,6 +26,38 @@ def _update_stage_following_current(self, secret_id, version_stage, remove_from_
 
 
 SecretsManagerBackend.update_secret_version_stage = _update_stage_following_current
+
+# One call at a time per Secrets Manager backend, as AWS applies each call atomically: moto's
+# threaded server checks and then changes a secret in separate steps, so two calls racing in
+# the same instant could both pass a check that only one of them may (two PutSecretValue
+# calls with one ClientRequestToken both creating that version; two UpdateSecretVersionStage
+# calls both moving AWSCURRENT off the same version). The store's compare-and-set relies on
+# exactly those checks; the tests must exercise them as AWS answers, not moto's races.
+import functools
+import threading
+
+_atomic = threading.RLock()
+
+
+def _one_at_a_time(method):
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with _atomic:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+for _name in (
+    "create_secret",
+    "put_secret_value",
+    "update_secret_version_stage",
+    "get_secret_value",
+    "batch_get_secret_value",
+    "describe_secret",
+    "delete_secret",
+):
+    setattr(SecretsManagerBackend, _name, _one_at_a_time(getattr(SecretsManagerBackend, _name)))
 
 # With TOKEN_ROTATOR_MOTO_IAM_RESOURCES=1 (and INITIAL_NO_AUTH_ACTION_COUNT), IAM is checked
 # against the ARN a call names, as AWS does: moto 5.2.5 checks Secrets Manager and SSM calls

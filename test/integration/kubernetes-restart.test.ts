@@ -26,13 +26,14 @@ import {
   RESTARTED_AT_ANNOTATION,
   secretNameOf,
 } from '../../src/stores/kubernetes/index.js';
+import { extractCodeBlocks, ROOT } from '../docs/markdown.js';
 import { captureLogs } from '../helpers/captured-logger.js';
 import { type Kube, startKube } from '../helpers/kube.js';
 import { createDeployments, deploymentOf, restartView, setRestartedAt } from '../helpers/kube-workloads.js';
 
 const RBAC_DIR = join(import.meta.dirname, '../../deploy/kubernetes/rbac');
 const PREFIX = 'token-rotator-';
-const PROVIDERS = ['alpha', 'beta'] as const;
+const PROVIDERS: readonly string[] = ['alpha', 'beta'];
 /** Every Deployment of a case: annotated for alpha, for both, for beta only, not at all, and a paused one. */
 const DEPLOYMENTS = ['alpha-app', 'both-app', 'beta-app', 'plain-app', 'paused-app'] as const;
 /** Whole seconds, `Z`: Go's time.RFC3339 in UTC, as kubectl writes it. */
@@ -75,14 +76,19 @@ interface Setup {
  * `restartRole` is false, the restart component's Role as shipped; and a rotator
  * authenticated as that service account, with restart on rotation on.
  */
-async function prepare(options: { readonly restartRole: boolean }): Promise<Setup> {
+async function prepare(options: {
+  readonly restartRole: boolean;
+  /** Default {@link PROVIDERS}. */
+  readonly providers?: readonly string[];
+}): Promise<Setup> {
+  const providers = options.providers ?? PROVIDERS;
   const ns = `r-${randomUUID().slice(0, 8)}`;
   await kube.createNamespace(ns);
   const rotatorRole = await manifests('rotator-role.yaml');
   const role = rotatorRole.find((object) => object['kind'] === 'Role')!;
   role['rules'][1].resourceNames = [
     secretNameOf(PREFIX, 'runner/heartbeat'),
-    ...PROVIDERS.flatMap((p) => [secretNameOf(PREFIX, `tokens/${p}`), secretNameOf(PREFIX, `state/${p}`)]),
+    ...providers.flatMap((p) => [secretNameOf(PREFIX, `tokens/${p}`), secretNameOf(PREFIX, `state/${p}`)]),
   ];
   await kube.apply(rotatorRole, ns);
   if (options.restartRole) await kube.apply(await manifests('restart/restart-role.yaml'), ns);
@@ -109,7 +115,7 @@ store:
   prefix: ${PREFIX}
   kubeconfig: ${await kube.kubeconfig({ token })}
   restart_on_rotation: true
-providers:${PROVIDERS.map(provider).join('')}
+providers:${providers.map(provider).join('')}
 `;
   const logs = captureLogs();
   const rotator = createRotator(
@@ -316,5 +322,42 @@ describe('KubernetesStore restart on rotation', () => {
     const view = await restartView(kube, ns, DEPLOYMENTS);
     for (const name of DEPLOYMENTS) expect(view[name], name).toEqual({ generation: 1, templateAnnotations: {} });
     expectNoSecretIn(setup.logs.text(), setup);
+  });
+
+  it('accepts the Pod and the annotated Deployment of docs/kubernetes.md as written, and restarts that Deployment', async () => {
+    const setup = await prepare({ restartRole: true, providers: ['klikoo'] });
+    const { ns, rotator } = setup;
+    const doc = await readFile(join(ROOT, 'docs/kubernetes.md'), 'utf8');
+    const examples = extractCodeBlocks('docs/kubernetes.md', doc)
+      .filter((block) => block.lang === 'yaml')
+      .flatMap((block) => parseAllDocuments(block.text).map((document) => document.toJS()))
+      .filter((object) => object?.kind === 'Pod' || object?.kind === 'Deployment');
+    expect(examples.map((object) => [object.kind, object.metadata.name])).toEqual([
+      ['Pod', 'klikoo-client'],
+      ['Deployment', 'klikoo-client'],
+    ]);
+    // The documented namespace is the rotator's: here, the test's.
+    await kube.apply([{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }], ns);
+    for (const object of examples) {
+      object.metadata.namespace = ns;
+      const collection =
+        object.kind === 'Pod' ? `/api/v1/namespaces/${ns}/pods` : `/apis/apps/v1/namespaces/${ns}/deployments`;
+      await kube.ok('POST', `${collection}?fieldValidation=Strict`, object);
+    }
+    await rotator.pass();
+    const before = await restartView(kube, ns, ['klikoo-client']);
+
+    await rotator.pass({ force: true });
+
+    const after = await restartView(kube, ns, ['klikoo-client']);
+    expect(before['klikoo-client']).toEqual({ generation: 1, templateAnnotations: {} });
+    expect(after['klikoo-client']!.generation).toBe(2);
+    expect(after['klikoo-client']!.templateAnnotations[RESTARTED_AT_ANNOTATION]).toMatch(RFC3339);
+    const pod = await kube.ok('GET', `/api/v1/namespaces/${ns}/pods/klikoo-client`);
+    expect(pod.spec.volumes).toContainEqual(
+      expect.objectContaining({
+        secret: expect.objectContaining({ secretName: secretNameOf(PREFIX, 'tokens/klikoo') }),
+      }),
+    );
   });
 });

@@ -214,5 +214,39 @@ describe('restart on rotation', () => {
         { level: 50, deployment: 'b', err: { code: RESTART_FAILED, message: 'socket hang up' } },
       ]);
     });
+
+    it('never throws even on what it does not expect: the failure is logged and the next restart still runs', async () => {
+      const { logger, lines } = captureLogs();
+      let calls = 0;
+      const client: RestartClient = {
+        async listDeployments() {
+          calls += 1;
+          // A first answer the code does not expect (no annotations at all), then a sane one.
+          return calls === 1 ? [{ name: 'odd' } as unknown as DeploymentSummary] : [deployment('a', 'klikoo')];
+        },
+        async patchDeployment(_namespace, name) {
+          return deployment(name, 'klikoo');
+        },
+      };
+      const restarter = new RolloutRestarter({
+        client,
+        namespace: 'ns',
+        minIntervalSeconds: 300,
+        logger,
+        now: () => NOW,
+      });
+
+      const reports = await Promise.all([restarter.restartFor('klikoo', 2), restarter.restartFor('klikoo', 3)]);
+
+      expect(reports).toEqual([
+        { restarted: [], skipped: [], failed: ['*'] },
+        { restarted: ['a'], skipped: [], failed: [] },
+      ]);
+      expect(lines()[0]).toMatchObject({
+        level: 50,
+        provider: 'klikoo',
+        err: { class: 'restart', code: RESTART_FAILED },
+      });
+    });
   });
 });

@@ -160,8 +160,17 @@ export class RolloutRestarter {
    * limit, after every restart this one started earlier. Never throws: failures are logged.
    */
   restartFor(provider: string, generation: number): Promise<RestartReport> {
-    const run = this.#queue.then(() => this.#restart(provider, generation));
-    this.#queue = run.catch(() => undefined);
+    const run = this.#queue
+      .then(() => this.#restart(provider, generation))
+      .catch((error: unknown): RestartReport => {
+        // #restart logs what it expects; anything else is logged here, never thrown at the write.
+        this.#logger.error(
+          { provider, generation, namespace: this.#namespace, err: this.#errorOf(error, 'list') },
+          'restart on rotation failed: the token was written',
+        );
+        return { restarted: [], skipped: [], failed: ['*'] };
+      });
+    this.#queue = run;
     return run;
   }
 

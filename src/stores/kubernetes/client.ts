@@ -1,6 +1,7 @@
 /**
  * A thin typed client of the Kubernetes API: the three Secret calls the store makes (get,
- * create, replace), over `node:https` so the cluster CA and a client certificate apply
+ * create, replace), and the two Deployment calls of the optional restart on rotation
+ * (list, patch; see restart.ts), over `node:https` so the cluster CA and a client certificate apply
  * without a dependency (Node's `fetch` takes them only through an undici `Agent`, and
  * undici is not a dependency of this package; `@kubernetes/client-node` would bring
  * dozens of packages and seconds of start-up for three calls, see docs/kubernetes.md).
@@ -135,6 +136,41 @@ export class KubernetesResponseError extends Error {
   }
 }
 
+/** What the restart on rotation needs of a Deployment; the rest of the object is dropped. */
+const deploymentSchema = z.object({
+  metadata: z.object({
+    name: z.string().min(1),
+    annotations: z.record(z.string(), z.string()).nullish(),
+  }),
+  spec: z
+    .object({
+      paused: z.boolean().nullish(),
+      template: z
+        .object({ metadata: z.object({ annotations: z.record(z.string(), z.string()).nullish() }).nullish() })
+        .nullish(),
+    })
+    .nullish(),
+});
+
+const deploymentListSchema = z.object({
+  metadata: z.object({ continue: z.string().optional() }).nullish(),
+  items: z.array(deploymentSchema).nullish(),
+});
+
+/** A Deployment as the restart on rotation sees it. */
+export interface DeploymentSummary {
+  readonly name: string;
+  /** `metadata.annotations`: where `token-rotator/restart-on-rotation` is. */
+  readonly annotations: Readonly<Record<string, string>>;
+  /** `spec.template.metadata.annotations`: where `kubectl.kubernetes.io/restartedAt` is. */
+  readonly templateAnnotations: Readonly<Record<string, string>>;
+  /** `spec.paused`: kubectl refuses to restart a paused Deployment, and so does the store. */
+  readonly paused: boolean;
+}
+
+/** Deployments per page of a list: a namespace with more is read in pages (`continue`). */
+const DEPLOYMENT_PAGE_SIZE = 250;
+
 /** Options of {@link KubernetesClient}. */
 export interface KubernetesClientOptions {
   readonly connection: KubernetesConnection;
@@ -193,6 +229,41 @@ export class KubernetesClient {
     return parseSecret(await this.#send('PUT', secretPath(namespace, secret.metadata.name), what, secret), what);
   }
 
+  /**
+   * Every Deployment of the namespace (as many pages as it takes).
+   * @throws {KubernetesHttpError} 403 when the credentials may not list Deployments.
+   */
+  async listDeployments(namespace: string): Promise<DeploymentSummary[]> {
+    const what = `list of deployments in namespace ${namespace}`;
+    const found: DeploymentSummary[] = [];
+    let next: string | undefined;
+    do {
+      const query = `?limit=${DEPLOYMENT_PAGE_SIZE}${next === undefined ? '' : `&continue=${encodeURIComponent(next)}`}`;
+      const response = await this.#send('GET', deploymentPath(namespace) + query, what);
+      const page = parseWith(deploymentListSchema, response, what);
+      for (const item of page.items ?? []) found.push(summaryOf(item));
+      next = page.metadata?.continue || undefined;
+    } while (next !== undefined);
+    return found;
+  }
+
+  /**
+   * Applies a strategic merge patch to the Deployment (the patch type `kubectl rollout
+   * restart` sends), as field manager `fieldManager`.
+   * @throws {KubernetesHttpError} 403 when the credentials may not patch it, 404 when it is gone.
+   */
+  async patchDeployment(
+    namespace: string,
+    name: string,
+    patch: unknown,
+    fieldManager: string,
+  ): Promise<DeploymentSummary> {
+    const what = `patch of deployment ${namespace}/${name}`;
+    const path = `${deploymentPath(namespace, name)}?fieldManager=${encodeURIComponent(fieldManager)}`;
+    const response = await this.#send('PATCH', path, what, patch, 'application/strategic-merge-patch+json');
+    return summaryOf(parseWith(deploymentSchema, response, what));
+  }
+
   /** Closes idle connections; requests in flight end with the store's signal. */
   close(): void {
     this.#agent.destroy();
@@ -203,6 +274,7 @@ export class KubernetesClient {
     path: string,
     what: string,
     body?: unknown,
+    contentType = 'application/json',
   ): Promise<{ readonly status: number; readonly text: string }> {
     const token = this.#connection.token?.();
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -212,7 +284,7 @@ export class KubernetesClient {
       ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
       ...(payload === undefined
         ? {}
-        : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+        : { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) }),
     };
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = this.#signal === undefined ? timeout : AbortSignal.any([this.#signal, timeout]);
@@ -232,6 +304,28 @@ export class KubernetesClient {
 function secretPath(namespace: string, name?: string): string {
   const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`;
   return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+}
+
+function deploymentPath(namespace: string, name?: string): string {
+  const base = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments`;
+  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+}
+
+function summaryOf(deployment: z.infer<typeof deploymentSchema>): DeploymentSummary {
+  return {
+    name: deployment.metadata.name,
+    annotations: deployment.metadata.annotations ?? {},
+    templateAnnotations: deployment.spec?.template?.metadata?.annotations ?? {},
+    paused: deployment.spec?.paused === true,
+  };
+}
+
+function parseWith<S extends z.ZodType>(schema: S, response: { readonly text: string }, what: string): z.infer<S> {
+  try {
+    return schema.parse(JSON.parse(response.text));
+  } catch (error) {
+    throw new KubernetesResponseError(what, error instanceof z.ZodError ? undefined : error);
+  }
 }
 
 function parseSecret(response: { readonly text: string }, what: string): StoredSecret {

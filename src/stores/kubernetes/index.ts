@@ -15,10 +15,17 @@
  *   (`provider`, `expires_at`). A write replaces the whole Secret, annotations included.
  * - No write budget: etcd keeps one revision of a Secret, so writes cost nothing that
  *   accumulates. Record usage is ignored.
+ * - Restart on rotation (optional, `restart_on_rotation`): a replace of `tokens/<p>` with a
+ *   higher `generation` than the record it replaces rollout-restarts the Deployments
+ *   annotated for `<p>` (see `restart.ts`). The store knows the replaced generation from the
+ *   record it last read or wrote at the expected version (the engine reads before it
+ *   writes); a create, a replace of the same generation, or of a record whose generation it
+ *   does not know restarts nothing.
  *
  * @see https://kubernetes.io/docs/concepts/configuration/secret/
  */
 import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../observability/logger.js';
 import {
   assertRecordPath,
   type SecretStore,
@@ -26,6 +33,7 @@ import {
   type StoredRecord,
   type WriteOptions,
 } from '../contract.js';
+import type { StoreOptions } from '../definition.js';
 import {
   KubernetesClient,
   KubernetesHttpError,
@@ -36,11 +44,19 @@ import {
 } from './client.js';
 import { type KubernetesConnection, resolveConnection } from './connection.js';
 import { RECORD_KEY, secretDataBytes, secretDataOf, secretNameOf } from './layout.js';
+import { DEFAULT_RESTART_MIN_INTERVAL_SECONDS, isNewGeneration, RolloutRestarter } from './restart.js';
 import type { KubernetesStoreConfig } from './schema.js';
 
 export type { KubernetesConnection } from './connection.js';
 export { inClusterConnection, kubeconfigConnection, resolveConnection } from './connection.js';
 export { RECORD_KEY, recordSecretBytes, secretNameOf } from './layout.js';
+export type { RestartReport } from './restart.js';
+export {
+  DEFAULT_RESTART_MIN_INTERVAL_SECONDS,
+  RESTART_FAILED,
+  RESTART_ON_ROTATION_ANNOTATION,
+  RESTARTED_AT_ANNOTATION,
+} from './restart.js';
 export type { KubernetesStoreConfig } from './schema.js';
 export { kubernetesStoreSchema } from './schema.js';
 
@@ -73,7 +89,19 @@ export interface KubernetesStoreOptions {
   readonly prefix: string;
   /** Longest wait for one request. */
   readonly timeoutMs: number;
+  /** Restart on rotation (see `restart.ts`); absent: off. */
+  readonly restart?: {
+    /** At most one restart of a Deployment per this many seconds. */
+    readonly minIntervalSeconds: number;
+    /** Where restarts, skips and failures are logged. */
+    readonly logger: Logger;
+    /** Default: `Date.now`. */
+    readonly now?: () => number;
+  };
 }
+
+/** The public records, whose new generation may restart Deployments: `tokens/<provider>`. */
+const PUBLIC_RECORD = /^tokens\/([^/]+)$/;
 
 /**
  * Keeps records as Secrets of one namespace. Builds no connection until the first call.
@@ -95,6 +123,9 @@ export class KubernetesStore implements SecretStore {
   readonly #timeoutMs: number;
   readonly #source: string;
   readonly #closing = new AbortController();
+  readonly #restarter: RolloutRestarter | undefined;
+  /** Public record path → the version and generation last read or written (restart on rotation only). */
+  readonly #published = new Map<string, { readonly version: string; readonly generation: number | undefined }>();
 
   constructor(options: KubernetesStoreOptions) {
     this.#client = new KubernetesClient({
@@ -106,6 +137,17 @@ export class KubernetesStore implements SecretStore {
     this.#prefix = options.prefix;
     this.#timeoutMs = options.timeoutMs;
     this.#source = options.connection.source;
+    this.#restarter =
+      options.restart === undefined
+        ? undefined
+        : new RolloutRestarter({
+            client: this.#client,
+            namespace: options.namespace,
+            minIntervalSeconds: options.restart.minIntervalSeconds,
+            logger: options.restart.logger,
+            source: options.connection.source,
+            ...(options.restart.now === undefined ? {} : { now: options.restart.now }),
+          });
   }
 
   /** The namespace of the Secrets. */
@@ -136,12 +178,16 @@ export class KubernetesStore implements SecretStore {
       throw this.#wrap(error, 'read', path);
     }
     if (secret === undefined) return undefined;
-    return { value: this.#valueOf(secret, path), version: secret.metadata.resourceVersion };
+    const value = this.#valueOf(secret, path);
+    this.#remember(path, secret.metadata.resourceVersion, value);
+    return { value, version: secret.metadata.resourceVersion };
   }
 
   /**
    * Creates (`expectedVersion` null) or replaces the record's Secret, if its
    * resourceVersion is still `expectedVersion`, and returns the new resourceVersion.
+   * With restart on rotation, a replace of a public record by a higher generation then
+   * restarts the annotated Deployments (see `restart.ts`); that never fails the write.
    * @throws {ConflictError} when the Secret exists (create) or changed or is gone (replace).
    * @throws {StoreError} when the API is unreachable, slow or refuses the write; not
    *   retryable when the record is over {@link MAX_SECRET_BYTES}, the credentials are
@@ -192,18 +238,39 @@ export class KubernetesStore implements SecretStore {
       type: 'Opaque',
       data: encoded,
     };
+    const replaced = expectedVersion === null ? undefined : this.#published.get(path);
+    const before = replaced?.version === expectedVersion ? replaced?.generation : undefined;
+    let version: string;
     try {
       const written =
         expectedVersion === null
           ? await this.#client.createSecret(this.#namespace, secret)
           : await this.#client.replaceSecret(this.#namespace, secret);
-      return written.metadata.resourceVersion;
+      version = written.metadata.resourceVersion;
     } catch (error) {
       if (error instanceof KubernetesHttpError && isConflict(error, expectedVersion)) {
         throw new ConflictError(path, { cause: error });
       }
       throw this.#wrap(error, 'write', path);
     }
+    this.#remember(path, version, value);
+    const provider = PUBLIC_RECORD.exec(path)?.[1];
+    const after = generationOf(value);
+    if (
+      this.#restarter !== undefined &&
+      provider !== undefined &&
+      after !== undefined &&
+      isNewGeneration(before, after)
+    ) {
+      await this.#restarter.restartFor(provider, after);
+    }
+    return version;
+  }
+
+  /** Keeps the generation of a public record at `version`, when restart on rotation is on. */
+  #remember(path: string, version: string, value: Record<string, unknown>): void {
+    if (this.#restarter === undefined || !PUBLIC_RECORD.test(path)) return;
+    this.#published.set(path, { version, generation: generationOf(value) });
   }
 
   /** Aborts requests in flight and closes connections; every later call fails. */
@@ -286,6 +353,12 @@ export class KubernetesStore implements SecretStore {
   }
 }
 
+/** A record's `generation`, when it is a whole number. */
+function generationOf(value: Record<string, unknown>): number | undefined {
+  const generation = value['generation'];
+  return typeof generation === 'number' && Number.isSafeInteger(generation) ? generation : undefined;
+}
+
 /** A 409 (AlreadyExists on create, Conflict on replace), or a 404 of the Secret itself on replace. */
 function isConflict(error: KubernetesHttpError, expectedVersion: string | null): boolean {
   if (error.status === 409) return true;
@@ -293,12 +366,20 @@ function isConflict(error: KubernetesHttpError, expectedVersion: string | null):
 }
 
 /** Builds the Kubernetes store from its configuration; reads the kubeconfig or in-cluster files, reaches no server. */
-export function createKubernetesStore(config: KubernetesStoreConfig): KubernetesStore {
+export function createKubernetesStore(config: KubernetesStoreConfig, options: StoreOptions = {}): KubernetesStore {
   const connection = resolveConnection(config);
   return new KubernetesStore({
     connection,
     namespace: config.namespace ?? connection.namespace ?? 'default',
     prefix: config.prefix,
     timeoutMs: config.request_timeout_seconds * 1000,
+    ...(config.restart_on_rotation === true
+      ? {
+          restart: {
+            minIntervalSeconds: config.restart_min_interval_seconds ?? DEFAULT_RESTART_MIN_INTERVAL_SECONDS,
+            logger: options.logger ?? silentLogger(),
+          },
+        }
+      : {}),
   });
 }

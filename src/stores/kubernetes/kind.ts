@@ -9,5 +9,5 @@ import { kubernetesStoreSchema } from './schema.js';
 export const kubernetesStoreKind = defineStoreKind({
   kind: 'kubernetes',
   schema: kubernetesStoreSchema,
-  create: (config) => createKubernetesStore(config),
+  create: (config, options) => createKubernetesStore(config, options),
 });

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
+import { DEFAULT_RESTART_MIN_INTERVAL_SECONDS, RESTART_ON_ROTATION_ANNOTATION } from './restart.js';
 
 /** A namespace name: a DNS-1123 label. */
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -32,6 +33,8 @@ export function isSecretNamePrefix(prefix: string): boolean {
  *   prefix: token-rotator-     # Secret token-rotator-tokens-<provider>
  *   # kubeconfig: /etc/token-rotator/kubeconfig   # default: $KUBECONFIG, else in-cluster
  *   # context: rotator                            # default: the kubeconfig's current-context
+ *   # restart_on_rotation: true        # rollout-restart annotated Deployments on a new token (default: false)
+ *   # restart_min_interval_seconds: 300 # at most one restart of a Deployment per interval (the default)
  * ```
  */
 export function kubernetesStoreSchema(kit: FieldKit) {
@@ -58,6 +61,19 @@ export function kubernetesStoreSchema(kit: FieldKit) {
         .describe('A kubeconfig file; default: $KUBECONFIG if set, else in-cluster, else ~/.kube/config'),
       context: text().optional().describe("The kubeconfig context to use; default: the file's current-context"),
       request_timeout_seconds: seconds().default(10).describe('Longest wait for one API request'),
+      // Optional without a default so that a section written by hand (tests, library users)
+      // need not name them; the factory applies the defaults.
+      restart_on_rotation: z
+        .boolean()
+        .optional()
+        .describe(
+          `Rollout-restart the Deployments of the namespace annotated ${RESTART_ON_ROTATION_ANNOTATION}: <provider> (comma-separated list allowed) when that provider gets a new token; needs the Role of deploy/kubernetes/rbac/restart; default: false`,
+        ),
+      restart_min_interval_seconds: seconds()
+        .optional()
+        .describe(
+          `At most one restart on rotation of a Deployment per this many seconds (a skipped restart happens at the next rotation); default: ${DEFAULT_RESTART_MIN_INTERVAL_SECONDS}`,
+        ),
     })
     .strict();
 }

@@ -19,9 +19,9 @@ import { scheduleGapSeconds } from '../../src/engine/policy.js';
 import { SERVICE_ACCOUNT_DIRECTORY } from '../../src/stores/kubernetes/connection.js';
 import { secretNameOf } from '../../src/stores/kubernetes/layout.js';
 import {
-  componentOf,
   type ConfigMap,
   type CronJob,
+  componentOf,
   type Deployment,
   type K8sObject,
   KUBERNETES_DIR,

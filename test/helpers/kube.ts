@@ -467,10 +467,9 @@ export async function startKube(): Promise<Kube> {
       async kubectl(args, options = {}) {
         if (!existsSync(KUBECTL_BINARY))
           throw new Error(`${KUBECTL_BINARY} is missing: run scripts/install-kube-peers.sh`);
-        const kubeconfig =
-          options.user === undefined
-            ? await (adminKubeconfig ??= kube.kubeconfig({ token: tokens.admin }))
-            : await kube.kubeconfig(options.user);
+        if (options.user === undefined && adminKubeconfig === undefined)
+          adminKubeconfig = kube.kubeconfig({ token: tokens.admin });
+        const kubeconfig = await (options.user === undefined ? adminKubeconfig! : kube.kubeconfig(options.user));
         return runKubectl(args, kubeconfig, directory, options.input ?? '', options.timeoutMs ?? 60_000);
       },
       stop,

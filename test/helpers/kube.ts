@@ -69,8 +69,16 @@ export interface Kube {
    * `namespace` when namespaced, with strict field validation (an unknown field fails).
    */
   apply(objects: readonly Record<string, any>[], namespace?: string): Promise<void>;
-  /** A real service-account token from the TokenRequest API (the account is created if missing). */
-  serviceAccountToken(namespace: string, name: string, expirationSeconds?: number): Promise<string>;
+  /**
+   * A real service-account token from the TokenRequest API (the account is created if
+   * missing), for `audiences` (default: the API server's own, as a pod's API token).
+   */
+  serviceAccountToken(
+    namespace: string,
+    name: string,
+    expirationSeconds?: number,
+    audiences?: readonly string[],
+  ): Promise<string>;
   /** A client certificate signed by the cluster CA: user `commonName`, groups `organizations`. */
   clientCertificate(commonName: string, organizations?: readonly string[]): { certFile: string; keyFile: string };
   /**
@@ -390,7 +398,7 @@ export async function startKube(): Promise<Kube> {
         await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
       },
       apply,
-      async serviceAccountToken(namespace, name, expirationSeconds = 3600) {
+      async serviceAccountToken(namespace, name, expirationSeconds = 3600, audiences) {
         const account = await api('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`);
         if (account.status === 404) {
           await ok('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
@@ -402,7 +410,7 @@ export async function startKube(): Promise<Kube> {
         const request = await ok('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenRequest',
-          spec: { expirationSeconds },
+          spec: { expirationSeconds, ...(audiences === undefined ? {} : { audiences }) },
         });
         return request.status.token as string;
       },

@@ -44,13 +44,8 @@ beforeAll(async () => {
   const files = (await readdir(MONITORING_CRDS_DIR)).filter((file) => file.endsWith('.yaml'));
   const crds = await kube.kubectl(['create', ...files.flatMap((file) => ['-f', join(MONITORING_CRDS_DIR, file)])]);
   if (crds.code !== 0) throw new Error(`creating the CRDs failed: ${crds.stderr}`);
-  const established = await kube.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=30s',
-    ...CRDS.map((crd) => `crd/${crd}`),
-  ]);
-  if (established.code !== 0) throw new Error(`the CRDs were not established: ${established.stderr}`);
+  // Polled here: `kubectl wait` fails, rather than waits, while a CRD has no conditions yet.
+  for (const crd of CRDS) await established(crd);
   // For real: the dry run of a namespaced object needs its namespace, with the Pod Security labels.
   const namespace = await kube.kubectl(['apply', '-f', join(KUBERNETES_DIR, 'base/namespace.yaml')]);
   if (namespace.code !== 0) throw new Error(`creating the namespace failed: ${namespace.stderr}`);
@@ -59,6 +54,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await kube?.stop();
 }, 30_000);
+
+/** Waits until the API server serves a CRD's kind (its condition Established is True). */
+async function established(crd: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { body } = await kube.api('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}`);
+    const conditions = (body?.status?.conditions ?? []) as { type: string; status: string }[];
+    if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) return;
+    if (Date.now() > deadline) throw new Error(`CRD ${crd} was not established within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** `kubectl apply --dry-run=server` of a YAML stream, printing each object as `kind.group/name`. */
 function dryRun(yaml: string): Promise<KubectlResult> {

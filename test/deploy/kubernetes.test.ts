@@ -8,7 +8,7 @@
  * so they see what `kubectl apply -k` would send.
  */
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,12 +16,16 @@ import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import { rawConfigSchema } from '../../src/config/schema.js';
 import { scheduleGapSeconds } from '../../src/engine/policy.js';
+import { SERVICE_ACCOUNT_DIRECTORY } from '../../src/stores/kubernetes/connection.js';
+import { secretNameOf } from '../../src/stores/kubernetes/layout.js';
 import {
   type ConfigMap,
   type CronJob,
+  componentOf,
   type Deployment,
   type K8sObject,
   KUBERNETES_DIR,
+  KUBERNETES_STORE_OVERLAYS,
   OVERLAYS,
   type Overlay,
   type PodDisruptionBudget,
@@ -31,6 +35,7 @@ import {
   render,
   rotatorContainer,
   type Service,
+  usesKubernetesStore,
   validate,
   workloadOf,
 } from './manifests.js';
@@ -101,7 +106,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('puts every namespaced object in the token-rotator namespace, with the app.kubernetes.io labels', () => {
     const r = get(overlay);
-    const component = overlay === 'daemon' ? 'daemon' : 'cronjob';
+    const component = componentOf(overlay);
     expect(r.one('Namespace').metadata.name).toBe(NAMESPACE);
     for (const object of r.objects) {
       const id = `${object.kind}/${object.metadata.name}`;
@@ -201,6 +206,37 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
   });
 
+  it("lets the pods reach only DNS, Vault and HTTPS (and the API server's 6443 with the Kubernetes store), and accept nothing but the daemon's metrics port", () => {
+    const r = get(overlay);
+    type Policy = K8sObject & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress?: { ports?: { port: number | string }[] }[];
+        egress?: { ports?: { port: number | string }[] }[];
+      };
+    };
+    const policies = r.all<Policy>('NetworkPolicy');
+    const podLabels = podTemplateOf(workloadOf(r)).metadata?.labels ?? {};
+    const selecting = policies.filter((p) =>
+      Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => podLabels[k] === v),
+    );
+    expect(selecting.length).toBe(policies.length);
+    expect(selecting.some((p) => p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress'))).toBe(
+      true,
+    );
+    const egressPorts = selecting
+      .flatMap((p) => p.spec.egress ?? [])
+      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+    expect(new Set(egressPorts)).toEqual(new Set([53, 8200, 443, ...(usesKubernetesStore(overlay) ? [6443] : [])]));
+    const ingressPorts = selecting
+      .flatMap((p) => p.spec.ingress ?? [])
+      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
+    expect(ingressPorts).toEqual(componentOf(overlay) === 'daemon' ? ['metrics'] : []);
+  });
+});
+
+describe.each(OVERLAYS.filter((overlay) => !usesKubernetesStore(overlay)))('overlay %s', (overlay) => {
   it('gives the pod no Kubernetes API token, and Vault a projected token with its own audience', () => {
     const r = get(overlay);
     const pod = podTemplateOf(workloadOf(r)).spec;
@@ -231,38 +267,109 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       expect(projected).toEqual([]);
     }
   });
+});
 
-  it("lets the pods reach only DNS, Vault and HTTPS, and accept nothing but the daemon's metrics port", () => {
-    const r = get(overlay);
-    type Policy = K8sObject & {
-      spec: {
-        podSelector: { matchLabels: Record<string, string> };
-        policyTypes: string[];
-        ingress?: { ports?: { port: number | string }[] }[];
-        egress?: { ports?: { port: number | string }[] }[];
+describe.each(Object.entries(KUBERNETES_STORE_OVERLAYS) as [Overlay, Overlay][])(
+  'overlay %s (the Kubernetes store on overlay %s)',
+  (overlay, base) => {
+    it("mounts the pod's API token (the API server's audience, an hour at most), the cluster CA and the namespace where the store reads them in-cluster, and no Vault token", () => {
+      const r = get(overlay);
+      const pod = podTemplateOf(workloadOf(r)).spec;
+      const { config } = configOf(overlay);
+      expect(config['store']).toMatchObject({ kind: 'kubernetes' });
+      expect(config['store']['kubeconfig']).toBeUndefined(); // in-cluster
+      // Automount stays off: the one token is the explicit volume, in the rotator's container only.
+      const serviceAccount = r.one<K8sObject & { automountServiceAccountToken?: boolean }>('ServiceAccount');
+      expect(pod.serviceAccountName).toBe(serviceAccount.metadata.name);
+      expect(serviceAccount.automountServiceAccountToken).toBe(false);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      for (const file of ['token', 'ca.crt', 'namespace']) {
+        const holder = mountHolding(pod, posix.join(SERVICE_ACCOUNT_DIRECTORY, file));
+        expect(holder?.mount.mountPath, file).toBe(SERVICE_ACCOUNT_DIRECTORY);
+        expect(holder?.mount.readOnly, file).toBe(true);
+      }
+      const sources =
+        mountHolding(pod, posix.join(SERVICE_ACCOUNT_DIRECTORY, 'token'))?.volume?.projected?.sources ?? [];
+      expect(sources).toEqual([
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }, // no audience: the API server's
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        {
+          downwardAPI: {
+            items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+          },
+        },
+      ]);
+      const tokens = (pod.volumes ?? [])
+        .flatMap((v) => v.projected?.sources ?? [])
+        .flatMap((s) => (s.serviceAccountToken ? [s.serviceAccountToken] : []));
+      expect(tokens).toHaveLength(1);
+      expect(rotatorContainer(pod).volumeMounts?.map((m) => m.mountPath)).not.toContain('/var/run/secrets/vault');
+    });
+
+    it('differs from its base overlay only in the store section of the config and what the store needs: the Role, its binding, egress to the API server and the token', () => {
+      const r = get(overlay);
+      const original = get(base);
+      const { store: _store, ...settings } = configOf(overlay).config;
+      const { store: _vault, ...baseSettings } = configOf(base).config;
+      expect(settings).toEqual(baseSettings);
+
+      // The ConfigMap's name ends in the hash of its (other) content.
+      const ids = (objects: readonly K8sObject[]) =>
+        objects
+          .map(
+            (o) =>
+              `${o.kind}/${o.kind === 'ConfigMap' ? o.metadata.name.replace(/-[a-z0-9]{10}$/, '-<hash>') : o.metadata.name}`,
+          )
+          .sort();
+      const added = ['NetworkPolicy/token-rotator-kube-api', 'Role/token-rotator', 'RoleBinding/token-rotator'];
+      expect(ids(r.objects)).toEqual([...ids(original.objects), ...added].sort());
+
+      // The workload, once the config's generated name and the two token volumes are set aside.
+      const comparable = (workload: K8sObject) => {
+        const copy = structuredClone(workload);
+        const pod = podTemplateOf(copy).spec;
+        const tokenVolumes = new Set(['vault-token', 'kube-api-token']);
+        pod.volumes = (pod.volumes ?? [])
+          .filter((v) => !tokenVolumes.has(v.name))
+          .map((v) => (v.configMap ? { ...v, configMap: { name: 'config' } } : v));
+        for (const c of pod.containers)
+          c.volumeMounts = (c.volumeMounts ?? []).filter((m) => !tokenVolumes.has(m.name));
+        return copy;
       };
-    };
-    const policies = r.all<Policy>('NetworkPolicy');
-    const podLabels = podTemplateOf(workloadOf(r)).metadata?.labels ?? {};
-    const selecting = policies.filter((p) =>
-      Object.entries(p.spec.podSelector.matchLabels).every(([k, v]) => podLabels[k] === v),
-    );
-    expect(selecting.length).toBe(policies.length);
-    expect(selecting.some((p) => p.spec.policyTypes.includes('Ingress') && p.spec.policyTypes.includes('Egress'))).toBe(
-      true,
-    );
-    const egressPorts = selecting
-      .flatMap((p) => p.spec.egress ?? [])
-      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
-    expect(new Set(egressPorts)).toEqual(new Set([53, 8200, 443]));
-    const ingressPorts = selecting
-      .flatMap((p) => p.spec.ingress ?? [])
-      .flatMap((rule) => (rule.ports ?? []).map((port) => port.port));
-    expect(ingressPorts).toEqual(overlay === 'daemon' ? ['metrics'] : []);
+      expect(comparable(workloadOf(r))).toEqual(comparable(workloadOf(original)));
+    });
+
+    it("lets the rotator's Role get and update exactly the Secrets of the config's providers and the heartbeat", () => {
+      const r = get(overlay);
+      const { config } = configOf(overlay);
+      const prefix = (config['store']['prefix'] as string | undefined) ?? 'token-rotator-';
+      const paths = [
+        'runner/heartbeat',
+        ...Object.keys(config['providers'] as object).flatMap((p) => [`tokens/${p}`, `state/${p}`]),
+      ];
+      type Role = K8sObject & { rules: { verbs: string[]; resourceNames?: string[] }[] };
+      const rules = r.one<Role>('Role').rules;
+      const named = rules.find((rule) => rule.verbs.includes('update'));
+      expect(named?.verbs).toEqual(['get', 'update']);
+      expect([...(named?.resourceNames ?? [])].sort()).toEqual(paths.map((path) => secretNameOf(prefix, path)).sort());
+      expect(r.one('RoleBinding')).toMatchObject({
+        roleRef: { kind: 'Role', name: 'token-rotator' },
+        subjects: [{ kind: 'ServiceAccount', name: r.one('ServiceAccount').metadata.name, namespace: NAMESPACE }],
+      });
+    });
+  },
+);
+
+describe('deploy/kubernetes/overlays', () => {
+  it('holds exactly the overlays under test', async () => {
+    const folders = (await readdir(join(KUBERNETES_DIR, 'overlays'), { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+    expect(folders.sort()).toEqual([...OVERLAYS].sort());
   });
 });
 
-describe.each(['cronjob', 'aws-irsa'] as const)('the CronJob of overlay %s', (overlay) => {
+describe.each(['cronjob', 'aws-irsa', 'cronjob-kubernetes-store'] as const)('the CronJob of overlay %s', (overlay) => {
   const cronJob = () => get(overlay).one<CronJob>('CronJob');
 
   it("runs on the config's schedule and time zone, one Job at a time, never catching up on old ticks", () => {

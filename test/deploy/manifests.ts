@@ -12,9 +12,28 @@ import { parseAllDocuments } from 'yaml';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const KUBERNETES_DIR = join(ROOT, 'deploy/kubernetes');
 export const SCHEMAS_DIR = join(KUBERNETES_DIR, 'schemas');
-/** Every overlay a user may apply. */
-export const OVERLAYS = ['cronjob', 'daemon', 'aws-irsa'] as const;
+/** Every overlay a user may apply (the tests check this is every folder of `overlays/`). */
+export const OVERLAYS = [
+  'cronjob',
+  'daemon',
+  'aws-irsa',
+  'cronjob-kubernetes-store',
+  'daemon-kubernetes-store',
+] as const;
 export type Overlay = (typeof OVERLAYS)[number];
+/** The overlays with the Kubernetes store: the overlay they build on, plus `components/kubernetes-store`. */
+export const KUBERNETES_STORE_OVERLAYS = {
+  'cronjob-kubernetes-store': 'cronjob',
+  'daemon-kubernetes-store': 'daemon',
+} as const satisfies Partial<Record<Overlay, Overlay>>;
+/** True for an overlay of {@link KUBERNETES_STORE_OVERLAYS}. */
+export function usesKubernetesStore(overlay: Overlay): overlay is keyof typeof KUBERNETES_STORE_OVERLAYS {
+  return Object.hasOwn(KUBERNETES_STORE_OVERLAYS, overlay);
+}
+/** The workload an overlay runs: `daemon` for the Deployment, `cronjob` for the CronJob. */
+export function componentOf(overlay: Overlay): 'daemon' | 'cronjob' {
+  return overlay === 'daemon' || overlay === 'daemon-kubernetes-store' ? 'daemon' : 'cronjob';
+}
 
 /** The one Kubernetes version the committed schemas are for (`v1.30.14-standalone-strict` → `1.30.14`). */
 export function schemaVersion(): string {
@@ -99,7 +118,13 @@ export interface Volume {
   configMap?: { name: string };
   secret?: { secretName: string; defaultMode?: number };
   emptyDir?: { medium?: string; sizeLimit?: string };
-  projected?: { sources: { serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }[] };
+  projected?: {
+    sources: {
+      serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string };
+      configMap?: { name: string; items?: { key: string; path: string }[] };
+      downwardAPI?: { items: { path: string; fieldRef?: { fieldPath: string } }[] };
+    }[];
+  };
 }
 export interface PodSpec {
   serviceAccountName?: string;

@@ -7,7 +7,8 @@
  *   with no rights until a test binds them (`reader`, `writer`);
  * - `--authorization-mode=RBAC`, so Roles from deploy/kubernetes/ are really enforced;
  * - service-account signing keys, so the TokenRequest API mints real service-account
- *   tokens ({@link Kube.serviceAccountToken}).
+ *   tokens ({@link Kube.serviceAccountToken});
+ * - kubectl of the same version ({@link Kube.kubectl}), e.g. for `apply --dry-run=server`.
  * It starts in about two seconds; stop it after.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -23,6 +24,20 @@ import { freePort } from './ports.js';
 /** Where scripts/install-kube-peers.sh links the binaries. */
 export const KUBE_APISERVER_BINARY = resolve(import.meta.dirname, '../../.tools/bin/kube-apiserver');
 export const ETCD_BINARY = resolve(import.meta.dirname, '../../.tools/bin/etcd');
+/** kubectl v1.30.14, built by the same script from kube-apiserver's wrapper module. */
+export const KUBECTL_BINARY = resolve(import.meta.dirname, '../../.tools/bin/kubectl');
+/**
+ * The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs (monitoring.coreos.com),
+ * which the same script generates from the operator's Go API module (v0.93.0).
+ */
+export const MONITORING_CRDS_DIR = resolve(import.meta.dirname, '../../.tools/crds/monitoring.coreos.com');
+
+/** How a kubectl command ended. */
+export interface KubectlResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 /** A user of a kubeconfig the helper writes. */
 export type KubeUser =
@@ -54,10 +69,31 @@ export interface Kube {
    * `namespace` when namespaced, with strict field validation (an unknown field fails).
    */
   apply(objects: readonly Record<string, any>[], namespace?: string): Promise<void>;
-  /** A real service-account token from the TokenRequest API (the account is created if missing). */
-  serviceAccountToken(namespace: string, name: string, expirationSeconds?: number): Promise<string>;
+  /**
+   * A real service-account token from the TokenRequest API (the account is created if
+   * missing), for `audiences` (default: the API server's own, as a pod's API token).
+   */
+  serviceAccountToken(
+    namespace: string,
+    name: string,
+    expirationSeconds?: number,
+    audiences?: readonly string[],
+  ): Promise<string>;
   /** A client certificate signed by the cluster CA: user `commonName`, groups `organizations`. */
   clientCertificate(commonName: string, organizations?: readonly string[]): { certFile: string; keyFile: string };
+  /**
+   * Runs {@link KUBECTL_BINARY} against this server as `user` (the admin by default), with
+   * `input` on stdin and a home of its own in {@link directory}; resolves with the exit code
+   * and output (a non-zero exit is not an error here), killing it after `timeoutMs`.
+   * @example
+   * ```ts
+   * const { code, stderr } = await kube.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: yaml });
+   * ```
+   */
+  kubectl(
+    args: readonly string[],
+    options?: { readonly input?: string; readonly user?: KubeUser; readonly timeoutMs?: number },
+  ): Promise<KubectlResult>;
   /** Writes a kubeconfig with one context (`test`, current) for `user`, and returns its path. */
   kubeconfig(user: KubeUser, options?: { readonly namespace?: string; readonly server?: string }): Promise<string>;
   /** Stops both processes (resuming a paused one first) and removes the directory; idempotent. */
@@ -103,6 +139,37 @@ async function terminate(started: Started | undefined): Promise<void> {
     started.process.kill('SIGKILL');
     await started.exited;
   }
+}
+
+function runKubectl(
+  args: readonly string[],
+  kubeconfig: string,
+  home: string,
+  input: string,
+  timeoutMs: number,
+): Promise<KubectlResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(KUBECTL_BINARY, ['--kubeconfig', kubeconfig, ...args], {
+      cwd: home,
+      // Its discovery cache goes under HOME: the test's directory, not the user's.
+      env: { PATH: process.env['PATH'] ?? '', HOME: home },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
 }
 
 function openssl(args: readonly string[], cwd: string): void {
@@ -317,6 +384,7 @@ export async function startKube(): Promise<Kube> {
       }
     };
     let serial = 0;
+    let adminKubeconfig: Promise<string> | undefined;
     const kube: Kube = {
       server,
       port,
@@ -330,7 +398,7 @@ export async function startKube(): Promise<Kube> {
         await ok('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
       },
       apply,
-      async serviceAccountToken(namespace, name, expirationSeconds = 3600) {
+      async serviceAccountToken(namespace, name, expirationSeconds = 3600, audiences) {
         const account = await api('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`);
         if (account.status === 404) {
           await ok('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
@@ -342,7 +410,7 @@ export async function startKube(): Promise<Kube> {
         const request = await ok('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenRequest',
-          spec: { expirationSeconds },
+          spec: { expirationSeconds, ...(audiences === undefined ? {} : { audiences }) },
         });
         return request.status.token as string;
       },
@@ -403,6 +471,14 @@ export async function startKube(): Promise<Kube> {
           }),
         );
         return file;
+      },
+      async kubectl(args, options = {}) {
+        if (!existsSync(KUBECTL_BINARY))
+          throw new Error(`${KUBECTL_BINARY} is missing: run scripts/install-kube-peers.sh`);
+        if (options.user === undefined && adminKubeconfig === undefined)
+          adminKubeconfig = kube.kubeconfig({ token: tokens.admin });
+        const kubeconfig = await (options.user === undefined ? adminKubeconfig! : kube.kubeconfig(options.user));
+        return runKubectl(args, kubeconfig, directory, options.input ?? '', options.timeoutMs ?? 60_000);
       },
       stop,
     };

@@ -25,4 +25,4 @@ echo "test peers: $(.venv/bin/bao version 2>/dev/null | head -n1); moto $(.venv/
 echo "aws consumers: $(.venv/bin/aws --version 2>&1); boto3 $(.venv/bin/python -c 'import boto3; print(boto3.__version__)')"
 # kustomize, kubeconform and hadolint for the deployment tests (test/deploy/).
 bash scripts/install-tools.sh
-bash scripts/install-kube-peers.sh  # kube-apiserver and etcd for the Kubernetes store tests
+bash scripts/install-kube-peers.sh  # kube-apiserver, etcd, kubectl and the monitoring CRDs for the Kubernetes tests

@@ -29,15 +29,18 @@ async function objectsOf(file: string): Promise<(K8sObject & { rules?: Rule[] })
 }
 
 describe('the Kubernetes store RBAC (deploy/kubernetes/rbac)', () => {
-  it.each(['rotator-role.yaml', 'consumer-role.yaml'])('%s is valid against the strict schemas', async (file) => {
-    const { code, verdicts } = await validate(await readFile(join(RBAC_DIR, file), 'utf8'));
+  it.each(['rotator-role.yaml', 'consumer-role.yaml', 'restart/restart-role.yaml'])(
+    '%s is valid against the strict schemas',
+    async (file) => {
+      const { code, verdicts } = await validate(await readFile(join(RBAC_DIR, file), 'utf8'));
 
-    expect(verdicts.map((verdict) => [verdict.kind, verdict.status, verdict.msg]).sort()).toEqual([
-      ['Role', 'statusValid', ''],
-      ['RoleBinding', 'statusValid', ''],
-    ]);
-    expect(code).toBe(0);
-  });
+      expect(verdicts.map((verdict) => [verdict.kind, verdict.status, verdict.msg]).sort()).toEqual([
+        ['Role', 'statusValid', ''],
+        ['RoleBinding', 'statusValid', ''],
+      ]);
+      expect(code).toBe(0);
+    },
+  );
 
   it("renders the rotator's Role and RoleBinding as a component, in the including overlay's namespace", async () => {
     const scratch = await mkdtemp(join(tmpdir(), 'rbac-component-'));
@@ -53,6 +56,26 @@ describe('the Kubernetes store RBAC (deploy/kubernetes/rbac)', () => {
       expect(objects.map((object) => [object.kind, object.metadata.name, object.metadata.namespace])).toEqual([
         ['Role', 'token-rotator', 'token-rotator'],
         ['RoleBinding', 'token-rotator', 'token-rotator'],
+      ]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("renders the restart Role and RoleBinding as a component of their own, in the including overlay's namespace", async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'rbac-restart-'));
+    try {
+      await writeFile(
+        join(scratch, 'kustomization.yaml'),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: team-a\ncomponents:\n  - ${relative(scratch, join(RBAC_DIR, 'restart'))}\n`,
+      );
+      const result = await runTool(tool('kustomize'), ['build', '--load-restrictor', 'LoadRestrictionsNone', scratch]);
+
+      expect(result.stderr).toBe('');
+      const objects = parseAllDocuments(result.stdout).map((document) => document.toJS() as K8sObject);
+      expect(objects.map((object) => [object.kind, object.metadata.name, object.metadata.namespace])).toEqual([
+        ['Role', 'token-rotator-restart', 'team-a'],
+        ['RoleBinding', 'token-rotator-restart', 'team-a'],
       ]);
     } finally {
       await rm(scratch, { recursive: true, force: true });

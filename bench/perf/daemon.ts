@@ -110,9 +110,8 @@ export async function measureDaemon(config: string, passes: number, timeoutMs = 
       if (pass > 0) rssKb.push((await memoryOf(pid)).rssKb);
     }
     const { peakKb } = await memoryOf(pid);
-    const idlePassCpuMs = samples
-      .slice(1)
-      .map((s, i) => (s.user_us + s.system_us - samples[i]!.user_us - samples[i]!.system_us) / 1000);
+    const totals = samples.map((s) => s.user_us + s.system_us);
+    const idlePassCpuMs = totals.slice(1).map((total, i) => (total - (totals[i] ?? Number.NaN)) / 1000);
     return { idlePassCpuMs, rssKb, peakKb, counts };
   } finally {
     if (!exited) {

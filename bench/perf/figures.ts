@@ -53,9 +53,10 @@ export interface Stats {
 export function stats(samples: readonly number[]): Stats {
   if (samples.length === 0) throw new Error('no samples');
   const sorted = [...samples].sort((a, b) => a - b);
+  const at = (index: number) => sorted[index] ?? Number.NaN;
   const middle = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  return { min: sorted[0]!, median, max: sorted[sorted.length - 1]! };
+  const median = sorted.length % 2 === 1 ? at(middle) : (at(middle - 1) + at(middle)) / 2;
+  return { min: at(0), median, max: at(sorted.length - 1) };
 }
 
 /** The median of a non-empty list. */
@@ -66,7 +67,7 @@ export function median(samples: readonly number[]): number {
 /** Pairwise `a[i] / b[i]`. */
 export function ratios(a: readonly number[], b: readonly number[]): number[] {
   if (a.length !== b.length) throw new Error(`cannot pair ${a.length} samples with ${b.length}`);
-  return a.map((value, i) => value / b[i]!);
+  return a.map((value, i) => value / (b[i] ?? Number.NaN));
 }
 
 function formatNumber(value: number, unit: Figure['unit']): string {

@@ -293,7 +293,13 @@ async function measureFileWrite(context: Context): Promise<void> {
   await mkdir(scratch, { recursive: true });
   const writes = String(context.options.fileWrites ?? 200);
   const out = lastJsonLine<{ project_ms: number[]; floor_ms: number[] }>(
-    await runScript([join(PROBES, 'file-write.mjs'), join(ROOT, 'dist'), scratch, String(context.options.runs), writes]),
+    await runScript([
+      join(PROBES, 'file-write.mjs'),
+      join(ROOT, 'dist'),
+      scratch,
+      String(context.options.runs),
+      writes,
+    ]),
   );
   figure(context, 'file-write.ratio', {
     unit: 'ratio',
@@ -430,6 +436,7 @@ export async function measurePerformance(options: PerfOptions): Promise<Figure[]
   // The order, then by size.
   const rank = (f: Figure) => FIGURE_IDS.indexOf(f.id);
   return context.figures.sort(
-    (a, b) => rank(a) - rank(b) || (a.providers ?? 0) - (b.providers ?? 0) || (a.concurrency ?? 0) - (b.concurrency ?? 0),
+    (a, b) =>
+      rank(a) - rank(b) || (a.providers ?? 0) - (b.providers ?? 0) || (a.concurrency ?? 0) - (b.concurrency ?? 0),
   );
 }

@@ -33,11 +33,7 @@ export function providerName(index: number): string {
  * Writes the credential files of `count` providers under `root` and returns the workload.
  * The credentials are generated placeholders, never real ones.
  */
-export async function writeWorkload(
-  root: string,
-  count: number,
-  tokenUrl: string,
-): Promise<Workload> {
+export async function writeWorkload(root: string, count: number, tokenUrl: string): Promise<Workload> {
   const credentialsDir = join(root, 'credentials');
   await mkdir(credentialsDir, { recursive: true, mode: 0o700 });
   const providers: BenchProvider[] = [];

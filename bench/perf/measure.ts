@@ -238,7 +238,8 @@ async function measureDaemonFigures(context: Context, size: number, config: stri
     label: 'daemon RSS, steady (VmRSS after each idle pass)',
     samples: cost.rssKb.map((kb) => kb / 1024),
     target: '≤ 80 MB at 1,000',
-    detail: '',
+    // In pass order: a steady state is flat, a leak climbs.
+    detail: `per pass ${cost.rssKb.map((kb) => (kb / 1024).toFixed(0)).join(', ')}`,
   });
   figure(context, 'daemon.rss-peak-mb', {
     providers: size,

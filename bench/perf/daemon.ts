@@ -30,10 +30,15 @@ interface CpuSample {
  * it with SIGTERM and returns what it cost.
  * @throws {Error} when it exits early or a pass takes longer than `timeoutMs`.
  */
-export async function measureDaemon(config: string, passes: number, timeoutMs = 600_000): Promise<DaemonCost> {
+export async function measureDaemon(
+  config: string,
+  passes: number,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 600_000,
+): Promise<DaemonCost> {
   const child = spawn(process.execPath, ['--import', CPU_REPORT, BIN, 'daemon', '--config', config], {
     cwd: ROOT,
-    env: { ...process.env, TOKEN_ROTATOR_LOG_LEVEL: 'info' },
+    env: { ...env, TOKEN_ROTATOR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const pid = child.pid;

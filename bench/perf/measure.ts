@@ -19,7 +19,7 @@ import { FIGURE_IDS, type Figure, type FigureId, median, ratios } from './figure
 import { buildBareBundle, LAMBDA_BUNDLE, sizeOf } from './lambda.js';
 import { BIN, lastJsonLine, measureChild, PROBES, ROOT, runScript } from './processes.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
-import { providerName, type Workload, writeWorkload } from './workload.js';
+import { type CredentialSource, providerName, type Workload, writeWorkload } from './workload.js';
 
 /** Groups of figures that can be selected (`BENCH_ONLY`). */
 export const GROUPS = ['run', 'file-write', 'run-idle', 'daemon', 'config', 'lambda', 'help'] as const;
@@ -40,6 +40,8 @@ export interface PerfOptions {
   readonly only?: readonly Group[];
   /** Writes per timed block of the file-store figure (default 200). */
   readonly fileWrites?: number;
+  /** How the generated configs hold credentials (`BENCH_CREDENTIALS`, default `file`). */
+  readonly credentials?: CredentialSource;
   /** The Node 22 binary the Lambda's cold import runs under. */
   readonly node22?: string;
   /** Where the workloads go (default a new directory under the OS temp dir, removed at the end). */
@@ -78,7 +80,7 @@ async function workloadOf(context: Context, size: number): Promise<Workload> {
   if (workload === undefined) {
     const root = join(context.work, `n${size}`);
     await mkdir(root, { recursive: true });
-    workload = await writeWorkload(root, size, context.server.url);
+    workload = await writeWorkload(root, size, context.server.url, context.options.credentials);
     context.workloads.set(size, workload);
   }
   return workload;
@@ -90,6 +92,7 @@ async function projectForcedRun(context: Context, workload: Workload, storeDir: 
   context.server.reset();
   const cost = await measureChild([BIN, 'run', '--force', '--config', config], {
     stderrFile: `${storeDir}.log`,
+    env: workload.env,
   });
   const asked = context.server.requests();
   if (cost.code !== 0 || asked !== workload.providers.length) {
@@ -194,16 +197,20 @@ async function measureForcedRuns(context: Context, size: number): Promise<string
 
 /** `run` on a store of fresh tokens against `validate` of the same config, CPU pair by pair. */
 async function measureIdleRun(context: Context, size: number, config: string): Promise<void> {
+  const { env } = await workloadOf(context, size);
   const run: number[] = [];
   const validate: number[] = [];
   for (let i = 0; i < context.options.runs; i++) {
     context.progress(`${size} providers: run ${i + 1}/${context.options.runs}, idle run then validate`);
     context.server.reset();
-    const r = await measureChild([BIN, 'run', '--config', config], { stderrFile: join(context.work, 'idle.log') });
+    const r = await measureChild([BIN, 'run', '--config', config], {
+      stderrFile: join(context.work, 'idle.log'),
+      env,
+    });
     if (r.code !== 0 || context.server.requests() !== 0) {
       throw new Error(`an idle run exited ${r.code} after ${context.server.requests()} token requests`);
     }
-    const v = await measureChild([BIN, 'validate', '--config', config]);
+    const v = await measureChild([BIN, 'validate', '--config', config], { env });
     if (v.code !== 0) throw new Error(`validate exited ${v.code}: ${v.stderr.slice(-2000)}`);
     run.push(r.cpuMs);
     validate.push(v.cpuMs);
@@ -221,7 +228,7 @@ async function measureIdleRun(context: Context, size: number, config: string): P
 /** The daemon's idle passes on a store of fresh tokens. */
 async function measureDaemonFigures(context: Context, size: number, config: string): Promise<void> {
   context.progress(`${size} providers: daemon, ${context.options.runs} idle passes after the first`);
-  const cost = await measureDaemon(config, context.options.runs);
+  const cost = await measureDaemon(config, context.options.runs, (await workloadOf(context, size)).env);
   const notIdle = cost.counts.find((counts) => counts['fresh'] !== size);
   if (notIdle !== undefined) throw new Error(`a daemon pass was not idle: ${JSON.stringify(notIdle)}`);
   figure(context, 'daemon.idle-pass-cpu-ms', {
@@ -255,9 +262,10 @@ async function measureDaemonFigures(context: Context, size: number, config: stri
 async function measureConfigParse(context: Context, size: number): Promise<void> {
   const dist = join(ROOT, 'dist');
   const parse = async (n: number) => {
-    const config = await (await workloadOf(context, n)).configFor(join(context.work, `n${n}`, 'store'), 'parse');
+    const workload = await workloadOf(context, n);
+    const config = await workload.configFor(join(context.work, `n${n}`, 'store'), 'parse');
     const out = lastJsonLine<{ ms: number; providers: number }>(
-      await runScript([join(PROBES, 'config-parse.mjs'), dist, config]),
+      await runScript([join(PROBES, 'config-parse.mjs'), dist, config], { env: workload.env }),
     );
     if (out.providers !== n) throw new Error(`parseConfig saw ${out.providers} providers, not ${n}`);
     return (out.ms * 1000) / n;

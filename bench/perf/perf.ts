@@ -15,6 +15,9 @@
  * - BENCH_ONLY: groups to measure, comma-separated, of run, file-write, run-idle, daemon,
  *   config, lambda, help (all);
  * - BENCH_DELAY_MS: the token server's delay (20);
+ * - BENCH_CREDENTIALS: `file` (a `${file:…}` reference per provider, the default) or `env`
+ *   (a `${env:…}` reference per provider: the config loader reads every file at once, so at
+ *   20,000 providers `file` exceeds an open-files limit of 20,000);
  * - BENCH_NODE22: the Node 22 binary for the Lambda's cold import (`.tools/node22/…`).
  */
 import { describe, expect, it } from 'vitest';
@@ -47,6 +50,8 @@ describe('bench:perf', () => {
     const concurrencies = listFromEnv('BENCH_CONCURRENCY', [4]);
     const [delayMs = 20] = listFromEnv('BENCH_DELAY_MS', [20]);
     const only = groupsFromEnv();
+    const credentials = process.env['BENCH_CREDENTIALS'] || 'file';
+    if (credentials !== 'file' && credentials !== 'env') throw new Error(`BENCH_CREDENTIALS must be file or env`);
     const started = Date.now();
 
     const figures = await measurePerformance({
@@ -55,13 +60,14 @@ describe('bench:perf', () => {
       concurrencies,
       delayMs,
       only,
+      credentials,
       ...(process.env['BENCH_NODE22'] ? { node22: process.env['BENCH_NODE22'] } : {}),
       progress: (line) =>
         process.stderr.write(`bench:perf [${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),
     });
 
     expect(figures.length).toBeGreaterThan(0);
-    const settings = `sizes ${sizes.join(', ')}; ${runs} runs; concurrency ${concurrencies.join(', ')}; token server delay ${delayMs} ms; groups ${only.join(', ')}`;
+    const settings = `sizes ${sizes.join(', ')}; ${runs} runs; concurrency ${concurrencies.join(', ')}; token server delay ${delayMs} ms; groups ${only.join(', ')}; credentials ${credentials}`;
     process.stdout.write(`\nbench:perf (${settings})\n\n${formatTable(figures)}\n\n`);
   });
 });

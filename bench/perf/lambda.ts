@@ -1,0 +1,60 @@
+/**
+ * The Lambda's footprint against the SDK it cannot do without: the bundle `npm run
+ * bundle:lambda` wrote (`dist-lambda/index.mjs`) against a bundle of only
+ * `@aws-sdk/client-secrets-manager` (the client and the commands the AWS store calls),
+ * built with the same esbuild options; and the time each takes to import in a fresh
+ * process under the Lambda's Node major.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { ROOT } from './processes.js';
+
+/** The project's Lambda bundle. */
+export const LAMBDA_BUNDLE = join(ROOT, 'dist-lambda', 'index.mjs');
+
+/** The bare bundle's entry: the Secrets Manager client and the commands the AWS store sends. */
+const BARE_ENTRY = `export {
+  SecretsManagerClient,
+  BatchGetSecretValueCommand,
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+`;
+
+/**
+ * Builds the bare bundle at `<directory>/index.mjs` and returns its path. The options are
+ * `scripts/bundle-lambda.mjs`'s (keep them in step), less its zod plugin, which has
+ * nothing to act on here.
+ */
+export async function buildBareBundle(directory: string): Promise<string> {
+  const outfile = join(directory, 'index.mjs');
+  await build({
+    absWorkingDir: ROOT,
+    stdin: { contents: BARE_ENTRY, resolveDir: ROOT, sourcefile: 'bare-secrets-manager.mjs', loader: 'js' },
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    minify: true,
+    treeShaking: true,
+    keepNames: true,
+    sourcemap: false,
+    legalComments: 'eof',
+    logLevel: 'warning',
+    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  });
+  return outfile;
+}
+
+/** A file's size in bytes. */
+export async function sizeOf(file: string): Promise<number> {
+  return (await stat(file)).size;
+}

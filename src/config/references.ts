@@ -44,7 +44,86 @@ export interface ReferenceSources {
   readonly store?: StoreLookup | 'defer';
 }
 
-async function resolveOne(kind: string, target: string, sources: ReferenceSources): Promise<string> {
+/**
+ * At most this many file reads and store lookups are in flight at once during one
+ * resolution. Each open file holds a descriptor until it is read: a config of 20,000
+ * `${file:…}` references read all at once failed with `EMFILE` under the usual open-files
+ * limits (issue 13), while a few dozen reads in flight already keep a disk or a store busy.
+ */
+export const MAX_READS_IN_FLIGHT = 64;
+
+/** Runs tasks with at most `max` of them in flight, the others waiting in order of arrival. */
+function limiter(max: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  // A queue by index: `shift()` on 20,000 waiting tasks would copy the array each time.
+  let waiting: (() => void)[] = [];
+  let head = 0;
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active < max) active++;
+    else await new Promise<void>((start) => waiting.push(start));
+    try {
+      return await task();
+    } finally {
+      const next = waiting[head];
+      if (next === undefined) {
+        active--;
+        waiting = [];
+        head = 0;
+      } else {
+        // The slot passes to the next task, so `active` stays as it is.
+        waiting[head++] = noop;
+        next();
+      }
+    }
+  };
+}
+
+function noop(): void {}
+
+/** Why a file could not be read: its errno code, kept apart so each reference gets its own message. */
+class FileUnreadable extends Error {
+  override readonly name = 'FileUnreadable';
+}
+
+/**
+ * The reads of one resolution: each distinct file read once however many references name
+ * it (many providers may share a credential file), each distinct store reference looked up
+ * once, and never more than {@link MAX_READS_IN_FLIGHT} of them in flight together.
+ */
+class Reads {
+  readonly #limit = limiter(MAX_READS_IN_FLIGHT);
+  readonly #files = new Map<string, Promise<string>>();
+  readonly #lookups = new Map<string, Promise<string | undefined>>();
+
+  /** The file's contents, trimmed. @throws {FileUnreadable} with the errno code as its message. */
+  file(path: string): Promise<string> {
+    let content = this.#files.get(path);
+    if (content === undefined) {
+      content = this.#limit(async () => {
+        try {
+          return (await readFile(path, 'utf8')).trim();
+        } catch (error) {
+          throw new FileUnreadable((error as NodeJS.ErrnoException).code ?? 'error');
+        }
+      });
+      this.#files.set(path, content);
+    }
+    return content;
+  }
+
+  /** What the store answered for `PATH#KEY`, or what it threw, unchanged. */
+  store(lookup: StoreLookup, path: string, key: string): Promise<string | undefined> {
+    const target = `${path}#${key}`;
+    let value = this.#lookups.get(target);
+    if (value === undefined) {
+      value = this.#limit(() => lookup(path, key));
+      this.#lookups.set(target, value);
+    }
+    return value;
+  }
+}
+
+async function resolveOne(kind: string, target: string, sources: ReferenceSources, reads: Reads): Promise<string> {
   switch (kind) {
     case 'env': {
       const value = sources.env[target];
@@ -53,9 +132,9 @@ async function resolveOne(kind: string, target: string, sources: ReferenceSource
     }
     case 'file': {
       try {
-        return (await readFile(target, 'utf8')).trim();
+        return await reads.file(target);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'error';
+        const code = error instanceof FileUnreadable ? error.message : 'error';
         throw new ReferenceProblem(`cannot read file ${target} (${code})`);
       }
     }
@@ -70,7 +149,7 @@ async function resolveOne(kind: string, target: string, sources: ReferenceSource
       const key = target.slice(hash + 1);
       let value: string | undefined;
       try {
-        value = await sources.store(path, key);
+        value = await reads.store(sources.store, path, key);
       } catch (error) {
         throw new LookupFailed('the store lookup failed', { cause: error });
       }
@@ -82,12 +161,13 @@ async function resolveOne(kind: string, target: string, sources: ReferenceSource
   }
 }
 
-async function resolveString(value: string, sources: ReferenceSources): Promise<string> {
+async function resolveString(value: string, sources: ReferenceSources, reads: Reads): Promise<string> {
+  if (!value.includes('${')) return value;
   let out = '';
   let last = 0;
   for (const match of value.matchAll(REFERENCE)) {
     out += value.slice(last, match.index);
-    out += match[1] === undefined ? '${' : await resolveOne(match[1], match[2] ?? '', sources);
+    out += match[1] === undefined ? '${' : await resolveOne(match[1], match[2] ?? '', sources, reads);
     last = match.index + match[0].length;
   }
   return out + value.slice(last);
@@ -109,23 +189,33 @@ export interface ResolvedReferences<T> {
  * Returns a copy of `value` with every reference in every string replaced, with the
  * references that failed, each with its field path: a wrong reference is an issue, a
  * store that could not answer is a store failure. Secrets never enter messages.
+ *
+ * Strings resolve concurrently, but files are read and the store asked with at most
+ * {@link MAX_READS_IN_FLIGHT} in flight, each distinct file or store reference once; issues
+ * and store failures come in the order of their fields in `value`, however reads complete.
  */
 export async function resolveReferences<T>(
   value: T,
   sources: ReferenceSources,
   basePath: readonly (string | number)[] = [],
 ): Promise<ResolvedReferences<T>> {
-  const issues: ConfigIssue[] = [];
-  const storeFailures: StoreFailure[] = [];
+  const reads = new Reads();
+  const issues: { order: number; issue: ConfigIssue }[] = [];
+  const storeFailures: { order: number; failure: StoreFailure }[] = [];
   const deferred: string[] = [];
+  let strings = 0;
   async function walk(node: unknown, path: readonly (string | number)[]): Promise<unknown> {
     if (typeof node === 'string') {
+      // Counted before the first await: walks start in field order, whatever order they end in.
+      const order = strings++;
       if (sources.store === 'defer' && /\$\{store:/.test(node)) deferred.push(path.join('.'));
       try {
-        return await resolveString(node, sources);
+        return await resolveString(node, sources, reads);
       } catch (error) {
-        if (error instanceof LookupFailed) storeFailures.push({ path: path.join('.'), error: error.cause });
-        else if (error instanceof ReferenceProblem) issues.push({ path: path.join('.'), message: error.message });
+        if (error instanceof LookupFailed)
+          storeFailures.push({ order, failure: { path: path.join('.'), error: error.cause } });
+        else if (error instanceof ReferenceProblem)
+          issues.push({ order, issue: { path: path.join('.'), message: error.message } });
         else throw error;
         return node;
       }
@@ -140,5 +230,11 @@ export async function resolveReferences<T>(
     return node;
   }
   const resolved = (await walk(value, basePath)) as T;
-  return { value: resolved, issues, storeFailures, deferred };
+  const inFieldOrder = (a: { order: number }, b: { order: number }) => a.order - b.order;
+  return {
+    value: resolved,
+    issues: issues.sort(inFieldOrder).map(({ issue }) => issue),
+    storeFailures: storeFailures.sort(inFieldOrder).map(({ failure }) => failure),
+    deferred,
+  };
 }

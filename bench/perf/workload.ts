@@ -16,7 +16,8 @@ export interface BenchProvider {
 /**
  * How the generated configs hold credentials: `file`, a `${file:…}` reference to one file per
  * provider (the default, as in production); `env`, a `${env:…}` reference to one variable
- * per provider, for sizes where reading every file at once exceeds the open-files limit.
+ * per provider (before issue 13's first fix, file references at 20,000 providers hit the
+ * open-files limit; note that 20,000 variables make every `process.env` read slow).
  */
 export type CredentialSource = 'file' | 'env';
 

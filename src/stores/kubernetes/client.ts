@@ -14,8 +14,9 @@
  * @see https://kubernetes.io/docs/reference/kubernetes-api/config-and-storage-resources/secret-v1/
  * @see https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions
  */
-import { Agent, request as httpsRequest } from 'node:https';
+import { Agent } from 'node:https';
 import { z } from 'zod';
+import { httpsExchange } from '../shared/https.js';
 import type { KubernetesConnection } from './connection.js';
 
 /**
@@ -289,7 +290,13 @@ export class KubernetesClient {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = this.#signal === undefined ? timeout : AbortSignal.any([this.#signal, timeout]);
     try {
-      const response = await exchange(new URL(this.server + path), method, headers, payload, this.#agent, signal);
+      const response = await httpsExchange(
+        new URL(this.server + path),
+        { method, headers, agent: this.#agent, signal },
+        payload,
+        MAX_RESPONSE_BYTES,
+        'the answer',
+      );
       if (response.status >= 400 && !(response.status === 404 && method === 'GET')) {
         throw new KubernetesHttpError(response.status, what, response.text);
       }
@@ -335,40 +342,6 @@ function parseSecret(response: { readonly text: string }, what: string): StoredS
     // zod's issues name paths and expectations; they are dropped all the same, with the body.
     throw new KubernetesResponseError(what, error instanceof z.ZodError ? undefined : error);
   }
-}
-
-function exchange(
-  url: URL,
-  method: string,
-  headers: Record<string, string>,
-  payload: string | undefined,
-  agent: Agent,
-  signal: AbortSignal,
-): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const outgoing = httpsRequest(url, { method, headers, agent, signal }, (incoming) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      incoming.on('data', (chunk: Buffer) => {
-        size += chunk.byteLength;
-        if (size > MAX_RESPONSE_BYTES) {
-          incoming.destroy(new Error(`the answer is larger than ${MAX_RESPONSE_BYTES} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      incoming.on('error', reject);
-      incoming.on('end', () =>
-        resolve({ status: incoming.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-      );
-    });
-    outgoing.on('error', reject);
-    outgoing.end(payload);
-  });
 }
 
 /** The system or TLS error code somewhere in a failure's causes (`ECONNREFUSED`, `DEPTH_ZERO_SELF_SIGNED_CERT`). */

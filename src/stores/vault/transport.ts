@@ -3,7 +3,7 @@
  * when a custom CA is configured, because Node's built-in `fetch` takes a CA only
  * through an undici `Agent`, and undici is not a dependency of this package.
  */
-import { request as httpsRequest } from 'node:https';
+import { httpsExchange } from '../shared/https.js';
 
 /** One HTTP exchange, as the client asks for it. */
 export interface TransportRequest {
@@ -45,34 +45,15 @@ export const fetchTransport: VaultTransport = async (request) => {
  * server certificate must chain to it.
  */
 export function caTransport(ca: string): VaultTransport {
-  return (request) =>
-    new Promise<TransportResponse>((resolve, reject) => {
-      const url = new URL(request.url);
-      if (url.protocol !== 'https:') {
-        reject(new Error('a CA file applies to https:// addresses only'));
-        return;
-      }
-      const outgoing = httpsRequest(
-        url,
-        { method: request.method, headers: request.headers, ca, signal: request.signal },
-        (incoming) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          incoming.on('data', (chunk: Buffer) => {
-            size += chunk.byteLength;
-            if (size > MAX_RESPONSE_BYTES) {
-              incoming.destroy(new Error(`Vault response is larger than ${MAX_RESPONSE_BYTES} bytes`));
-              return;
-            }
-            chunks.push(chunk);
-          });
-          incoming.on('error', reject);
-          incoming.on('end', () =>
-            resolve({ status: incoming.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-          );
-        },
-      );
-      outgoing.on('error', reject);
-      outgoing.end(request.body);
-    });
+  return async (request) => {
+    const url = new URL(request.url);
+    if (url.protocol !== 'https:') throw new Error('a CA file applies to https:// addresses only');
+    return httpsExchange(
+      url,
+      { method: request.method, headers: request.headers, ca, signal: request.signal },
+      request.body,
+      MAX_RESPONSE_BYTES,
+      'Vault response',
+    );
+  };
 }

@@ -5,11 +5,9 @@
 //   npm run bundle:lambda                       # the bundle only
 //   npm run bundle:lambda -- --config my.yaml   # and my.yaml as dist-lambda/config.yaml
 //
-// ESM output, like the source: import.meta.url keeps working (the default config.yaml is
-// found beside the bundle) and Lambda's nodejs22.x loads .mjs natively. The CommonJS
-// packages inside (pino and its helpers) call require() for Node built-ins, which an ES
-// module lacks: the banner gives them one with createRequire. The AWS SDK is bundled, not
-// taken from the runtime, so the version tested is the version deployed.
+// The options are in lambda-esbuild.mjs (ESM for Node 22, minified, class names kept). The
+// AWS SDK is bundled, not taken from the runtime, so the version tested is the version
+// deployed.
 //
 // The build fails if a test-only or CLI-only module (sandbox, CLI, demo, daemon, test
 // code, vitest) reaches the bundle. dist-lambda/meta.json is esbuild's metafile, for
@@ -19,6 +17,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { LAMBDA_BUILD_OPTIONS } from './lambda-esbuild.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist-lambda');
@@ -59,26 +58,12 @@ await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
 
 const result = await build({
+  ...LAMBDA_BUILD_OPTIONS,
   absWorkingDir: root,
   entryPoints: ['src/runtimes/lambda.ts'],
   outfile: join(outdir, 'index.mjs'),
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  // Prefer packages' ES module builds: they tree-shake (the SDK's dist-es).
-  mainFields: ['module', 'main'],
-  minify: true,
-  treeShaking: true,
-  // Minified code keeps class names (50 KiB): an error whose class sets no name of its own
-  // is described by its class name (describeError), which minified would say nothing.
-  keepNames: true,
-  sourcemap: false,
-  legalComments: 'eof',
   metafile: true,
   plugins: [englishOnlyZodLocales],
-  logLevel: 'warning',
-  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
 });
 
 await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));

@@ -8,6 +8,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { LAMBDA_BUILD_OPTIONS } from '../../scripts/lambda-esbuild.mjs';
 import { ROOT } from './processes.js';
 
 /** The project's Lambda bundle. */
@@ -28,29 +29,19 @@ const BARE_ENTRY = `export {
 `;
 
 /**
- * Builds the bare bundle at `<directory>/index.mjs` and returns its path. The options are
- * `scripts/bundle-lambda.mjs`'s (keep them in step), less its zod plugin, which has
- * nothing to act on here.
+ * Builds the bare bundle at `<directory>/index.mjs` and returns its path, with the Lambda
+ * bundle's options (`scripts/lambda-esbuild.mjs`), less its zod plugin, which has nothing
+ * to act on here.
  */
 export async function buildBareBundle(directory: string): Promise<string> {
   const outfile = join(directory, 'index.mjs');
   await build({
+    ...LAMBDA_BUILD_OPTIONS,
     absWorkingDir: ROOT,
     stdin: { contents: BARE_ENTRY, resolveDir: ROOT, sourcefile: 'bare-secrets-manager.mjs', loader: 'js' },
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    treeShaking: true,
-    keepNames: true,
-    sourcemap: false,
-    legalComments: 'eof',
-    logLevel: 'warning',
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
   });
+
   return outfile;
 }
 

@@ -1,0 +1,27 @@
+// The esbuild options of the Lambda bundle, shared by scripts/bundle-lambda.mjs and the
+// benchmark's bare Secrets Manager bundle (bench/perf/lambda.ts), so the footprint ratio
+// compares two bundles built alike.
+//
+// ESM output, like the source: import.meta.url keeps working (the default config.yaml is
+// found beside the bundle) and Lambda's nodejs22.x loads .mjs natively. The CommonJS
+// packages inside (pino and its helpers) call require() for Node built-ins, which an ES
+// module lacks: the banner gives them one with createRequire.
+
+/** @type {import('esbuild').BuildOptions} */
+export const LAMBDA_BUILD_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  // Prefer packages' ES module builds: they tree-shake (the SDK's dist-es).
+  mainFields: ['module', 'main'],
+  minify: true,
+  treeShaking: true,
+  // Minified code keeps class names (50 KiB): an error whose class sets no name of its own
+  // is described by its class name (describeError), which minified would say nothing.
+  keepNames: true,
+  sourcemap: false,
+  legalComments: 'eof',
+  logLevel: 'warning',
+  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+};

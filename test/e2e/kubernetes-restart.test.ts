@@ -12,14 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { RecordLister, SecretStore } from '../../src/stores/contract.js';
 import {
-  createKubernetesStore,
-  MANAGED_BY_LABEL,
-  RECORD_PATH_ANNOTATION,
   RESTART_ON_ROTATION_ANNOTATION,
   RESTARTED_AT_ANNOTATION,
   secretNameOf,
 } from '../../src/stores/kubernetes/index.js';
-import { type Kube, startKube } from '../helpers/kube.js';
+import { adminRecords, type Kube, startKube } from '../helpers/kube.js';
 import { createDeployments, restartView } from '../helpers/kube-workloads.js';
 import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
@@ -50,29 +47,7 @@ beforeAll(async () => {
     { name: 'plain-app' },
   ]);
   const token = await kube.serviceAccountToken(NAMESPACE, 'token-rotator');
-  const admin = createKubernetesStore({
-    kind: 'kubernetes',
-    namespace: NAMESPACE,
-    prefix: PREFIX,
-    kubeconfig: await kube.kubeconfig({ token: kube.tokens.admin }),
-    request_timeout_seconds: 10,
-  });
-  records = {
-    kind: admin.kind,
-    capabilities: admin.capabilities,
-    read: (path) => admin.read(path),
-    write: (path, value, version, options) => admin.write(path, value, version, options),
-    close: () => admin.close(),
-    async list(prefix) {
-      const selector = encodeURIComponent(`${MANAGED_BY_LABEL}=token-rotator`);
-      const { items } = await kube.ok('GET', `/api/v1/namespaces/${NAMESPACE}/secrets?labelSelector=${selector}`);
-      const base = prefix.replace(/\/$/, '');
-      return (items as any[])
-        .map((item) => item.metadata.annotations[RECORD_PATH_ANNOTATION] as string)
-        .filter((path) => base === '' || path.startsWith(`${base}/`))
-        .sort();
-    },
-  };
+  records = await adminRecords(kube, NAMESPACE, PREFIX);
   scenario = await startScenario({
     store: {
       section: {

@@ -19,6 +19,8 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import type { RecordLister, SecretStore } from '../../src/stores/contract.js';
+import { createKubernetesStore, MANAGED_BY_LABEL, RECORD_PATH_ANNOTATION } from '../../src/stores/kubernetes/index.js';
 import { freePort } from './ports.js';
 
 /** Where scripts/install-kube-peers.sh links the binaries. */
@@ -487,4 +489,34 @@ export async function startKube(): Promise<Kube> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The test's own view of a Kubernetes store's records: read and written as the admin, and
+ * listed by the managed-by label (the store itself never lists).
+ */
+export async function adminRecords(kube: Kube, namespace: string, prefix: string): Promise<SecretStore & RecordLister> {
+  const admin = createKubernetesStore({
+    kind: 'kubernetes',
+    namespace,
+    prefix,
+    kubeconfig: await kube.kubeconfig({ token: kube.tokens.admin }),
+    request_timeout_seconds: 10,
+  });
+  return {
+    kind: admin.kind,
+    capabilities: admin.capabilities,
+    read: (path) => admin.read(path),
+    write: (path, value, version, options) => admin.write(path, value, version, options),
+    close: () => admin.close(),
+    async list(listPrefix) {
+      const selector = encodeURIComponent(`${MANAGED_BY_LABEL}=token-rotator`);
+      const { items } = await kube.ok('GET', `/api/v1/namespaces/${namespace}/secrets?labelSelector=${selector}`);
+      const base = listPrefix.replace(/\/$/, '');
+      return (items as any[])
+        .map((item) => item.metadata.annotations[RECORD_PATH_ANNOTATION] as string)
+        .filter((path) => base === '' || path.startsWith(`${base}/`))
+        .sort();
+    },
+  };
 }

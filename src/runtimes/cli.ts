@@ -3,56 +3,27 @@
  * 1 a provider failed (or, for `get`, no token), 2 a config or usage error — reported
  * before any store or provider is touched.
  */
-import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { DEFAULT_CONFIG_PATH, type LoadedConfig, loadConfig } from '../config/load.js';
-import { configJsonSchema } from '../config/schema.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
-import { describeLastPass } from '../observability/heartbeat.js';
-import { LOG_LEVELS, type Logger } from '../observability/logger.js';
-import { PUSH_FAILED, pushMetrics, pushUrl, RotatorMetrics } from '../observability/metrics.js';
-import { createTokenReader } from '../reader.js';
-import type { Rotator } from '../rotator.js';
-import type { RecordPruner, SecretStore } from '../stores/contract.js';
-import { checkAtStart, runDaemon } from './daemon.js';
-import { runDemo, runSandboxCommand } from './demo.js';
-import {
-  configPath,
-  EXIT,
-  LogLevelError,
-  type LogLevelSources,
-  openRotator,
-  PUSHGATEWAY_ENV,
-  PUSHGATEWAY_INSTANCE_ENV,
-  passExitCode,
-  prometheusReport,
-  reportedPass,
-  resolveLogLevel,
-  runtimeLogger,
-  stopOnSignals,
-} from './door.js';
-import { formatStatus, formatSummary } from './format.js';
-import { type ListenAddress, parseListen } from './http.js';
-import { invalidOutput, jsonLine, passOutput, statusOutput, statusProblems, validOutput } from './json-output.js';
+import { type CliIO, type CommandContext, type CommandModule, text, UsageError } from './commands/contract.js';
+import { packageVersion } from './version.js';
 
-export { EXIT };
+export type { CliIO };
+export { packageVersion };
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+// What the help text quotes and main() returns, written out here so that `--help`,
+// `--version` and a usage error load no module beyond this file, `errors.ts` and the
+// command contract: the config loader, the logger and the door pull in yaml, zod, pino
+// and the stores. The owners are config/load.ts (DEFAULT_CONFIG_PATH),
+// observability/logger.ts (LOG_LEVELS) and door.ts (the rest); test/unit/cli.test.ts
+// checks these copies against them.
+const DEFAULT_CONFIG_PATH = 'token-rotator.yaml';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const PUSHGATEWAY_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY';
+const PUSHGATEWAY_INSTANCE_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE';
 
-/** A parsed option's value, as `parseArgs` gives it for options declared at run time. */
-type OptionValue = string | boolean | (string | boolean)[] | undefined;
-
-/** The value of a string option, when given. */
-function text(value: OptionValue): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** The values of a repeatable string option, when given. */
-function texts(value: OptionValue): string[] | undefined {
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : undefined;
-}
+/** Exit codes of the CLI: 0 ok, 1 a provider failed (or no token), 2 a config or usage error. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const common = {
   config: { type: 'string', short: 'c' },
@@ -60,36 +31,14 @@ const common = {
   'log-level': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
+/** A command: its usage text and options, here; its implementation, imported when it runs. */
 interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: ParseArgsConfig['options'];
   readonly positionals?: number;
-  run(context: Context): Promise<number>;
-}
-
-interface Context {
-  readonly values: Readonly<Record<string, OptionValue>>;
-  readonly positionals: readonly string[];
-  readonly io: CliIO;
-  /** `--log-level` and the environment, already checked to give a valid level. */
-  readonly levels: Omit<LogLevelSources, 'config'>;
-  /** Loads the config and opens a rotator on it, with a logger at the runtime's level. */
-  open(): Promise<Opened>;
-}
-
-/** What a command works with once the config is loaded. */
-interface Opened {
-  readonly loaded: LoadedConfig;
-  readonly logger: Logger;
-  readonly rotator: Rotator;
-}
-
-/** Where the CLI reads and writes; injectable for tests. */
-export interface CliIO {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: NodeJS.ProcessEnv;
+  /** Imports `commands/<name>.ts`, only once the arguments are known to be valid. */
+  load(): Promise<CommandModule>;
 }
 
 const CONFIG_HELP = `  -c, --config PATH   config file (default: $TOKEN_ROTATOR_CONFIG or ${DEFAULT_CONFIG_PATH})
@@ -127,44 +76,7 @@ Rotates every provider whose token is missing or due, then exits:
       pushgateway: { type: 'string' },
       'pushgateway-instance': { type: 'string' },
     },
-    async run(ctx) {
-      const dryRun = ctx.values['dry-run'] === true;
-      const pushgateway = pushgatewayOption(
-        text(ctx.values['pushgateway']),
-        text(ctx.values['pushgateway-instance']),
-        ctx.io.env,
-      );
-      const { loaded, logger, rotator } = await ctx.open();
-      const stop = stopOnSignals({
-        announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting'),
-      });
-      const providers = texts(ctx.values['provider']);
-      const metrics =
-        pushgateway === undefined || dryRun
-          ? undefined
-          : new RotatorMetrics({
-              mode: 'push',
-              providers: providers ?? loaded.providerNames,
-              version: packageVersion(),
-              gapSeconds: rotator.gapSeconds,
-            });
-      try {
-        const pass = () =>
-          rotator.pass({
-            ...(providers ? { providers } : {}),
-            force: ctx.values['force'] === true,
-            dryRun,
-            signal: stop.signal,
-          });
-        const summary = await (metrics ? reportedPass(pass, prometheusReport(metrics)) : pass());
-        ctx.io.stdout.write(ctx.values['json'] ? jsonLine(passOutput(summary)) : `${formatSummary(summary)}\n`);
-        return passExitCode(summary);
-      } finally {
-        if (metrics && pushgateway) await pushPassMetrics(metrics, pushgateway, logger);
-        stop.dispose();
-        await rotator.close();
-      }
-    },
+    load: () => import('./commands/run.js'),
   },
   daemon: {
     summary: 'run passes on the config schedule until SIGTERM or SIGINT',
@@ -179,32 +91,7 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
                       /metrics) and /metrics (Prometheus) on HOST:PORT, e.g.
                       127.0.0.1:9464 or [::1]:9464`,
     options: { provider: { type: 'string', short: 'p', multiple: true }, listen: { type: 'string' } },
-    async run(ctx) {
-      const listen = listenOption(text(ctx.values['listen']));
-      const { loaded, logger, rotator } = await ctx.open();
-      const providers = texts(ctx.values['provider']);
-      const stop = stopOnSignals({
-        announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight'),
-      });
-      try {
-        await checkAtStart(rotator, logger);
-        await runDaemon({
-          rotator,
-          logger,
-          stop: stop.signal,
-          schedule: loaded.policy.schedule,
-          timezone: loaded.policy.timezone,
-          ...(providers ? { providers } : {}),
-          ...(listen ? { listen } : {}),
-          configuredProviders: loaded.providerNames,
-          version: packageVersion(),
-        });
-      } finally {
-        stop.dispose();
-        await rotator.close();
-      }
-      return EXIT.ok;
-    },
+    load: () => import('./commands/daemon.js'),
   },
   status: {
     summary: 'show each provider: time to expiry, last method, last error',
@@ -216,23 +103,7 @@ each problem is also a line on stderr.
 
       --json          print one object: {schema, providers, last_pass, problems, ok}`,
     options: { json: { type: 'boolean' } },
-    async run(ctx) {
-      const { rotator } = await ctx.open();
-      try {
-        const [rows, heartbeat] = await Promise.all([rotator.status(), rotator.heartbeat()]);
-        const now = Date.now();
-        const problems = statusProblems(rows, heartbeat, rotator.gapSeconds, now);
-        ctx.io.stdout.write(
-          ctx.values['json']
-            ? jsonLine(statusOutput(rows, heartbeat, rotator.gapSeconds, now))
-            : `${formatStatus(rows)}\n${describeLastPass(heartbeat, now)}\n`,
-        );
-        for (const problem of problems) ctx.io.stderr.write(`token-rotator status: ${problem.message}\n`);
-        return problems.length === 0 ? EXIT.ok : EXIT.failed;
-      } finally {
-        await rotator.close();
-      }
-    },
+    load: () => import('./commands/status.js'),
   },
   validate: {
     summary: 'check the config, its references and the schedule, then exit',
@@ -247,33 +118,7 @@ reached. Calls no provider.
                       {schema, valid: true, config, providers, store, gap_seconds} or
                       {schema, valid: false, problems: [{class, code, message, path}]}`,
     options: { json: { type: 'boolean' } },
-    async run(ctx) {
-      const json = ctx.values['json'] === true;
-      try {
-        const { loaded, rotator } = await ctx.open();
-        try {
-          const config = await rotator.check();
-          const facts = {
-            config: loaded.path,
-            providers: Object.keys(config.providers).length,
-            store: loaded.store.kind,
-            gapSeconds: rotator.gapSeconds,
-          };
-          ctx.io.stdout.write(
-            json
-              ? jsonLine(validOutput(facts))
-              : `${facts.config}: valid (${facts.providers} providers, store ${facts.store}, passes at most ${facts.gapSeconds} s apart)\n`,
-          );
-          return EXIT.ok;
-        } finally {
-          await rotator.close();
-        }
-      } catch (error) {
-        // The verdict on stdout; main() still writes the usual lines on stderr and picks the exit code.
-        if (json) ctx.io.stdout.write(jsonLine(invalidOutput(error)));
-        throw error;
-      }
-    },
+    load: () => import('./commands/validate.js'),
   },
   get: {
     summary: 'print the current access token of a provider (for scripts)',
@@ -283,18 +128,7 @@ Prints the provider's current access token and a newline on stdout. Exits 1 when
 is no valid token.`,
     options: {},
     positionals: 1,
-    async run(ctx) {
-      const name = ctx.positionals[0];
-      if (name === undefined) throw new UsageError('get needs a PROVIDER');
-      const { rotator } = await ctx.open();
-      try {
-        const token = await createTokenReader({ store: rotator.store, refreshMarginSeconds: 0 }).get(name);
-        ctx.io.stdout.write(`${token.accessToken}\n`);
-        return EXIT.ok;
-      } finally {
-        await rotator.close();
-      }
-    },
+    load: () => import('./commands/get.js'),
   },
   prune: {
     summary: 'remove what an earlier release of the store left behind',
@@ -307,25 +141,7 @@ Calls no provider. A store with nothing of the kind says so and exits 0.
 
       --dry-run       list what would be removed, remove nothing`,
     options: { 'dry-run': { type: 'boolean' } },
-    async run(ctx) {
-      const { rotator } = await ctx.open();
-      try {
-        const store = rotator.store;
-        if (!isPruner(store)) {
-          ctx.io.stdout.write(`the ${store.kind} store keeps nothing an earlier release left behind\n`);
-          return EXIT.ok;
-        }
-        const dryRun = ctx.values['dry-run'] === true;
-        const report = await store.prune({ dryRun });
-        const verb = dryRun ? 'would remove' : 'removed';
-        for (const name of report.removed) ctx.io.stdout.write(`${verb} ${name}\n`);
-        for (const { name, reason } of report.kept) ctx.io.stdout.write(`kept ${name}: ${reason}\n`);
-        ctx.io.stdout.write(`${report.removed.length} ${verb}, ${report.kept.length} kept\n`);
-        return EXIT.ok;
-      } finally {
-        await rotator.close();
-      }
-    },
+    load: () => import('./commands/prune.js'),
   },
   sandbox: {
     summary: "serve the vendors' token endpoints locally, with a ready config, to rehearse",
@@ -339,17 +155,7 @@ DIR/token-rotator.yaml (credentials in DIR/secrets, mode 0600) and serves until 
       --dir DIR       where to write the config (default: .token-rotator/sandbox)
       --short         short token lifetimes and a 5-second schedule, to watch rotations`,
     options: { port: { type: 'string' }, dir: { type: 'string' }, short: { type: 'boolean' } },
-    async run(ctx) {
-      const port = Number(ctx.values['port'] ?? '0');
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
-      await runSandboxCommand({
-        port,
-        dir: text(ctx.values['dir']) ?? '.token-rotator/sandbox',
-        short: ctx.values['short'] === true,
-        out: ctx.io.stdout,
-      });
-      return EXIT.ok;
-    },
+    load: () => import('./commands/sandbox.js'),
   },
   demo: {
     summary: 'watch it work: sandbox providers, short lifetimes, the daemon and a live table',
@@ -360,16 +166,7 @@ Starts the sandbox with 45-60 s tokens, writes a config to DIR (default
 the status table after each pass: refreshes, re-authentications and the sandbox's
 counters. Ctrl-C stops it.`,
     options: { dir: { type: 'string' } },
-    async run(ctx) {
-      await runDemo({
-        dir: text(ctx.values['dir']) ?? '.token-rotator/demo',
-        out: ctx.io.stdout,
-        err: ctx.io.stderr,
-        isTTY: 'isTTY' in ctx.io.stdout && ctx.io.stdout.isTTY === true,
-        levels: ctx.levels,
-      });
-      return EXIT.ok;
-    },
+    load: () => import('./commands/demo.js'),
   },
   schema: {
     summary: 'print the JSON Schema of the config file',
@@ -377,75 +174,9 @@ counters. Ctrl-C stops it.`,
 
 Prints the JSON Schema of the config, for editors (yaml-language-server, VS Code).`,
     options: {},
-    async run(ctx) {
-      ctx.io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-      return EXIT.ok;
-    },
+    load: () => import('./commands/schema.js'),
   },
 };
-
-/** True when the store can remove an earlier release's leftovers. */
-function isPruner(store: SecretStore): store is SecretStore & RecordPruner {
-  return typeof (store as Partial<RecordPruner>).prune === 'function';
-}
-
-/** Where `run` pushes its metrics: the flags, else the environment; checked before anything runs. */
-function pushgatewayOption(
-  flag: string | undefined,
-  instanceFlag: string | undefined,
-  env: NodeJS.ProcessEnv,
-): { url: string; instance?: string } | undefined {
-  const url = flag ?? (env[PUSHGATEWAY_ENV]?.trim() || undefined);
-  if (url === undefined) {
-    if (instanceFlag !== undefined) throw new UsageError('--pushgateway-instance needs --pushgateway');
-    return undefined;
-  }
-  try {
-    if (!/^https?:$/.test(new URL(url).protocol)) throw new TypeError('not http(s)');
-  } catch {
-    throw new UsageError(`--pushgateway must be an http(s) URL, e.g. http://pushgateway:9091`);
-  }
-  const instance = instanceFlag ?? env[PUSHGATEWAY_INSTANCE_ENV]?.trim();
-  return { url, ...(instance ? { instance } : {}) };
-}
-
-/** Pushes a pass's metrics; a failure is logged, never thrown: the pass's exit code stands. */
-async function pushPassMetrics(metrics: RotatorMetrics, push: { url: string; instance?: string }, logger: Logger) {
-  const group = pushUrl(push.url, push.instance).href;
-  try {
-    await pushMetrics(metrics, push);
-    logger.info({ pushgateway: group }, 'pushed the pass metrics');
-  } catch (error) {
-    logger.warn(
-      { pushgateway: group, err: { class: 'metrics', code: PUSH_FAILED, message: describeError(error) } },
-      'could not push the pass metrics; the exit code is the pass',
-    );
-  }
-}
-
-/** Validates `--listen` before anything else runs. */
-function listenOption(value: string | undefined): ListenAddress | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return parseListen(value);
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-/**
- * The package's version, read from the `package.json` two folders above this file: the
- * package root, whether this runs as `dist/runtimes/cli.js` (a checkout, the container
- * image, an installed package, where npm always ships `package.json`) or as the source.
- * @throws {Error} when that file cannot be read or names no version.
- */
-export function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version?: unknown;
-  };
-  if (typeof manifest.version !== 'string') throw new Error('package.json names no version');
-  return manifest.version;
-}
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
@@ -505,24 +236,32 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return EXIT.ok;
   }
   const levels = { flag: text(values['log-level']), env: io.env };
-  const path = configPath(text(values['config']), io.env);
+  // The door (log level, config path, rotator) and the command's module are loaded only now,
+  // with the arguments known to be valid: they pull in the config code, pino and the stores.
+  let door: typeof import('./door.js') | undefined;
+  let path = '';
   try {
+    door = await import('./door.js');
+    const { configPath, openRotator, resolveLogLevel, runtimeLogger } = door;
+    path = configPath(text(values['config']), io.env);
     // A level pino does not know is a usage error, reported before any config or store is read.
     resolveLogLevel(levels);
-    const context: Context = {
+    const context: CommandContext = {
       values,
       positionals: parsed.positionals,
       io,
       levels,
       async open() {
+        const { loadConfig } = await import('../config/load.js');
         const loaded = await loadConfig(path, io.env);
         const logger = runtimeLogger(levels, io.stderr);
         return { loaded, logger, rotator: openRotator(loaded, logger, levels) };
       },
     };
-    return await command.run(context);
+    const { run } = await command.load();
+    return await run(context);
   } catch (error) {
-    if (error instanceof LogLevelError) {
+    if (door !== undefined && error instanceof door.LogLevelError) {
       io.stderr.write(`token-rotator ${name}: ${error.message}\n`);
       return EXIT.usage;
     }

@@ -25,7 +25,7 @@ const outdir = join(root, 'dist-lambda');
 /** Inputs that must never be bundled: the handler does not need them. */
 const FORBIDDEN_INPUTS = [
   /^src\/sandbox\//,
-  /^src\/runtimes\/(?:cli|bin|demo|daemon)\.ts$/,
+  /^src\/runtimes\/(?:cli|bin|demo|daemon|version|commands\/[^/]+)\.ts$/,
   /^test\//,
   /node_modules\/(?:vitest|vite|@vitest|typescript|esbuild|osls)\//,
 ];

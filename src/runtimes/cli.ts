@@ -2,6 +2,11 @@
  * The `token-rotator` command line. Exit codes: 0 every provider fresh or rotated,
  * 1 a provider failed (or, for `get`, no token), 2 a config or usage error — reported
  * before any store or provider is touched.
+ *
+ * This file holds the usage text, the options and the exit codes, and imports nothing
+ * heavy: each command's implementation is `commands/<name>.ts`, imported only once the
+ * command's arguments parse, so `--help`, `--version` and a usage error load a handful
+ * of modules instead of the config loader, the stores, zod, yaml, pino and the AWS SDK.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, describeError, RotatorError } from '../errors.js';

@@ -11,6 +11,10 @@
  *
  * Import it as a namespace (`import * as z`), which a bundler can tree-shake member by
  * member; a namespace object passed around as a value would keep all of zod.
+ *
+ * A description for the JSON Schema is `.check(z.describe(text))`. `.check()` copies the
+ * schema's definition, which turns a `z._default` value into one object shared by every
+ * parse: describe such a field only when its default is a primitive (all are, today).
  * @example
  * ```ts
  * import * as z from '../common/zod.js';

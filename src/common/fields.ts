@@ -8,9 +8,9 @@
  * `resolved` pass checks the values the references produced (URLs, UUIDs, PEM keys), so a
  * bad value is reported with its field path too.
  */
-import { z } from 'zod';
 import { isWholeReference } from './reference-syntax.js';
 import { isSafeTokenUrl } from './urls.js';
+import * as z from './zod.js';
 
 /** Which pass a schema is built for. */
 export type SchemaMode = 'raw' | 'resolved';
@@ -25,7 +25,7 @@ const URL_HINT = 'must be an https:// URL (http:// only on loopback)';
  * @example
  * ```ts
  * const { text, secret } = fieldKit('raw');
- * z.object({ client_id: text(), client_secret: secret() });
+ * z.strictObject({ client_id: text(), client_secret: secret() });
  * ```
  */
 export function fieldKit(mode: SchemaMode) {
@@ -33,16 +33,18 @@ export function fieldKit(mode: SchemaMode) {
   return {
     raw,
     /** Any non-empty string; in the raw pass it may contain references. */
-    text: () => z.string().min(1, 'must not be empty'),
+    text: () => z.string().check(z.minLength(1, 'must not be empty')),
     /** A credential: in the file it must be a reference, so no secret is ever committed. */
     secret: () =>
-      raw ? z.string().refine(isWholeReference, REFERENCE_HINT) : z.string().min(1, 'resolved to an empty value'),
+      raw
+        ? z.string().check(z.refine(isWholeReference, REFERENCE_HINT))
+        : z.string().check(z.minLength(1, 'resolved to an empty value')),
     /** A URL that carries credentials: HTTPS, or HTTP on loopback (the sandbox and tests). */
     url: () =>
       raw
-        ? z.string().refine((v) => isWholeReference(v) || isSafeTokenUrl(v), URL_HINT)
-        : z.string().refine(isSafeTokenUrl, URL_HINT),
-    seconds: () => z.number().int('must be a whole number of seconds').positive('must be positive'),
+        ? z.string().check(z.refine((v) => isWholeReference(v) || isSafeTokenUrl(v), URL_HINT))
+        : z.string().check(z.refine(isSafeTokenUrl, URL_HINT)),
+    seconds: () => z.number().check(z.int('must be a whole number of seconds'), z.positive('must be positive')),
   };
 }
 
@@ -51,10 +53,10 @@ export type FieldKit = ReturnType<typeof fieldKit>;
 
 /**
  * A check that exactly one of two alternative fields is given, naming the field at fault.
- * @example z.object({ token: …, token_file: … }).superRefine(exactlyOne('token', 'token_file'))
+ * @example z.strictObject({ token: …, token_file: … }).check(z.superRefine(exactlyOne('token', 'token_file')))
  */
 export function exactlyOne<A extends string, B extends string>(first: A, second: B) {
-  return (value: Partial<Record<A | B, unknown>>, ctx: z.RefinementCtx): void => {
+  return (value: Partial<Record<A | B, unknown>>, ctx: z.core.$RefinementCtx): void => {
     const hasFirst = value[first] !== undefined;
     const hasSecond = value[second] !== undefined;
     if (hasFirst && hasSecond)

@@ -3,13 +3,13 @@
  * definitions keyed by `kind`, where registering a kind twice is an error, and the
  * discriminated union of their config sections.
  */
-import { z } from 'zod';
 import type { FieldKit } from './fields.js';
+import * as z from './zod.js';
 
 /** What both registries need of a definition: its kind and its section's schema. */
 export interface KindDefinition {
   readonly kind: string;
-  schema(kit: FieldKit): z.ZodObject<{ kind: z.ZodLiteral<string> }>;
+  schema(kit: FieldKit): z.ZodMiniObject<{ kind: z.ZodMiniLiteral<string> }>;
 }
 
 /** The schemas of a tuple of definitions, position by position. */

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isMap, isPair, isScalar, isSeq, parseDocument, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
+import * as z from '../common/zod.js';
 import { ConfigError, type ConfigIssue, ErrorCodes, RotatorError, StoreError } from '../errors.js';
 import { resolveReferences, type StoreFailure, type StoreLookup } from './references.js';
 import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
@@ -15,7 +15,7 @@ export const DEFAULT_CONFIG_PATH = 'token-rotator.yaml';
 
 type RawConfig = z.infer<typeof rawConfigSchema>;
 
-function issuesOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): ConfigIssue[] {
+function issuesOf(error: z.core.$ZodError, prefix: readonly PropertyKey[] = []): ConfigIssue[] {
   return error.issues.map((issue) => {
     const path = [...prefix, ...issue.path].map(String).join('.');
     const message =
@@ -109,7 +109,7 @@ function byProvider<T>(items: readonly T[], pathOf: (item: T) => string): Map<st
   return groups;
 }
 
-const topLevelSchema = resolvedConfigSchema.omit({ providers: true });
+const topLevelSchema = z.omit(resolvedConfigSchema, { providers: true });
 const providersSchema = resolvedConfigSchema.shape.providers;
 
 /**

@@ -7,9 +7,9 @@
  * A config is parsed twice with the same definitions (see `common/fields.ts`): `raw`
  * checks the file as written, `resolved` the values its references produced.
  */
-import { z } from 'zod';
 import { fieldKit, type SchemaMode } from '../common/fields.js';
 import { policySchema } from '../common/policy.js';
+import * as z from '../common/zod.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 import { providerSchema } from '../providers/registry.js';
 import { DEFAULT_STORE, storeSchema } from '../stores/registry.js';
@@ -21,20 +21,18 @@ const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 function build(mode: SchemaMode) {
   const kit = fieldKit(mode);
   const policy = policySchema(kit);
-  return z
-    .object({
-      $schema: z.string().optional(),
-      store: storeSchema(kit).default(DEFAULT_STORE),
-      policy: policy.default(() => policy.parse({})),
-      providers: z
-        .record(
-          z.string().regex(PROVIDER_NAME, 'provider names are lower-case letters, digits, - and _'),
-          providerSchema(kit),
-        )
-        .refine((providers) => Object.keys(providers).length > 0, 'at least one provider is required'),
-      log_level: z.enum(LOG_LEVELS).default('info'),
-    })
-    .strict();
+  return z.strictObject({
+    $schema: z.optional(z.string()),
+    store: z._default(storeSchema(kit), DEFAULT_STORE),
+    policy: z._default(policy, () => policy.parse({})),
+    providers: z
+      .record(
+        z.string().check(z.regex(PROVIDER_NAME, 'provider names are lower-case letters, digits, - and _')),
+        providerSchema(kit),
+      )
+      .check(z.refine((providers) => Object.keys(providers).length > 0, 'at least one provider is required')),
+    log_level: z._default(z.enum(LOG_LEVELS), 'info'),
+  });
 }
 
 /** The schema of a config file as written. */

@@ -4,19 +4,19 @@
  * README: consumers read the public record; only the rotator reads the state; `status`,
  * `/readyz` and operators read the heartbeat.
  */
-import { z } from 'zod';
+import * as z from '../common/zod.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
 /** What consumers read: the current access token. Path: `tokens/<provider>`. */
 export const publicRecordSchema = z.object({
   provider: z.string(),
-  access_token: z.string().min(1),
-  token_type: z.string().min(1),
+  access_token: z.string().check(z.minLength(1)),
+  token_type: z.string().check(z.minLength(1)),
   issued_at: isoTime,
   expires_at: isoTime,
   /** Increases by one with every new token; consumers can tell a rotation happened. */
-  generation: z.number().int().positive(),
+  generation: z.number().check(z.int(), z.positive()),
 });
 /** A public record, as consumers read it. */
 export type PublicRecord = z.infer<typeof publicRecordSchema>;
@@ -50,29 +50,34 @@ export const stateRecordSchema = z.object({
   schema: z.literal(1),
   provider: z.string(),
   /** Generation of `token`; the public record is behind when its generation is lower. */
-  generation: z.number().int().nonnegative(),
+  generation: z.number().check(z.int(), z.nonnegative()),
   /** The latest token, kept so a crash between the two writes can be repaired. */
-  token: z
-    .object({ access_token: z.string().min(1), token_type: z.string(), issued_at: isoTime, expires_at: isoTime })
-    .optional(),
-  refresh_token: z.string().min(1).optional(),
-  refresh_expires_at: isoTime.optional(),
-  method: methodSchema.optional(),
-  lease: leaseSchema.optional(),
+  token: z.optional(
+    z.object({
+      access_token: z.string().check(z.minLength(1)),
+      token_type: z.string(),
+      issued_at: isoTime,
+      expires_at: isoTime,
+    }),
+  ),
+  refresh_token: z.optional(z.string().check(z.minLength(1))),
+  refresh_expires_at: z.optional(isoTime),
+  method: z.optional(methodSchema),
+  lease: z.optional(leaseSchema),
   failures: z.object({
-    consecutive: z.number().int().nonnegative(),
-    last: failureSchema.optional(),
+    consecutive: z.number().check(z.int(), z.nonnegative()),
+    last: z.optional(failureSchema),
     /** Permanent failures back off until this time. */
-    next_attempt_at: isoTime.optional(),
+    next_attempt_at: z.optional(isoTime),
   }),
-  last_success_at: isoTime.optional(),
-  last_attempt_at: isoTime.optional(),
+  last_success_at: z.optional(isoTime),
+  last_attempt_at: z.optional(isoTime),
   /**
    * What is left of the store's write budget for this record (see `engine/budget.ts`):
    * `tokens` writes available at `at`, refilling over time. Absent: a full allowance.
    * Kept in the record itself so every runner sees the writes of all.
    */
-  write_allowance: z.object({ tokens: z.number(), at: isoTime }).optional(),
+  write_allowance: z.optional(z.object({ tokens: z.number(), at: isoTime })),
 });
 /** A state record, as only the rotator reads it. */
 export type StateRecord = z.infer<typeof stateRecordSchema>;
@@ -89,7 +94,7 @@ export const heartbeatSchema = z.object({
   last_pass_ok: z.boolean(),
   /** The runner's lease holder id (`host:pid:random`). */
   holder: z.string(),
-  duration_ms: z.number().int().nonnegative(),
+  duration_ms: z.number().check(z.int(), z.nonnegative()),
 });
 /** A heartbeat record. */
 export type Heartbeat = z.infer<typeof heartbeatSchema>;

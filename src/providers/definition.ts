@@ -2,12 +2,12 @@
  * What a provider kind registers: everything about it in one object, defined in its own
  * folder (`providers/<kind>/kind.ts`) and listed once in `providers/registry.ts`.
  */
-import type { z } from 'zod';
 import type { FieldKit } from '../common/fields.js';
+import type * as z from '../common/zod.js';
 import type { TokenProvider } from './contract.js';
 
 /** A zod schema of one kind's config section: an object with a literal `kind`. */
-export type ProviderSchema = z.ZodObject<{ kind: z.ZodLiteral<string> }>;
+export type ProviderSchema = z.ZodMiniObject<{ kind: z.ZodMiniLiteral<string> }>;
 
 /** What every provider factory is given besides its config section. */
 export interface ProviderBuildOptions {

@@ -7,8 +7,8 @@
  * shared field builders), its implementation, and `kind.ts` (a {@link defineProviderKind}),
  * then one entry in the list below.
  */
-import type { z } from 'zod';
 import { kindRegistry } from '../common/registry.js';
+import type * as z from '../common/zod.js';
 import type { TokenProvider } from './contract.js';
 import type { ProviderBuildOptions, ProviderKindDefinition } from './definition.js';
 import { keliwebKind } from './keliweb/kind.js';

@@ -2,13 +2,13 @@
  * What a store kind registers: everything about it in one object, defined in its own
  * folder (`stores/<kind>/kind.ts`) and listed once in `stores/registry.ts`.
  */
-import type { z } from 'zod';
 import type { FieldKit } from '../common/fields.js';
+import type * as z from '../common/zod.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretStore } from './contract.js';
 
 /** A zod schema of one kind's `store:` section: an object with a literal `kind`. */
-export type StoreSchema = z.ZodObject<{ kind: z.ZodLiteral<string> }>;
+export type StoreSchema = z.ZodMiniObject<{ kind: z.ZodMiniLiteral<string> }>;
 
 /** What every store factory may use besides its config section. */
 export interface StoreOptions {

@@ -8,8 +8,8 @@
  * {@link defineStoreKind}), then one entry in the list below. The store conformance
  * suite (`test/integration/store-conformance.test.ts`) takes one more setup object.
  */
-import type { z } from 'zod';
 import { kindRegistry } from '../common/registry.js';
+import type * as z from '../common/zod.js';
 import { awsStoreKind } from './aws/kind.js';
 import type { SecretStore } from './contract.js';
 import type { StoreKindDefinition, StoreOptions } from './definition.js';

@@ -36,7 +36,7 @@ describe('the registries', () => {
   describe('providers', () => {
     it('lists every provider kind once, and the config accepts exactly those kinds', () => {
       expect(PROVIDER_KINDS.map((kind) => kind.kind)).toEqual(['oauth2', 'keliweb', 'klikoo']);
-      const kinds = providerSchema(fieldKit('raw')).options.map((option) => option.shape.kind.value);
+      const kinds = providerSchema(fieldKit('raw')).def.options.map((option) => option.shape.kind.def.values[0]);
       expect(kinds).toEqual(['oauth2', 'keliweb', 'klikoo']);
     });
 
@@ -59,7 +59,7 @@ describe('the registries', () => {
   describe('stores', () => {
     it('lists every store kind once, and the config accepts exactly those kinds', () => {
       expect(STORE_KINDS.map((kind) => kind.kind)).toEqual(['file', 'vault', 'aws', 'kubernetes']);
-      expect(storeSchema(fieldKit('raw')).options.map((option) => option.shape.kind.value)).toEqual([
+      expect(storeSchema(fieldKit('raw')).def.options.map((option) => option.shape.kind.def.values[0])).toEqual([
         'file',
         'vault',
         'aws',

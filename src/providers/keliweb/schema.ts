@@ -1,35 +1,35 @@
 /**
  * The `kind: keliweb` section: Keliweb API v2 or Fatture, by preset or base URL.
  */
-import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
+import * as z from '../../common/zod.js';
 import { commonProviderFields } from '../shared/fields.js';
 
 /** The schema of a `keliweb` provider for one parsing pass. */
 export function keliwebSchema(kit: FieldKit) {
   const { text, secret, url, seconds } = kit;
   return z
-    .object({
+    .strictObject({
       kind: z.literal('keliweb'),
       preset: z
-        .enum(['api-v2', 'fatture'])
-        .optional()
-        .describe('api-v2: apiv2.keliweb.it, fatture: fatture.keliweb.it'),
-      base_url: url().optional().describe('Overrides the preset (the sandbox, a proxy)'),
+        .optional(z.enum(['api-v2', 'fatture']))
+        .check(z.describe('api-v2: apiv2.keliweb.it, fatture: fatture.keliweb.it')),
+      base_url: z.optional(url()).check(z.describe('Overrides the preset (the sandbox, a proxy)')),
       client_id: text(),
       client_secret: secret(),
       username: text(),
       password: secret(),
-      body: z.enum(['form', 'multipart']).default('form'),
-      refresh_lifetime_seconds: seconds().default(864_000),
+      body: z._default(z.enum(['form', 'multipart']), 'form'),
+      refresh_lifetime_seconds: z._default(seconds(), 864_000),
       ...commonProviderFields(kit),
     })
-    .strict()
-    .superRefine((value, ctx) => {
-      if ((value.preset === undefined) === (value.base_url === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['preset'], message: 'give exactly one of preset or base_url' });
-      }
-    });
+    .check(
+      z.superRefine((value, ctx) => {
+        if ((value.preset === undefined) === (value.base_url === undefined)) {
+          ctx.addIssue({ code: 'custom', path: ['preset'], message: 'give exactly one of preset or base_url' });
+        }
+      }),
+    );
 }
 
 /** A resolved `keliweb` section. */

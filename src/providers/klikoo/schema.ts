@@ -1,8 +1,8 @@
 /**
  * The `kind: klikoo` section: Klikoo's signed client-credentials call.
  */
-import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
+import * as z from '../../common/zod.js';
 import { commonProviderFields } from '../shared/fields.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
@@ -13,21 +13,21 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
  */
 export function klikooSchema(kit: FieldKit) {
   const { raw, text, secret, url } = kit;
-  return z
-    .object({
-      kind: z.literal('klikoo'),
-      base_url: url(),
-      client_id: raw ? text() : text().regex(UUID_V4, 'must be a UUID v4 (36 characters)'),
-      client_secret: raw ? secret() : secret().refine((v) => v.length === 32, 'must be 32 characters'),
-      private_key: raw
-        ? secret()
-        : secret().refine(
+  return z.strictObject({
+    kind: z.literal('klikoo'),
+    base_url: url(),
+    client_id: raw ? text() : text().check(z.regex(UUID_V4, 'must be a UUID v4 (36 characters)')),
+    client_secret: raw ? secret() : secret().check(z.refine((v) => v.length === 32, 'must be 32 characters')),
+    private_key: raw
+      ? secret()
+      : secret().check(
+          z.refine(
             (v) => v.includes('-----BEGIN PRIVATE KEY-----'),
             'must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)',
           ),
-      ...commonProviderFields(kit),
-    })
-    .strict();
+        ),
+    ...commonProviderFields(kit),
+  });
 }
 
 /** A resolved `klikoo` section. */

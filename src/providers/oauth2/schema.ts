@@ -2,8 +2,8 @@
  * The `kind: oauth2` section: any RFC 6749 token endpoint, by client credentials or the
  * password grant.
  */
-import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
+import * as z from '../../common/zod.js';
 import { commonProviderFields, headersField } from '../shared/fields.js';
 
 /**
@@ -20,31 +20,32 @@ import { commonProviderFields, headersField } from '../shared/fields.js';
 export function oauth2Schema(kit: FieldKit) {
   const { text, secret, url, seconds } = kit;
   return z
-    .object({
+    .strictObject({
       kind: z.literal('oauth2'),
       token_url: url(),
-      grant: z.enum(['client_credentials', 'password']).default('client_credentials'),
+      grant: z._default(z.enum(['client_credentials', 'password']), 'client_credentials'),
       client_id: text(),
       client_secret: secret(),
-      username: text().optional(),
-      password: secret().optional(),
-      body: z.enum(['form', 'json', 'multipart']).default('form'),
-      client_auth: z.enum(['body', 'basic']).default('body'),
-      scope: text().optional(),
-      audience: text().optional(),
+      username: z.optional(text()),
+      password: z.optional(secret()),
+      body: z._default(z.enum(['form', 'json', 'multipart']), 'form'),
+      client_auth: z._default(z.enum(['body', 'basic']), 'body'),
+      scope: z.optional(text()),
+      audience: z.optional(text()),
       headers: headersField(kit),
-      refresh_lifetime_seconds: seconds().optional(),
+      refresh_lifetime_seconds: z.optional(seconds()),
       ...commonProviderFields(kit),
     })
-    .strict()
-    .superRefine((value, ctx) => {
-      if (value.grant === 'password') {
-        if (value.username === undefined)
-          ctx.addIssue({ code: 'custom', path: ['username'], message: 'required for the password grant' });
-        if (value.password === undefined)
-          ctx.addIssue({ code: 'custom', path: ['password'], message: 'required for the password grant' });
-      }
-    });
+    .check(
+      z.superRefine((value, ctx) => {
+        if (value.grant === 'password') {
+          if (value.username === undefined)
+            ctx.addIssue({ code: 'custom', path: ['username'], message: 'required for the password grant' });
+          if (value.password === undefined)
+            ctx.addIssue({ code: 'custom', path: ['password'], message: 'required for the password grant' });
+        }
+      }),
+    );
 }
 
 /** A resolved `oauth2` section. */

@@ -1,8 +1,8 @@
 /**
  * The `store: { kind: file }` section, the default.
  */
-import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
+import * as z from '../../common/zod.js';
 
 /** Where the file store keeps records unless configured otherwise. */
 export const DEFAULT_FILE_DIRECTORY = '.token-rotator';
@@ -15,12 +15,12 @@ export const DEFAULT_FILE_DIRECTORY = '.token-rotator';
  * ```
  */
 export function fileStoreSchema(kit: FieldKit) {
-  return z
-    .object({
-      kind: z.literal('file'),
-      directory: kit.text().default(DEFAULT_FILE_DIRECTORY).describe('Where records are kept, one JSON file each'),
-    })
-    .strict();
+  return z.strictObject({
+    kind: z.literal('file'),
+    directory: z
+      ._default(kit.text(), DEFAULT_FILE_DIRECTORY)
+      .check(z.describe('Where records are kept, one JSON file each')),
+  });
 }
 
 /** The resolved section of the file store. */

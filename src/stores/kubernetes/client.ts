@@ -15,7 +15,7 @@
  * @see https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions
  */
 import { Agent } from 'node:https';
-import { z } from 'zod';
+import * as z from '../../common/zod.js';
 import { httpsExchange } from '../shared/https.js';
 import type { KubernetesConnection } from './connection.js';
 
@@ -46,13 +46,13 @@ const secretSchema = z.object({
   kind: z.literal('Secret'),
   metadata: z.object({
     name: z.string(),
-    namespace: z.string().optional(),
-    resourceVersion: z.string().min(1),
-    labels: z.record(z.string(), z.string()).optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
+    namespace: z.optional(z.string()),
+    resourceVersion: z.string().check(z.minLength(1)),
+    labels: z.optional(z.record(z.string(), z.string())),
+    annotations: z.optional(z.record(z.string(), z.string())),
   }),
-  type: z.string().optional(),
-  data: z.record(z.string(), z.string()).nullish(),
+  type: z.optional(z.string()),
+  data: z.nullish(z.record(z.string(), z.string())),
 });
 
 /** A Secret as read back: it always has a resourceVersion. */
@@ -60,14 +60,14 @@ export type StoredSecret = z.infer<typeof secretSchema>;
 
 /** The parts of a `Status` answer that name what failed; its `message` is never kept. */
 const statusSchema = z.object({
-  reason: z.string().optional(),
-  details: z
-    .object({
-      kind: z.string().optional(),
-      name: z.string().optional(),
-      causes: z.array(z.object({ field: z.string().optional(), reason: z.string().optional() })).optional(),
-    })
-    .optional(),
+  reason: z.optional(z.string()),
+  details: z.optional(
+    z.object({
+      kind: z.optional(z.string()),
+      name: z.optional(z.string()),
+      causes: z.optional(z.array(z.object({ field: z.optional(z.string()), reason: z.optional(z.string()) }))),
+    }),
+  ),
 });
 
 /**
@@ -140,22 +140,22 @@ export class KubernetesResponseError extends Error {
 /** What the restart on rotation needs of a Deployment; the rest of the object is dropped. */
 const deploymentSchema = z.object({
   metadata: z.object({
-    name: z.string().min(1),
-    annotations: z.record(z.string(), z.string()).nullish(),
+    name: z.string().check(z.minLength(1)),
+    annotations: z.nullish(z.record(z.string(), z.string())),
   }),
-  spec: z
-    .object({
-      paused: z.boolean().nullish(),
-      template: z
-        .object({ metadata: z.object({ annotations: z.record(z.string(), z.string()).nullish() }).nullish() })
-        .nullish(),
-    })
-    .nullish(),
+  spec: z.nullish(
+    z.object({
+      paused: z.nullish(z.boolean()),
+      template: z.nullish(
+        z.object({ metadata: z.nullish(z.object({ annotations: z.nullish(z.record(z.string(), z.string())) })) }),
+      ),
+    }),
+  ),
 });
 
 const deploymentListSchema = z.object({
-  metadata: z.object({ continue: z.string().optional() }).nullish(),
-  items: z.array(deploymentSchema).nullish(),
+  metadata: z.nullish(z.object({ continue: z.optional(z.string()) })),
+  items: z.nullish(z.array(deploymentSchema)),
 });
 
 /** A Deployment as the restart on rotation sees it. */
@@ -327,21 +327,21 @@ function summaryOf(deployment: z.infer<typeof deploymentSchema>): DeploymentSumm
   };
 }
 
-function parseWith<S extends z.ZodType>(schema: S, response: { readonly text: string }, what: string): z.infer<S> {
+function parseWith<S extends z.ZodMiniType>(schema: S, response: { readonly text: string }, what: string): z.infer<S> {
+  let body: unknown;
   try {
-    return schema.parse(JSON.parse(response.text));
+    body = JSON.parse(response.text);
   } catch (error) {
-    throw new KubernetesResponseError(what, error instanceof z.ZodError ? undefined : error);
+    throw new KubernetesResponseError(what, error);
   }
+  const result = schema.safeParse(body);
+  // zod's issues name paths and expectations; they are dropped all the same, with the body.
+  if (!result.success) throw new KubernetesResponseError(what);
+  return result.data;
 }
 
 function parseSecret(response: { readonly text: string }, what: string): StoredSecret {
-  try {
-    return secretSchema.parse(JSON.parse(response.text));
-  } catch (error) {
-    // zod's issues name paths and expectations; they are dropped all the same, with the body.
-    throw new KubernetesResponseError(what, error instanceof z.ZodError ? undefined : error);
-  }
+  return parseWith(secretSchema, response, what);
 }
 
 /** The system or TLS error code somewhere in a failure's causes (`ECONNREFUSED`, `DEPTH_ZERO_SELF_SIGNED_CERT`). */

@@ -3,8 +3,8 @@
  * store authenticates as the pod's service account (in-cluster) or as a kubeconfig user,
  * both read from files the platform keeps.
  */
-import { z } from 'zod';
 import type { FieldKit } from '../../common/fields.js';
+import * as z from '../../common/zod.js';
 import { DEFAULT_RESTART_MIN_INTERVAL_SECONDS, RESTART_ON_ROTATION_ANNOTATION } from './restart.js';
 
 /** A namespace name: a DNS-1123 label. */
@@ -39,43 +39,50 @@ export function isSecretNamePrefix(prefix: string): boolean {
  */
 export function kubernetesStoreSchema(kit: FieldKit) {
   const { raw, text, seconds } = kit;
-  return z
-    .object({
-      kind: z.literal('kubernetes'),
-      namespace: (raw ? text() : text().regex(NAMESPACE, 'must be a namespace name (a DNS-1123 label)'))
-        .optional()
-        .describe("Namespace of the Secrets; default: the pod's own (in-cluster), else the context's, else default"),
-      prefix: (raw
-        ? z.string()
-        : z
-            .string()
-            .refine(
-              isSecretNamePrefix,
-              `must be lower-case letters, digits, "-" and "." that can start a Secret name, at most ${MAX_PREFIX_LENGTH} characters`,
-            )
+  return z.strictObject({
+    kind: z.literal('kubernetes'),
+    namespace: z
+      .optional(raw ? text() : text().check(z.regex(NAMESPACE, 'must be a namespace name (a DNS-1123 label)')))
+      .check(
+        z.describe("Namespace of the Secrets; default: the pod's own (in-cluster), else the context's, else default"),
+      ),
+    prefix: z
+      ._default(
+        raw
+          ? z.string()
+          : z
+              .string()
+              .check(
+                z.refine(
+                  isSecretNamePrefix,
+                  `must be lower-case letters, digits, "-" and "." that can start a Secret name, at most ${MAX_PREFIX_LENGTH} characters`,
+                ),
+              ),
+        'token-rotator-',
       )
-        .default('token-rotator-')
-        .describe('Start of every Secret name: record tokens/<p> is the Secret <prefix>tokens-<p>'),
-      kubeconfig: text()
-        .optional()
-        .describe('A kubeconfig file; default: $KUBECONFIG if set, else in-cluster, else ~/.kube/config'),
-      context: text().optional().describe("The kubeconfig context to use; default: the file's current-context"),
-      request_timeout_seconds: seconds().default(10).describe('Longest wait for one API request'),
-      // Optional without a default so that a section written by hand (tests, library users)
-      // need not name them; the factory applies the defaults.
-      restart_on_rotation: z
-        .boolean()
-        .optional()
-        .describe(
+      .check(z.describe('Start of every Secret name: record tokens/<p> is the Secret <prefix>tokens-<p>')),
+    kubeconfig: z
+      .optional(text())
+      .check(z.describe('A kubeconfig file; default: $KUBECONFIG if set, else in-cluster, else ~/.kube/config')),
+    context: z.optional(text()).check(z.describe("The kubeconfig context to use; default: the file's current-context")),
+    request_timeout_seconds: z._default(seconds(), 10).check(z.describe('Longest wait for one API request')),
+    // Optional without a default so that a section written by hand (tests, library users)
+    // need not name them; the factory applies the defaults.
+    restart_on_rotation: z
+      .optional(z.boolean())
+      .check(
+        z.describe(
           `Rollout-restart the Deployments of the namespace annotated ${RESTART_ON_ROTATION_ANNOTATION}: <provider> (comma-separated list allowed) when that provider gets a new token; needs the Role of deploy/kubernetes/rbac/restart; default: false`,
         ),
-      restart_min_interval_seconds: seconds()
-        .optional()
-        .describe(
+      ),
+    restart_min_interval_seconds: z
+      .optional(seconds())
+      .check(
+        z.describe(
           `At most one restart on rotation of a Deployment per this many seconds (a skipped restart happens at the next rotation); default: ${DEFAULT_RESTART_MIN_INTERVAL_SECONDS}`,
         ),
-    })
-    .strict();
+      ),
+  });
 }
 
 /** The Kubernetes store's settings, as resolved. */

@@ -5,7 +5,7 @@
  *
  * @see https://openbao.org/api-docs/secret/kv/kv-v2/ (identical to Vault's KV v2 API)
  */
-import { z } from 'zod';
+import * as z from '../../common/zod.js';
 import { fetchTransport, type TransportResponse, type VaultTransport } from './transport.js';
 
 /** Vault answered with a status the caller did not expect. Holds Vault's `errors`, never a token. */
@@ -161,22 +161,22 @@ export interface KvMetadata {
 const errorBodySchema = z.object({ errors: z.array(z.string()) });
 
 const versionMetadataSchema = z.object({
-  version: z.number().int().nonnegative(),
+  version: z.number().check(z.int(), z.nonnegative()),
   deletion_time: z.string(),
   destroyed: z.boolean(),
 });
 
 const kvReadSchema = z.object({
-  data: z.object({ data: z.record(z.string(), z.unknown()).nullable(), metadata: versionMetadataSchema }),
+  data: z.object({ data: z.nullable(z.record(z.string(), z.unknown())), metadata: versionMetadataSchema }),
 });
 
-const kvWriteSchema = z.object({ data: z.object({ version: z.number().int().positive() }) });
+const kvWriteSchema = z.object({ data: z.object({ version: z.number().check(z.int(), z.positive()) }) });
 
 const kvMetadataSchema = z.object({
   data: z.object({
-    current_version: z.number().int().nonnegative(),
-    max_versions: z.number().int().nonnegative(),
-    custom_metadata: z.record(z.string(), z.string()).nullable(),
+    current_version: z.number().check(z.int(), z.nonnegative()),
+    max_versions: z.number().check(z.int(), z.nonnegative()),
+    custom_metadata: z.nullable(z.record(z.string(), z.string())),
     versions: z.record(z.string(), z.object({ deletion_time: z.string(), destroyed: z.boolean() })),
   }),
 });
@@ -185,18 +185,18 @@ const listSchema = z.object({ data: z.object({ keys: z.array(z.string()) }) });
 
 const loginSchema = z.object({
   auth: z.object({
-    client_token: z.string().min(1),
-    lease_duration: z.number().int().nonnegative(),
+    client_token: z.string().check(z.minLength(1)),
+    lease_duration: z.number().check(z.int(), z.nonnegative()),
     renewable: z.boolean(),
-    accessor: z.string().optional(),
+    accessor: z.optional(z.string()),
   }),
 });
 
 const lookupSelfSchema = z.object({
   data: z.object({
-    ttl: z.number().int().nonnegative(),
-    renewable: z.boolean().optional(),
-    accessor: z.string().optional(),
+    ttl: z.number().check(z.int(), z.nonnegative()),
+    renewable: z.optional(z.boolean()),
+    accessor: z.optional(z.string()),
   }),
 });
 
@@ -450,7 +450,7 @@ function loginOf(auth: z.output<typeof loginSchema>['auth']): VaultLogin {
   };
 }
 
-function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+function parse<T>(schema: z.ZodMiniType<T>, body: unknown, what: string): T {
   const result = schema.safeParse(body);
   // The zod error is not kept: its issues may quote values of the answer, such as a token.
   if (!result.success) throw new VaultResponseError(what);

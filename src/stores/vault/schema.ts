@@ -2,8 +2,8 @@
  * The `store: { kind: vault }` section of the config, built with the same field kit as
  * the rest of the schema so credentials are references in the file, never plain text.
  */
-import { z } from 'zod';
 import { exactlyOne, type FieldKit } from '../../common/fields.js';
+import * as z from '../../common/zod.js';
 
 /** A Vault path of one or more `[A-Za-z0-9._-]` segments: a mount or the records' prefix. */
 const VAULT_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
@@ -39,83 +39,89 @@ const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
  */
 export function vaultStoreSchema(kit: FieldKit) {
   const { raw, text, secret, url, seconds } = kit;
-  const vaultPath = () => (raw ? text() : text().regex(VAULT_PATH, VAULT_PATH_HINT));
+  const vaultPath = () => (raw ? text() : text().check(z.regex(VAULT_PATH, VAULT_PATH_HINT)));
 
   const tokenAuth = z
-    .object({
+    .strictObject({
       method: z.literal('token'),
-      token: secret()
-        .optional()
-        .describe('A Vault token, e.g. ${env:VAULT_TOKEN} or ${file:/path/to/token}, read once at start'),
-      token_file: text().optional().describe('A file holding the token, read again at each login (a Vault Agent sink)'),
+      token: z
+        .optional(secret())
+        .check(z.describe('A Vault token, e.g. ${env:VAULT_TOKEN} or ${file:/path/to/token}, read once at start')),
+      token_file: z
+        .optional(text())
+        .check(z.describe('A file holding the token, read again at each login (a Vault Agent sink)')),
     })
-    .strict()
-    .superRefine(exactlyOne('token', 'token_file'));
+    .check(z.superRefine(exactlyOne('token', 'token_file')));
 
-  const appRoleAuth = z
-    .object({
-      method: z.literal('approle'),
-      mount: vaultPath().default('approle').describe('Where the AppRole auth method is mounted'),
-      role_id: text(),
-      secret_id: secret(),
-    })
-    .strict();
+  const appRoleAuth = z.strictObject({
+    method: z.literal('approle'),
+    mount: z._default(vaultPath(), 'approle').check(z.describe('Where the AppRole auth method is mounted')),
+    role_id: text(),
+    secret_id: secret(),
+  });
 
   const jwtAuth = z
-    .object({
+    .strictObject({
       method: z.literal('jwt'),
-      mount: vaultPath().default('jwt').describe('Where the JWT/OIDC auth method is mounted'),
+      mount: z._default(vaultPath(), 'jwt').check(z.describe('Where the JWT/OIDC auth method is mounted')),
       role: text(),
-      jwt: secret().optional().describe('The JWT, e.g. ${env:CI_JOB_JWT}, resolved once at start'),
-      jwt_file: text().optional().describe('A file holding the JWT, read again at each login (a projected token)'),
+      jwt: z.optional(secret()).check(z.describe('The JWT, e.g. ${env:CI_JOB_JWT}, resolved once at start')),
+      jwt_file: z
+        .optional(text())
+        .check(z.describe('A file holding the JWT, read again at each login (a projected token)')),
     })
-    .strict()
-    .superRefine(exactlyOne('jwt', 'jwt_file'));
+    .check(z.superRefine(exactlyOne('jwt', 'jwt_file')));
 
-  const kubernetesAuth = z
-    .object({
-      method: z.literal('kubernetes'),
-      mount: vaultPath().default('kubernetes').describe('Where the Kubernetes auth method is mounted'),
-      role: text(),
-      jwt_file: text().default(KUBERNETES_TOKEN_FILE).describe('The service account token, read again at each login'),
-    })
-    .strict();
+  const kubernetesAuth = z.strictObject({
+    method: z.literal('kubernetes'),
+    mount: z._default(vaultPath(), 'kubernetes').check(z.describe('Where the Kubernetes auth method is mounted')),
+    role: text(),
+    jwt_file: z
+      ._default(text(), KUBERNETES_TOKEN_FILE)
+      .check(z.describe('The service account token, read again at each login')),
+  });
 
-  const awsAuth = z
-    .object({
-      method: z.literal('aws'),
-      mount: vaultPath().default('aws').describe('Where the AWS auth method is mounted'),
-      role: text(),
-      region: (raw ? text() : text().regex(AWS_REGION, 'must be an AWS region such as eu-west-1'))
-        .optional()
-        .describe('Region of the STS endpoint the signed request names; the global endpoint (us-east-1) by default'),
-      server_id_header: text()
-        .optional()
-        .describe('Sent, signed, as X-Vault-AWS-IAM-Server-ID; must match iam_server_id_header_value on the mount'),
-    })
-    .strict();
+  const awsAuth = z.strictObject({
+    method: z.literal('aws'),
+    mount: z._default(vaultPath(), 'aws').check(z.describe('Where the AWS auth method is mounted')),
+    role: text(),
+    region: z
+      .optional(raw ? text() : text().check(z.regex(AWS_REGION, 'must be an AWS region such as eu-west-1')))
+      .check(
+        z.describe('Region of the STS endpoint the signed request names; the global endpoint (us-east-1) by default'),
+      ),
+    server_id_header: z
+      .optional(text())
+      .check(
+        z.describe('Sent, signed, as X-Vault-AWS-IAM-Server-ID; must match iam_server_id_header_value on the mount'),
+      ),
+  });
 
-  return z
-    .object({
-      kind: z.literal('vault'),
-      address: url().describe('The Vault server, e.g. https://vault.example.com:8200'),
-      namespace: text().optional().describe('Enterprise/OpenBao namespace, sent as X-Vault-Namespace'),
-      mount: vaultPath().default('secret').describe('Mount path of the KV version 2 secrets engine'),
-      prefix: vaultPath().default('token-rotator').describe('Path under the mount that holds every record'),
-      ca_file: text().optional().describe('PEM file of the CA that signed the Vault server certificate'),
-      max_versions: z.number().int().min(1).max(1000).default(10).describe('Versions Vault keeps of each record'),
-      custom_metadata: z
-        .record(z.string().min(1).max(128), z.string().max(512))
-        .refine(
-          (entries) => Object.keys(entries).length <= MAX_CUSTOM_METADATA_KEYS,
-          `at most ${MAX_CUSTOM_METADATA_KEYS} entries`,
-        )
-        .optional()
-        .describe('Added to the KV metadata of every record, next to managed-by: token-rotator'),
-      request_timeout_seconds: seconds().default(10).describe('Longest wait for one Vault request'),
-      auth: z.discriminatedUnion('method', [tokenAuth, appRoleAuth, jwtAuth, kubernetesAuth, awsAuth]),
-    })
-    .strict();
+  return z.strictObject({
+    kind: z.literal('vault'),
+    address: url().check(z.describe('The Vault server, e.g. https://vault.example.com:8200')),
+    namespace: z.optional(text()).check(z.describe('Enterprise/OpenBao namespace, sent as X-Vault-Namespace')),
+    mount: z._default(vaultPath(), 'secret').check(z.describe('Mount path of the KV version 2 secrets engine')),
+    prefix: z._default(vaultPath(), 'token-rotator').check(z.describe('Path under the mount that holds every record')),
+    ca_file: z.optional(text()).check(z.describe('PEM file of the CA that signed the Vault server certificate')),
+    max_versions: z
+      ._default(z.number().check(z.int(), z.minimum(1), z.maximum(1000)), 10)
+      .check(z.describe('Versions Vault keeps of each record')),
+    custom_metadata: z
+      .optional(
+        z
+          .record(z.string().check(z.minLength(1), z.maxLength(128)), z.string().check(z.maxLength(512)))
+          .check(
+            z.refine(
+              (entries) => Object.keys(entries).length <= MAX_CUSTOM_METADATA_KEYS,
+              `at most ${MAX_CUSTOM_METADATA_KEYS} entries`,
+            ),
+          ),
+      )
+      .check(z.describe('Added to the KV metadata of every record, next to managed-by: token-rotator')),
+    request_timeout_seconds: z._default(seconds(), 10).check(z.describe('Longest wait for one Vault request')),
+    auth: z.discriminatedUnion('method', [tokenAuth, appRoleAuth, jwtAuth, kubernetesAuth, awsAuth]),
+  });
 }
 
 /** The Vault store's settings, as resolved. */

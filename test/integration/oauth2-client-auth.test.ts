@@ -4,6 +4,9 @@
  * provider is built from a config section validated by the `oauth2` schema, exactly as the
  * rotator builds it, and the tokens it gets are checked by the server's own introspection.
  */
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fieldKit } from '../../src/common/fields.js';
 import { ProviderError } from '../../src/errors.js';
@@ -20,6 +23,7 @@ import {
   startOidcProvider,
   startRefusingServer,
 } from '../helpers/oidc-provider.js';
+import { listenOnLoopback } from '../helpers/ports.js';
 
 const KEYS = { rsa: signingKey('rsa'), ec: signingKey('ec'), ed25519: signingKey('ed25519') } as const;
 const SECOND_KEY = signingKey('rsa');
@@ -239,6 +243,37 @@ describe('oauth2 client authentication against oidc-provider', () => {
       const error = await refusal(provider.obtain());
 
       expect(error).toMatchObject({ failureClass: 'permanent', reason: 'invalid_client' });
+    });
+  });
+
+  describe('the mutual-TLS transport', () => {
+    it('gives up on a token endpoint that never answers within the timeout, as a retryable failure', async () => {
+      const silent = createServer({
+        cert: await readFile(join(server.directory, 'server.crt'), 'utf8'),
+        key: await readFile(join(server.directory, 'server.key'), 'utf8'),
+      });
+      silent.on('request', () => {}); // accepts, never answers
+      const port = await listenOnLoopback(silent);
+      try {
+        const config = oauth2Schema(fieldKit('resolved')).parse({
+          kind: 'oauth2',
+          token_url: `https://127.0.0.1:${port}/token`,
+          tls_ca: server.ca,
+          client_id: 'mtls-client',
+          client_auth: 'tls_client_auth',
+          tls_certificate: trusted.certificate,
+          tls_key: trusted.key,
+        });
+        const provider = oauth2Kind.create(config, { timeoutMs: 500 });
+
+        const error = await refusal(provider.obtain());
+
+        expect(error).toMatchObject({ failureClass: 'retryable', ambiguous: true });
+        expect(error.message).toBe('token endpoint did not answer within 500 ms');
+      } finally {
+        silent.closeAllConnections();
+        await new Promise<void>((resolveClose) => silent.close(() => resolveClose()));
+      }
     });
   });
 

@@ -92,15 +92,10 @@ export async function post(
   }
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const send = options.fetch ?? fetch;
   let response: Response;
   try {
-    response = await (options.fetch ?? fetch)(url, {
-      method: 'POST',
-      headers: init.headers,
-      body: init.body,
-      redirect: 'manual',
-      signal,
-    });
+    response = await send(url, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal });
   } catch (error) {
     if (timeout.aborted) {
       throw new ProviderError('retryable', `token endpoint did not answer within ${options.timeoutMs} ms`, {

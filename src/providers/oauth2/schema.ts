@@ -18,22 +18,21 @@ import { commonProviderFields, headersField } from '../shared/fields.js';
  * ```
  */
 export function oauth2Schema(kit: FieldKit) {
-  const { text, secret, url, seconds } = kit;
+  const { text, url, seconds } = kit;
   return z
     .strictObject({
       kind: z.literal('oauth2'),
       token_url: url(),
       grant: z._default(z.enum(['client_credentials', 'password']), 'client_credentials'),
       client_id: text(),
-      client_secret: secret(),
       username: z.optional(text()),
-      password: z.optional(secret()),
+      password: z.optional(kit.secret()),
       body: z._default(z.enum(['form', 'json', 'multipart']), 'form'),
-      client_auth: z._default(z.enum(['body', 'basic']), 'body'),
       scope: z.optional(text()),
       audience: z.optional(text()),
       headers: headersField(kit),
       refresh_lifetime_seconds: z.optional(seconds()),
+      ...clientAuthFields(kit),
       ...commonProviderFields(kit),
     })
     .check(
@@ -45,8 +44,105 @@ export function oauth2Schema(kit: FieldKit) {
             ctx.addIssue({ code: 'custom', path: ['password'], message: 'required for the password grant' });
         }
       }),
+      z.superRefine(checkClientAuth),
     );
 }
 
 /** A resolved `oauth2` section. */
 export type OAuth2ProviderConfig = z.output<ReturnType<typeof oauth2Schema>>;
+
+// ─── Client authentication (issue 14) ─────────────────────────────────────────────────
+// Kept apart from the section above on purpose: the fields below are spread into it and
+// checked by `checkClientAuth`, so converting the section's style touches only the spread.
+
+/**
+ * How the client proves who it is at the token endpoint: `body` (`client_secret` in the
+ * form, RFC 6749 §2.3.1), `basic` (HTTP Basic), `private_key_jwt` (a JWT signed with
+ * `private_key`, RFC 7523 §2.2) or `tls_client_auth` (the TLS client certificate,
+ * RFC 8705 §2.1).
+ */
+export const CLIENT_AUTH_METHODS = ['body', 'basic', 'private_key_jwt', 'tls_client_auth'] as const;
+
+/** One of {@link CLIENT_AUTH_METHODS}. */
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
+/** The fields each method needs, and so the only ones it accepts. */
+const FIELDS_OF_METHOD = {
+  body: ['client_secret'],
+  basic: ['client_secret'],
+  private_key_jwt: ['private_key'],
+  tls_client_auth: ['tls_certificate', 'tls_key'],
+} as const satisfies Record<ClientAuthMethod, readonly string[]>;
+
+/** The fields that belong to one method or another (`key_id` and `assertion_audience` go with `private_key`). */
+const METHOD_FIELDS = ['client_secret', 'private_key', 'key_id', 'assertion_audience', 'tls_certificate', 'tls_key'];
+
+/** A PEM private key, PKCS#8 when `pkcs8`; the resolved pass checks the armour, never echoing the value. */
+function pemPrivateKey(kit: FieldKit, pkcs8: boolean) {
+  if (kit.raw) return kit.secret();
+  return pkcs8
+    ? kit
+        .secret()
+        .check(
+          z.refine(
+            (v) => v.includes('-----BEGIN PRIVATE KEY-----'),
+            'must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)',
+          ),
+        )
+    : kit.secret().check(z.refine((v) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v), 'must be a PEM private key'));
+}
+
+/** The client-authentication fields of an `oauth2` section; spread into its `z.object`. */
+function clientAuthFields(kit: FieldKit) {
+  const { text, secret } = kit;
+  const described = <T extends z.ZodMiniType>(schema: T, description: string) =>
+    z.optional(schema).check(z.describe(description));
+  return {
+    client_auth: z
+      ._default(z.enum(CLIENT_AUTH_METHODS), 'body')
+      .check(
+        z.describe(
+          'How the client authenticates: body or basic (client_secret), private_key_jwt (RFC 7523), tls_client_auth (RFC 8705)',
+        ),
+      ),
+    client_secret: described(secret(), 'body and basic: the client secret (a reference)'),
+    private_key: described(
+      pemPrivateKey(kit, true),
+      'private_key_jwt: PKCS#8 PEM key that signs the assertion (a reference); RSA → RS256, EC P-256/384/521 → ES256/384/512, Ed25519',
+    ),
+    key_id: described(text(), 'private_key_jwt: the kid of the key, when the server holds several'),
+    assertion_audience: described(
+      text(),
+      'private_key_jwt: the aud of the assertion; default the token_url (RFC 7523 §3), or set the issuer',
+    ),
+    tls_certificate: described(
+      text(),
+      'tls_client_auth: the client certificate (chain), PEM, usually a ${file:…} reference',
+    ),
+    tls_key: described(pemPrivateKey(kit, false), "tls_client_auth: the certificate's PEM private key (a reference)"),
+    tls_ca: described(
+      text(),
+      "Any method: PEM CA certificates that the token endpoint's certificate must chain to, in place of the system CAs",
+    ),
+  };
+}
+
+/**
+ * Requires the fields of the chosen `client_auth` and refuses those of the other methods,
+ * so a section never carries a credential it does not use.
+ */
+function checkClientAuth(
+  value: { client_auth: ClientAuthMethod } & Partial<Record<string, unknown>>,
+  ctx: z.core.$RefinementCtx,
+): void {
+  const needed: readonly string[] = FIELDS_OF_METHOD[value.client_auth];
+  for (const field of needed) {
+    if (value[field] === undefined)
+      ctx.addIssue({ code: 'custom', path: [field], message: `required for client_auth ${value.client_auth}` });
+  }
+  const allowed = value.client_auth === 'private_key_jwt' ? [...needed, 'key_id', 'assertion_audience'] : needed;
+  for (const field of METHOD_FIELDS) {
+    if (value[field] !== undefined && !allowed.includes(field))
+      ctx.addIssue({ code: 'custom', path: [field], message: `not used by client_auth ${value.client_auth}` });
+  }
+}

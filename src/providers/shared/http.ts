@@ -12,6 +12,8 @@ export interface TransportOptions {
   /** Responses larger than this are refused as malformed (default 64 KiB). */
   readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal;
+  /** Sends the request in place of the global `fetch` (a client certificate or a CA: shared/tls-fetch.ts). */
+  readonly fetch?: typeof fetch;
 }
 
 /** An HTTP answer, read in full within the size cap. */
@@ -90,9 +92,10 @@ export async function post(
   }
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const send = options.fetch ?? fetch;
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal });
+    response = await send(url, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal });
   } catch (error) {
     if (timeout.aborted) {
       throw new ProviderError('retryable', `token endpoint did not answer within ${options.timeoutMs} ms`, {

@@ -2,7 +2,14 @@
  * Whole-file replacement that a reader can never observe half done: the content goes to a
  * temporary file in the same directory, reaches the disk, and only then is renamed over
  * the target. `rename` within one file system is atomic, so a reader sees the old file or
- * the new one, never a mix; the directory fsync makes the rename itself survive a crash.
+ * the new one, never a mix, and since the content was flushed first, a crash of the
+ * machine leaves the old file or the new one whole, never an empty or torn one.
+ *
+ * The rename itself is not flushed here: that takes an fsync of the directory, a second
+ * journal commit that doubled the cost of every write. The caller flushes the directories
+ * it wrote in later ({@link syncDirectory}; the file store does when it is closed). Until
+ * then a power loss or a kernel crash, not a crash of the process, may undo the rename,
+ * bringing the previous whole file back; see `FileStore` for what that means for records.
  * Also the few file-system helpers the lock and the records share.
  */
 
@@ -33,7 +40,8 @@ export interface AtomicWriteOptions {
 }
 
 /**
- * Replaces `file` with `content` atomically and durably, with mode 0600.
+ * Replaces `file` with `content` atomically, with mode 0600: the content is on disk before
+ * the rename, the rename reaches the disk with the directory's next flush.
  * The temporary file is removed if anything fails before the rename.
  */
 export async function writeFileAtomic(file: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
@@ -53,7 +61,6 @@ export async function writeFileAtomic(file: string, content: string, options: At
     await rm(temp, { force: true }).catch(() => undefined);
     throw error;
   }
-  await syncDirectory(dirname(file));
 }
 
 /** Flushes a directory's entries (a rename, a new file) to disk. */

@@ -20,8 +20,8 @@ import {
   type StoreCapabilities,
   type StoredRecord,
 } from '../contract.js';
-import { DIRECTORY_MODE, errorCode, writeFileAtomic } from './atomic.js';
-import { acquireLock } from './lock.js';
+import { DIRECTORY_MODE, errorCode, syncDirectory, writeFileAtomic } from './atomic.js';
+import { acquireLock, type HeldLock } from './lock.js';
 import { encodeData, encodeRecord, readRecordFile } from './record.js';
 
 /**
@@ -51,6 +51,15 @@ export interface FileStoreOptions {
  * mode 0600, in directories of mode 0700. Readers take no lock: atomic replacement means
  * they always see a whole file.
  *
+ * Durability: a write returns once the new content is on disk and renamed into place.
+ * The rename reaches the disk with the file system's next journal commit, and at the
+ * latest when the store is {@link FileStore.close | closed}, which flushes every
+ * directory written in. A crash of the process loses nothing that `write` returned; a
+ * power loss or kernel crash before that commit may bring back the record's previous
+ * version, whole and with its previous version number, never a torn file. For the
+ * rotator that is the same as a runner that died mid-rotation: a lease or a refresh token
+ * written back in time looks spent, so the next pass re-authenticates.
+ *
  * @example
  * ```ts
  * const store = new FileStore({ directory: '.token-rotator' });
@@ -64,6 +73,8 @@ export class FileStore implements SecretStore, RecordLister {
   /** The absolute store directory. */
   readonly directory: string;
   readonly #lockTimeoutMs: number | undefined;
+  /** Directories that got a new entry (a rename, a new directory) since they were flushed. */
+  readonly #unsynced = new Set<string>();
 
   constructor(options: FileStoreOptions) {
     if (options.directory === '') throw new TypeError('the file store directory must not be empty');
@@ -103,8 +114,7 @@ export class FileStore implements SecretStore, RecordLister {
     }
     const file = this.#fileOf(path);
     try {
-      await mkdir(dirname(file), { recursive: true, mode: DIRECTORY_MODE });
-      const lock = await acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs });
+      const lock = await this.#lock(file, path);
       let version: number;
       try {
         const current = await readRecordFile(file, path);
@@ -118,6 +128,7 @@ export class FileStore implements SecretStore, RecordLister {
             if (!(await lock.isHeld())) throw new StoreError(`lost the lock on record ${path}; nothing was written`);
           },
         });
+        this.#unsynced.add(dirname(file));
       } catch (error) {
         await lock.release().catch(() => undefined);
         throw error;
@@ -147,11 +158,57 @@ export class FileStore implements SecretStore, RecordLister {
     return found.sort();
   }
 
-  /** Nothing to release: the store holds no handle between calls. */
-  async close(): Promise<void> {}
+  /**
+   * Flushes to disk the directories written in since the last close, so that every
+   * write's rename survives a power loss. The store holds no handle between calls and
+   * stays usable.
+   * @throws {StoreError} when a directory cannot be flushed.
+   */
+  async close(): Promise<void> {
+    const directories = [...this.#unsynced];
+    this.#unsynced.clear();
+    try {
+      await Promise.all(
+        directories.map(async (directory) => {
+          try {
+            await syncDirectory(directory);
+          } catch (error) {
+            if (errorCode(error) !== 'ENOENT') throw error; // removed since: nothing to keep
+          }
+        }),
+      );
+    } catch (error) {
+      throw wrap(error, `could not flush the records written in ${this.directory}`);
+    }
+  }
 
   #fileOf(path: string): string {
     return `${join(this.directory, ...path.split('/'))}.json`;
+  }
+
+  /**
+   * Takes the record's lock. Directories are not made up front (a `mkdir` on every write
+   * cost as much as the lock): a missing one fails the lock's creation with ENOENT, then
+   * they are made and the lock taken again. This also remakes a directory removed behind
+   * the store's back.
+   */
+  async #lock(file: string, path: string): Promise<HeldLock> {
+    const options = { record: path, timeoutMs: this.#lockTimeoutMs };
+    try {
+      return await acquireLock(`${file}.lock`, options);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
+    const directory = dirname(file);
+    const first = await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE });
+    if (first !== undefined) {
+      // Each directory made is a new entry in its parent, to flush like a record's rename.
+      for (let made = directory; made !== dirname(made); made = dirname(made)) {
+        this.#unsynced.add(dirname(made));
+        if (made === first) break;
+      }
+    }
+    return acquireLock(`${file}.lock`, options);
   }
 }
 

@@ -1,7 +1,15 @@
 /**
- * A per-record lock file that serialises compare-and-set writes across processes on one
- * host. It is held only for a read-compare-write, so contention is short and waiters
- * poll; a holder that died (even by SIGKILL) is detected by its pid and its lock broken.
+ * A per-record lock that serialises compare-and-set writes across processes on one host.
+ * It is held only for a read-compare-write, so contention is short and waiters poll; a
+ * holder that died (even by SIGKILL) is detected by its pid and its lock broken.
+ *
+ * The lock is a symbolic link whose target is its holder (pid, hostname, a nonce) as
+ * JSON: `symlink(2)` creates it exclusively (EEXIST when held, like `open(…, 'wx')`) and
+ * with its content in the same call, so a lock is never seen empty, one system call takes
+ * it, one (`readlink`) reads it back and one (`unlink`) releases it. Nothing ever follows
+ * the link. A regular lock file holding the same JSON (as earlier versions of the store
+ * wrote it, or as a test plants it) is read and judged the same way, and still excludes a
+ * writer, since both kinds take the same name exclusively.
  *
  * Single host only: liveness is judged with `process.kill(pid, 0)`, which means nothing
  * for a pid of another host, and network file systems do not guarantee the exclusive
@@ -9,13 +17,13 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../errors.js';
-import { errorCode, FILE_MODE, sidePath } from './atomic.js';
+import { errorCode, sidePath } from './atomic.js';
 
-/** Who holds a lock, as written into the lock file. */
+/** Who holds a lock, as written into the lock. */
 export interface LockOwner {
   readonly pid: number;
   readonly hostname: string;
@@ -26,20 +34,26 @@ export interface LockOwner {
 
 /**
  * Age after which a lock is stale whatever its pid says. Covers pids reused by another
- * process, and lock files left empty by a crash of the machine. Far longer than any
- * read-compare-write of a few small files.
+ * process, and lock files left empty by a crash of the machine (earlier versions wrote
+ * regular files). Far longer than any read-compare-write of a few small files.
  */
 export const STALE_AFTER_MS = 30_000;
 
 /** Default of {@link AcquireOptions.timeoutMs}. */
 export const LOCK_TIMEOUT_MS = 5_000;
 
+/**
+ * This host's name, looked up once: locks are judged by it, and a renamed host would
+ * anyway leave its older locks to the age rule.
+ */
+const HOSTNAME = hostname();
+
 /** A lock this process holds. */
 export interface HeldLock {
   readonly owner: LockOwner;
-  /** True while the lock file is still this acquisition's (no one broke it). */
+  /** True while the lock is still this acquisition's (no one broke it). */
   isHeld(): Promise<boolean>;
-  /** Removes the lock file if it is still ours; a lock that is not ours is left alone. */
+  /** Removes the lock if it is still ours; a lock that is not ours is left alone. */
   release(): Promise<void>;
 }
 
@@ -51,25 +65,26 @@ export interface AcquireOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** A lock file as read at one moment. */
+/** A lock as read at one moment. */
 interface LockSnapshot {
-  /** Undefined when the content is not a valid owner (a crash left it empty). */
+  /** Undefined when the content is not a valid owner (a crash left a lock file empty). */
   readonly owner: LockOwner | undefined;
   readonly ino: number;
   readonly mtimeMs: number;
 }
 
 /**
- * Creates the lock file `lockPath`, waiting while another live process holds it and
- * breaking it when its holder is dead or it is older than {@link STALE_AFTER_MS}.
+ * Creates the lock `lockPath`, waiting while another live process holds it and breaking
+ * it when its holder is dead or it is older than {@link STALE_AFTER_MS}. The directory
+ * must exist: its absence fails with the system error ENOENT, for the caller to create it.
  * @throws {StoreError} when the lock stays held for `timeoutMs`, or on an I/O failure.
  */
 export async function acquireLock(lockPath: string, options: AcquireOptions): Promise<HeldLock> {
   const timeoutMs = options.timeoutMs ?? LOCK_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const owner = await tryCreate(lockPath);
-    if (owner !== undefined) return held(lockPath, owner);
+    const lock = await tryCreate(lockPath);
+    if (lock !== undefined) return lock;
 
     const current = await readSnapshot(lockPath);
     if (current === undefined) continue; // released meanwhile: try again at once
@@ -89,52 +104,60 @@ export async function acquireLock(lockPath: string, options: AcquireOptions): Pr
   }
 }
 
-/**
- * Tries once to create the lock. The owner is written to a temporary file first and
- * hard-linked into place, which fails with EEXIST exactly like `open(…, 'wx')` but means
- * a lock file is never seen empty: every lock names a pid that can be checked.
- */
-async function tryCreate(lockPath: string): Promise<LockOwner | undefined> {
+/** Tries once to create the lock: one `symlink`, which fails with EEXIST while it is held. */
+async function tryCreate(lockPath: string): Promise<HeldLock | undefined> {
   const owner: LockOwner = {
     pid: process.pid,
-    hostname: hostname(),
+    hostname: HOSTNAME,
     nonce: randomUUID(),
     acquired_at: new Date().toISOString(),
   };
-  const temp = sidePath(lockPath, 'tmp');
-  const handle = await open(temp, 'wx', FILE_MODE);
+  const target = JSON.stringify(owner);
+  // Taken before the lock exists, so the lock's true age is never more than we count.
+  const since = performance.now();
   try {
-    try {
-      await handle.writeFile(JSON.stringify(owner), 'utf8');
-    } finally {
-      await handle.close();
-    }
-    await link(temp, lockPath);
-    return owner;
+    await symlink(target, lockPath);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return undefined;
     throw error;
-  } finally {
-    await unlink(temp).catch(() => undefined);
   }
+  return held(lockPath, owner, target, since);
 }
 
-function held(lockPath: string, owner: LockOwner): HeldLock {
+function held(lockPath: string, owner: LockOwner, target: string, since: number): HeldLock {
   const ours = (seen: LockSnapshot): boolean => seen.owner?.nonce === owner.nonce;
   return {
     owner,
     isHeld: async () => {
-      const seen = await readSnapshot(lockPath);
-      return seen !== undefined && ours(seen);
+      try {
+        return (await readlink(lockPath)) === target;
+      } catch (error) {
+        // ENOENT: removed; EINVAL: replaced by a regular file, so not ours either.
+        const code = errorCode(error);
+        if (code === 'ENOENT' || code === 'EINVAL') return false;
+        throw error;
+      }
     },
     release: async () => {
+      // Another process removes a lock only when it judges it stale: its holder dead (we
+      // are alive) or older than STALE_AFTER_MS. Well inside that age the lock is still
+      // ours, so one unlink releases it; past half of it, we may have been paused long
+      // enough for someone to have broken it and taken a new one, so check first.
+      if (performance.now() - since < STALE_AFTER_MS / 2) {
+        try {
+          await unlink(lockPath);
+        } catch (error) {
+          if (errorCode(error) !== 'ENOENT') throw error;
+        }
+        return;
+      }
       await removeIf(lockPath, ours);
     },
   };
 }
 
 /**
- * Removes the lock file if `expected` still describes it. A plain read-then-unlink could
+ * Removes the lock if `expected` still describes it. A plain read-then-unlink could
  * delete a lock someone else acquired in between; instead the lock is renamed aside,
  * which only one process can do, checked there, and deleted or linked back.
  */
@@ -151,28 +174,26 @@ async function removeIf(lockPath: string, expected: (seen: LockSnapshot) => bool
     await unlink(aside).catch(() => undefined);
     return;
   }
-  // We moved a newer lock than the one we judged: give it back to its owner. Best effort:
-  // if a third process created a lock meanwhile, the displaced owner sees its lock is gone
+  // We moved a newer lock than the one we judged: give it back to its owner (`link` does
+  // not follow a symbolic link on Linux, so the link itself comes back). Best effort: if a
+  // third process created a lock meanwhile, the displaced owner sees its lock is gone
   // when it checks `isHeld` before committing, and abandons its write.
   await link(aside, lockPath).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
 }
 
-/** Reads a lock file, or `undefined` if there is none. */
+/** Reads a lock, a symbolic link or a regular file, or `undefined` if there is none. */
 async function readSnapshot(path: string): Promise<LockSnapshot | undefined> {
-  let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    const stats = await handle.stat();
-    const content = await handle.readFile('utf8');
+    const stats = await lstat(path);
+    const content = stats.isSymbolicLink() ? await readlink(path) : await readFile(path, 'utf8');
     return { owner: parseOwner(content), ino: stats.ino, mtimeMs: stats.mtimeMs };
-  } finally {
-    await handle.close();
+  } catch (error) {
+    // ENOENT: none, or removed between the two calls. EINVAL: replaced by a regular file
+    // between them; as if released, so the caller looks again.
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'EINVAL') return undefined;
+    throw error;
   }
 }
 
@@ -194,7 +215,7 @@ function parseOwner(content: string): LockOwner | undefined {
 function isStale(lock: LockSnapshot, now: number): boolean {
   if (now - lock.mtimeMs > STALE_AFTER_MS) return true;
   const owner = lock.owner;
-  return owner !== undefined && owner.hostname === hostname() && !isAlive(owner.pid);
+  return owner !== undefined && owner.hostname === HOSTNAME && !isAlive(owner.pid);
 }
 
 /** Signal 0 checks existence only. EPERM means alive but another user's. */

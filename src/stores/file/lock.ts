@@ -6,7 +6,7 @@
  * The lock is a symbolic link whose target is its holder (pid, hostname, a nonce) as
  * JSON: `symlink(2)` creates it exclusively (EEXIST when held, like `open(…, 'wx')`) and
  * with its content in the same call, so a lock is never seen empty, one system call takes
- * it, one (`readlink`) reads it back and one (`unlink`) releases it. Nothing ever follows
+ * it and one (`unlink`) releases it. Nothing ever follows
  * the link. A regular lock file holding the same JSON (as earlier versions of the store
  * wrote it, or as a test plants it) is read and judged the same way, and still excludes a
  * writer, since both kinds take the same name exclusively.
@@ -51,9 +51,15 @@ const HOSTNAME = hostname();
 /** A lock this process holds. */
 export interface HeldLock {
   readonly owner: LockOwner;
-  /** True while the lock is still this acquisition's (no one broke it). */
+  /**
+   * True while the lock is still this acquisition's (no one broke it). Reads the lock
+   * back only once it is old enough for another process to have judged it stale.
+   */
   isHeld(): Promise<boolean>;
-  /** Removes the lock if it is still ours; a lock that is not ours is left alone. */
+  /**
+   * Removes the lock if it is still ours; a lock that is not ours is left alone. One
+   * `unlink` while the lock is young, a checked removal once it is old.
+   */
   release(): Promise<void>;
 }
 
@@ -124,11 +130,23 @@ async function tryCreate(lockPath: string): Promise<HeldLock | undefined> {
   return held(lockPath, owner, target, since);
 }
 
+/**
+ * Another process removes a lock only when it judges it stale: its holder dead (we are
+ * alive) or older than {@link STALE_AFTER_MS}. Well inside that age, then, the lock is
+ * certainly still ours and need not be read back; past half of it, we may have been
+ * paused (a stopped process, a swapped-out machine) long enough for someone to have
+ * broken it and taken a new one, so it is checked. The age is counted on the monotonic
+ * clock from before the lock was created, so it is never less than the lock's true age.
+ */
+const SURELY_OURS_MS = STALE_AFTER_MS / 2;
+
 function held(lockPath: string, owner: LockOwner, target: string, since: number): HeldLock {
   const ours = (seen: LockSnapshot): boolean => seen.owner?.nonce === owner.nonce;
+  const young = (): boolean => performance.now() - since < SURELY_OURS_MS;
   return {
     owner,
     isHeld: async () => {
+      if (young()) return true;
       try {
         return (await readlink(lockPath)) === target;
       } catch (error) {
@@ -139,11 +157,7 @@ function held(lockPath: string, owner: LockOwner, target: string, since: number)
       }
     },
     release: async () => {
-      // Another process removes a lock only when it judges it stale: its holder dead (we
-      // are alive) or older than STALE_AFTER_MS. Well inside that age the lock is still
-      // ours, so one unlink releases it; past half of it, we may have been paused long
-      // enough for someone to have broken it and taken a new one, so check first.
-      if (performance.now() - since < STALE_AFTER_MS / 2) {
+      if (young()) {
         try {
           await unlink(lockPath);
         } catch (error) {

@@ -4,7 +4,7 @@
  * `{"data": {…}, "metadata": {"version": 3, "updated_time": "2025-01-01T00:00:00.000Z"}}`.
  */
 
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { ErrorCodes, StoreError } from '../../errors.js';
 import { errorCode } from './atomic.js';
 
@@ -38,14 +38,20 @@ export function encodeRecord(data: string, version: number, updatedTime: Date): 
  *   names the record path only, never the content.
  */
 export async function readRecordFile(file: string, path: string): Promise<RecordFile | undefined> {
-  let content: string;
+  let handle: FileHandle;
   try {
-    content = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (error) {
     // ENOTDIR: a parent is a file, so no record can exist below it.
     const code = errorCode(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
+  }
+  let content: string;
+  try {
+    content = await readWhole(handle);
+  } finally {
+    await handle.close();
   }
   const record = decodeRecord(content);
   if (record === undefined) {
@@ -53,6 +59,27 @@ export async function readRecordFile(file: string, path: string): Promise<Record
     throw new StoreError(`record ${path} is not a valid file-store record`, { code: ErrorCodes.STORE_RECORD_INVALID });
   }
   return record;
+}
+
+/** A read's first guess of a record's size: most records are tokens of a few KiB. */
+const FIRST_READ_BYTES = 16 * 1024;
+
+/**
+ * Reads an open record file to its end in one `read` for most records, where `readFile`
+ * asks its size first. A record file is never written in place (a write replaces it by
+ * rename), so the opened file does not change and a short read is its end.
+ */
+async function readWhole(handle: FileHandle): Promise<string> {
+  let buffer = Buffer.allocUnsafe(FIRST_READ_BYTES);
+  let length = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    length += bytesRead;
+    if (length < buffer.length) return buffer.toString('utf8', 0, length);
+    const larger = Buffer.allocUnsafe(buffer.length * 2);
+    buffer.copy(larger);
+    buffer = larger;
+  }
 }
 
 function decodeRecord(content: string): RecordFile | undefined {

@@ -1,7 +1,8 @@
 /**
  * The embedded file store, the default backend: one JSON file per record under a
  * directory, written atomically, with compare-and-set across processes through a
- * per-record lock file.
+ * per-record lock (see `lock.ts`). docs/file-store.md describes the locking and what a
+ * crash can lose.
  *
  * For one host and a local disk. The lock tells a dead holder by its pid on this hostname,
  * and relies on exclusive creation and atomic rename; NFS and other network file systems
@@ -57,8 +58,9 @@ export interface FileStoreOptions {
  * directory written in. A crash of the process loses nothing that `write` returned; a
  * power loss or kernel crash before that commit may bring back the record's previous
  * version, whole and with its previous version number, never a torn file. For the
- * rotator that is the same as a runner that died mid-rotation: a lease or a refresh token
- * written back in time looks spent, so the next pass re-authenticates.
+ * rotator that is the same as a runner that died mid-rotation: the state taken back in
+ * time holds a lease or a refresh token that is no longer good, and the next pass
+ * re-authenticates.
  *
  * @example
  * ```ts

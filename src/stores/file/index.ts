@@ -21,7 +21,7 @@ import {
   type StoreCapabilities,
   type StoredRecord,
 } from '../contract.js';
-import { DIRECTORY_MODE, errorCode, syncDirectory, writeFileAtomic } from './atomic.js';
+import { DIRECTORY_MODE, errorCode, openTemporaryFile, syncDirectory, type TemporaryFile } from './atomic.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import { encodeData, encodeRecord, readRecordFile } from './record.js';
 
@@ -116,27 +116,29 @@ export class FileStore implements SecretStore, RecordLister {
     }
     const file = this.#fileOf(path);
     try {
-      const lock = await this.#lock(file, path);
+      const [lock, temp] = await this.#begin(file, path);
       let version: number;
       try {
         const current = await readRecordFile(file, path);
         const currentVersion = current === undefined ? null : String(current.version);
         if (currentVersion !== expectedVersion) throw new ConflictError(path);
         version = (current?.version ?? 0) + 1;
-        await writeFileAtomic(file, encodeRecord(data, version, new Date()), {
-          // Only if our lock was broken as stale (we were paused for 30 s) could another
-          // writer be inside; then writing would lose its update, so give up instead.
+        await temp.replace(encodeRecord(data, version, new Date()), {
+          // Only if our lock was broken as stale (we were paused for 30 s) could
+          // another writer be inside; then writing would lose its update, so give up instead.
           beforeRename: async () => {
             if (!(await lock.isHeld())) throw new StoreError(`lost the lock on record ${path}; nothing was written`);
           },
+          // After the write succeeded, a failed release is reported: the lock would block others.
+          afterRename: async () => {
+            this.#unsynced.add(dirname(file));
+            await lock.release();
+          },
         });
-        this.#unsynced.add(dirname(file));
       } catch (error) {
-        await lock.release().catch(() => undefined);
+        await Promise.all([temp.discard(), lock.release().catch(() => undefined)]);
         throw error;
       }
-      // After the write succeeded, a failed release is reported: the lock would block others.
-      await lock.release();
       return String(version);
     } catch (error) {
       throw wrap(error, `could not write record ${path} in ${this.directory}`);
@@ -189,15 +191,14 @@ export class FileStore implements SecretStore, RecordLister {
   }
 
   /**
-   * Takes the record's lock. Directories are not made up front (a `mkdir` on every write
-   * cost as much as the lock): a missing one fails the lock's creation with ENOENT, then
-   * they are made and the lock taken again. This also remakes a directory removed behind
-   * the store's back.
+   * Takes the record's lock and opens the temporary file of its next version, both at
+   * once. Directories are not made up front (a `mkdir` on every write cost as much as the
+   * lock): a missing one fails both with ENOENT, then they are made and both tried again.
+   * This also remakes a directory removed behind the store's back.
    */
-  async #lock(file: string, path: string): Promise<HeldLock> {
-    const options = { record: path, timeoutMs: this.#lockTimeoutMs };
+  async #begin(file: string, path: string): Promise<[HeldLock, TemporaryFile]> {
     try {
-      return await acquireLock(`${file}.lock`, options);
+      return await this.#lockAndOpen(file, path);
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw error;
     }
@@ -210,7 +211,19 @@ export class FileStore implements SecretStore, RecordLister {
         if (made === first) break;
       }
     }
-    return acquireLock(`${file}.lock`, options);
+    return this.#lockAndOpen(file, path);
+  }
+
+  /** Both or neither: when one fails, the other is undone and the first failure thrown. */
+  async #lockAndOpen(file: string, path: string): Promise<[HeldLock, TemporaryFile]> {
+    const [lock, temp] = await Promise.allSettled([
+      acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs }),
+      openTemporaryFile(file),
+    ]);
+    if (lock.status === 'fulfilled' && temp.status === 'fulfilled') return [lock.value, temp.value];
+    if (lock.status === 'fulfilled') await lock.value.release().catch(() => undefined);
+    if (temp.status === 'fulfilled') await temp.value.discard();
+    throw lock.status === 'rejected' ? lock.reason : temp.status === 'rejected' ? temp.reason : undefined;
   }
 }
 

@@ -23,7 +23,7 @@ import {
 } from '../contract.js';
 import { DIRECTORY_MODE, errorCode, openTemporaryFile, syncDirectory, type TemporaryFile } from './atomic.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { encodeData, encodeRecord, readRecordFile } from './record.js';
+import { encodeData, encodeRecord, readRecordFile, readRecordFileSync } from './record.js';
 
 /**
  * The largest record the file store keeps, in bytes of its JSON. The disk sets no useful
@@ -119,7 +119,7 @@ export class FileStore implements SecretStore, RecordLister {
       const [lock, temp] = await this.#begin(file, path);
       let version: number;
       try {
-        const current = await readRecordFile(file, path);
+        const current = readRecordFileSync(file, path);
         const currentVersion = current === undefined ? null : String(current.version);
         if (currentVersion !== expectedVersion) throw new ConflictError(path);
         version = (current?.version ?? 0) + 1;

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-/** File mode of records and lock files: the owner alone may read tokens. */
+/** File mode of records (and their temporary files): the owner alone may read tokens. */
 export const FILE_MODE = 0o600;
 /** Directory mode: the owner alone may list or create records. */
 export const DIRECTORY_MODE = 0o700;

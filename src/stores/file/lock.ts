@@ -8,7 +8,7 @@
  * content in the same call, so a lock is never seen empty, one system call takes it and
  * one (`unlink`) releases it. Nothing ever follows the link. The target is kept under 60
  * bytes so that ext4 stores it in the inode (a "fast" symlink): a longer one gets a disk
- * block of its own, allocated and freed by every write, which cost 15 % of a write.
+ * block of its own, allocated and freed by every write, which cost about 10 % of a write.
  *
  * A regular lock file holding the holder as JSON (`{"pid", "hostname", "nonce", …}`, as
  * earlier versions of the store wrote it) is read and judged the same way, and still

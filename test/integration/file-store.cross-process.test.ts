@@ -43,6 +43,27 @@ while (writes < Number(times)) {
 console.log(JSON.stringify({ writes, conflicts }));
 `;
 
+/**
+ * For each stdin line (an expected version, or \`null\`), writes \`counter\` with that
+ * expected version and prints \`won <version>\` or \`conflict\`.
+ */
+const WRITER = `
+import { createInterface } from 'node:readline';
+const [storeUrl, directory] = process.argv.slice(2);
+const { FileStore } = await import(storeUrl);
+const store = new FileStore({ directory });
+console.log('ready');
+for await (const line of createInterface({ input: process.stdin })) {
+  const expected = line === 'null' ? null : line;
+  try {
+    console.log('won ' + (await store.write('counter', { writer: process.pid }, expected)));
+  } catch (error) {
+    if (error?.code !== 'STORE_CONFLICT') throw error;
+    console.log('conflict');
+  }
+}
+`;
+
 let scripts: string | undefined;
 let root: string;
 let directory: string;
@@ -64,6 +85,7 @@ beforeAll(async () => {
   scripts = await mkdtemp(join(tmpdir(), 'file-store-scripts-'));
   await writeFile(join(scripts, 'racer.mjs'), RACER);
   await writeFile(join(scripts, 'holder.mjs'), LOCK_HOLDER_SCRIPT);
+  await writeFile(join(scripts, 'writer.mjs'), WRITER);
 });
 
 afterAll(async () => {
@@ -109,6 +131,24 @@ describe('FileStore across processes', () => {
     expect(await store.read('counter')).toEqual({ value: { count: 200 }, version: '201' });
   });
 
+  it('lets exactly one of two processes win, and the other get a ConflictError, 25 times over when both write with the same expected version', async () => {
+    const storeUrl = pathToFileURL(join(distDir, 'index.js')).href;
+    const writers = await Promise.all([0, 1].map(() => start('writer.mjs', [storeUrl, directory])));
+    for (const writer of writers) expect(await writer.nextLine()).toBe('ready');
+
+    let expected = 'null';
+    for (let round = 1; round <= 25; round++) {
+      for (const writer of writers) writer.process.stdin.write(`${expected}\n`);
+      const outcomes = (await Promise.all(writers.map((writer) => writer.nextLine()))).sort();
+
+      expect(outcomes, `round ${round}`).toEqual(['conflict', `won ${round}`]);
+      expected = String(round);
+    }
+    const last = await store.read('counter');
+    expect(last?.version).toBe('25');
+    expect(writers.map((writer) => writer.pid)).toContain(last?.value['writer']);
+  });
+
   it('makes a write wait while another live process holds the lock, then succeed', async () => {
     await store.write('tokens/klikoo', { access_token: 'a1' }, null);
     const lockUrl = pathToFileURL(join(distDir, 'lock.js')).href;
@@ -137,6 +177,23 @@ describe('FileStore across processes', () => {
 
     expect(await write).toBe('2');
     expect(Date.now() - killedAt).toBeLessThan(1000);
+    expect(await readdir(join(directory, 'tokens'))).toEqual(['klikoo.json']);
+  });
+
+  it('takes over within 1 s a lock whose holder was killed with SIGKILL before anyone waited', async () => {
+    await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+    const lockUrl = pathToFileURL(join(distDir, 'lock.js')).href;
+    const lockPath = join(directory, 'tokens', 'klikoo.json.lock');
+    const holder = await start('holder.mjs', [lockUrl, lockPath, 'tokens/klikoo']);
+    expect(await holder.nextLine()).toBe('locked');
+    holder.kill('SIGKILL');
+    await holder.exited;
+    expect(await readdir(join(directory, 'tokens'))).toContain('klikoo.json.lock');
+
+    const started = Date.now();
+    expect(await store.write('tokens/klikoo', { access_token: 'a2' }, '1')).toBe('2');
+
+    expect(Date.now() - started).toBeLessThan(1000);
     expect(await readdir(join(directory, 'tokens'))).toEqual(['klikoo.json']);
   });
 });

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { createFileStore, FileStore } from '../../src/stores/file/index.js';
+import { acquireLock, hostField } from '../../src/stores/file/lock.js';
 import { exitedPid, startIdleProcess, stateAfter } from '../helpers/file-store-processes.js';
 
 let root: string;
@@ -132,6 +145,16 @@ describe('FileStore', () => {
       await store.write('tokens/klikoo', { access_token: 'a1' }, null);
 
       expect((await stat(directory)).isDirectory()).toBe(true);
+    });
+
+    it("makes the record's directory again when it was removed after an earlier write", async () => {
+      await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      await rm(join(directory, 'tokens'), { recursive: true });
+
+      expect(await store.write('tokens/klikoo', { access_token: 'a2' }, null)).toBe('1');
+
+      expect((await stat(join(directory, 'tokens'))).mode & 0o777).toBe(0o700);
+      expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a2' }, version: '1' });
     });
 
     it('rejects a value that is not a JSON object with a TypeError before touching the disk', async () => {
@@ -338,7 +361,81 @@ describe('FileStore', () => {
     });
   });
 
+  describe('close', () => {
+    it('can be closed between writes and stays usable', async () => {
+      await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      await store.write('state/klikoo', { generation: 1 }, null);
+
+      await store.close();
+
+      expect(await store.write('tokens/klikoo', { access_token: 'a2' }, '1')).toBe('2');
+      await store.close();
+      expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a2' }, version: '2' });
+    });
+
+    it('succeeds when a directory written in was removed since', async () => {
+      await store.write('tokens/nested/klikoo', { access_token: 'a1' }, null);
+      await rm(join(directory, 'tokens'), { recursive: true });
+
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+  });
+
   describe('locking', () => {
+    it('names a host by its hostname when short and plain, else by a hash that keeps a lock under 60 bytes', () => {
+      expect(hostField('vm-1.example')).toBe('vm-1.example');
+      const long = hostField(`token-rotator-${'x'.repeat(60)}.cluster.local`);
+      expect(long).toMatch(/^#[A-Za-z0-9_-]{8}$/);
+      expect(hostField(`token-rotator-${'y'.repeat(60)}.cluster.local`)).not.toBe(long);
+      expect(`${2 ** 22} ${long} ${'n'.repeat(12)}`.length).toBeLessThan(60);
+    });
+
+    it('takes the lock as one symbolic link naming this process, and removes it on release', async () => {
+      await mkdir(join(directory, 'tokens'), { recursive: true });
+      const lockPath = join(directory, 'tokens', 'klikoo.json.lock');
+
+      const lock = await acquireLock(lockPath, { record: 'tokens/klikoo' });
+
+      const target = await readlink(lockPath);
+      expect((await lstat(lockPath)).isSymbolicLink()).toBe(true);
+      expect(target).toBe(`${process.pid} ${hostField(hostname())} ${lock.owner.nonce}`);
+      // Under 60 bytes, ext4 keeps the target in the inode instead of allocating a block.
+      expect(Buffer.byteLength(target)).toBeLessThan(60);
+      expect(await lock.isHeld()).toBe(true);
+      await lock.release();
+      await expect(lstat(lockPath)).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('breaks a symbolic-link lock left by a dead process on this host and writes within a second', async () => {
+      await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      const target = `${await exitedPid()} ${hostField(hostname())} dead-holder`;
+      await symlink(target, join(directory, 'tokens', 'klikoo.json.lock'));
+
+      const started = Date.now();
+      const version = await store.write('tokens/klikoo', { access_token: 'a2' }, '1');
+
+      expect(version).toBe('2');
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await entriesUnder(directory)).toEqual(['tokens', join('tokens', 'klikoo.json')]);
+    });
+
+    it('waits for a symbolic-link lock of a live process, not conflict, until it is released', async () => {
+      await store.write('tokens/klikoo', { access_token: 'a1' }, null);
+      const holder = await startIdleProcess();
+      try {
+        const lockPath = join(directory, 'tokens', 'klikoo.json.lock');
+        await symlink(`${holder.pid} ${hostField(hostname())} live-holder`, lockPath);
+
+        const write = store.write('tokens/klikoo', { access_token: 'a2' }, '1');
+
+        expect(await stateAfter(write, 400)).toBe('pending');
+        await rm(lockPath); // the holder releases
+        expect(await write).toBe('2');
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    });
+
     it('breaks a lock left by a dead process on this host and writes within a second', async () => {
       await store.write('tokens/klikoo', { access_token: 'a1' }, null);
       await plantLock({ pid: await exitedPid() });

@@ -2,15 +2,22 @@
  * Whole-file replacement that a reader can never observe half done: the content goes to a
  * temporary file in the same directory, reaches the disk, and only then is renamed over
  * the target. `rename` within one file system is atomic, so a reader sees the old file or
- * the new one, never a mix; the directory fsync makes the rename itself survive a crash.
+ * the new one, never a mix, and since the content was flushed first, a crash of the
+ * machine leaves the old file or the new one whole, never an empty or torn one.
+ *
+ * The rename itself is not flushed here: that takes an fsync of the directory, a second
+ * journal commit that doubled the cost of every write. The caller flushes the directories
+ * it wrote in later ({@link syncDirectory}; the file store does when it is closed). Until
+ * then a power loss or a kernel crash, not a crash of the process, may undo the rename,
+ * bringing the previous whole file back; see `FileStore` for what that means for records.
  * Also the few file-system helpers the lock and the records share.
  */
 
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-/** File mode of records and lock files: the owner alone may read tokens. */
+/** File mode of records (and their temporary files): the owner alone may read tokens. */
 export const FILE_MODE = 0o600;
 /** Directory mode: the owner alone may list or create records. */
 export const DIRECTORY_MODE = 0o700;
@@ -23,37 +30,65 @@ export function sidePath(file: string, suffix: string): string {
   return join(dirname(file), `.${basename(file)}.${randomUUID()}.${suffix}`);
 }
 
-/** Options of {@link writeFileAtomic}. */
-export interface AtomicWriteOptions {
+/** What runs around the rename in {@link TemporaryFile.replace}. */
+export interface ReplaceHooks {
   /**
-   * Runs after the new content is on disk and before it replaces `file`; throwing
-   * abandons the write and leaves `file` untouched.
+   * Runs after the new content is on disk and before it replaces the target; throwing
+   * abandons the write, removes the temporary file and leaves the target untouched.
    */
   readonly beforeRename?: () => Promise<void>;
+  /** Runs once the target is replaced, alongside the closing of the temporary file. */
+  readonly afterRename?: () => Promise<void>;
 }
 
 /**
- * Replaces `file` with `content` atomically and durably, with mode 0600.
- * The temporary file is removed if anything fails before the rename.
+ * A temporary file next to its target, open for writing, that either replaces the target
+ * or is discarded. It is opened before its content is known so that a caller can open it
+ * while doing something else: the file store opens it while it takes the record's lock.
  */
-export async function writeFileAtomic(file: string, content: string, options: AtomicWriteOptions = {}): Promise<void> {
+export interface TemporaryFile {
+  /**
+   * Writes `content` (mode 0600), flushes it to disk and renames the file over the
+   * target: atomically, and the content is on disk before the rename; the rename reaches
+   * the disk with the directory's next flush. On any failure before the rename the
+   * temporary file is removed. Once only.
+   */
+  replace(content: string, hooks?: ReplaceHooks): Promise<void>;
+  /** Closes and removes the temporary file, if it did not replace the target; never throws. */
+  discard(): Promise<void>;
+}
+
+/** Opens a new temporary file next to `file`, to replace it with {@link TemporaryFile.replace}. */
+export async function openTemporaryFile(file: string): Promise<TemporaryFile> {
   const temp = sidePath(file, 'tmp');
-  let handle: FileHandle | undefined;
-  try {
-    // `wx`: never follow or reuse a file someone else planted under our temporary name.
-    handle = await open(temp, 'wx', FILE_MODE);
-    await handle.writeFile(content, 'utf8');
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await options.beforeRename?.();
-    await rename(temp, file);
-  } catch (error) {
-    await handle?.close().catch(() => undefined);
+  // `wx`: never follow or reuse a file someone else planted under our temporary name.
+  const handle = await open(temp, 'wx', FILE_MODE);
+  let used = false;
+  const discard = async (): Promise<void> => {
+    if (used) return;
+    used = true;
+    await handle.close().catch(() => undefined);
     await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
-  }
-  await syncDirectory(dirname(file));
+  };
+  return {
+    discard,
+    replace: async (content, hooks = {}) => {
+      if (used) throw new Error('this temporary file was already used');
+      try {
+        await handle.writeFile(content, 'utf8');
+        await handle.sync();
+        await hooks.beforeRename?.();
+        await rename(temp, file);
+      } catch (error) {
+        await discard();
+        throw error;
+      }
+      used = true;
+      // The content was flushed before the rename, so closing cannot lose any of it: it
+      // is not waited for before what follows the rename, and its failure is moot.
+      await Promise.all([handle.close().catch(() => undefined), hooks.afterRename?.()]);
+    },
+  };
 }
 
 /** Flushes a directory's entries (a rename, a new file) to disk. */

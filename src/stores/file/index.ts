@@ -1,7 +1,8 @@
 /**
  * The embedded file store, the default backend: one JSON file per record under a
  * directory, written atomically, with compare-and-set across processes through a
- * per-record lock file.
+ * per-record lock (see `lock.ts`). docs/file-store.md describes the locking and what a
+ * crash can lose.
  *
  * For one host and a local disk. The lock tells a dead holder by its pid on this hostname,
  * and relies on exclusive creation and atomic rename; NFS and other network file systems
@@ -20,9 +21,9 @@ import {
   type StoreCapabilities,
   type StoredRecord,
 } from '../contract.js';
-import { DIRECTORY_MODE, errorCode, writeFileAtomic } from './atomic.js';
-import { acquireLock } from './lock.js';
-import { encodeData, encodeRecord, readRecordFile } from './record.js';
+import { DIRECTORY_MODE, errorCode, openTemporaryFile, syncDirectory, type TemporaryFile } from './atomic.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import { encodeData, encodeRecord, readRecordFile, readRecordFileSync } from './record.js';
 
 /**
  * The largest record the file store keeps, in bytes of its JSON. The disk sets no useful
@@ -51,6 +52,16 @@ export interface FileStoreOptions {
  * mode 0600, in directories of mode 0700. Readers take no lock: atomic replacement means
  * they always see a whole file.
  *
+ * Durability: a write returns once the new content is on disk and renamed into place.
+ * The rename reaches the disk with the file system's next journal commit, and at the
+ * latest when the store is {@link FileStore.close | closed}, which flushes every
+ * directory written in. A crash of the process loses nothing that `write` returned; a
+ * power loss or kernel crash before that commit may bring back the record's previous
+ * version, whole and with its previous version number, never a torn file. For the
+ * rotator that is the same as a runner that died mid-rotation: the state taken back in
+ * time holds a lease or a refresh token that is no longer good, and the next pass
+ * re-authenticates.
+ *
  * @example
  * ```ts
  * const store = new FileStore({ directory: '.token-rotator' });
@@ -64,6 +75,8 @@ export class FileStore implements SecretStore, RecordLister {
   /** The absolute store directory. */
   readonly directory: string;
   readonly #lockTimeoutMs: number | undefined;
+  /** Directories that got a new entry (a rename, a new directory) since they were flushed. */
+  readonly #unsynced = new Set<string>();
 
   constructor(options: FileStoreOptions) {
     if (options.directory === '') throw new TypeError('the file store directory must not be empty');
@@ -103,27 +116,29 @@ export class FileStore implements SecretStore, RecordLister {
     }
     const file = this.#fileOf(path);
     try {
-      await mkdir(dirname(file), { recursive: true, mode: DIRECTORY_MODE });
-      const lock = await acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs });
+      const [lock, temp] = await this.#begin(file, path);
       let version: number;
       try {
-        const current = await readRecordFile(file, path);
+        const current = readRecordFileSync(file, path);
         const currentVersion = current === undefined ? null : String(current.version);
         if (currentVersion !== expectedVersion) throw new ConflictError(path);
         version = (current?.version ?? 0) + 1;
-        await writeFileAtomic(file, encodeRecord(data, version, new Date()), {
-          // Only if our lock was broken as stale (we were paused for 30 s) could another
-          // writer be inside; then writing would lose its update, so give up instead.
+        await temp.replace(encodeRecord(data, version, new Date()), {
+          // Only if our lock was broken as stale (we were paused for 30 s) could
+          // another writer be inside; then writing would lose its update, so give up instead.
           beforeRename: async () => {
             if (!(await lock.isHeld())) throw new StoreError(`lost the lock on record ${path}; nothing was written`);
           },
+          // After the write succeeded, a failed release is reported: the lock would block others.
+          afterRename: async () => {
+            this.#unsynced.add(dirname(file));
+            await lock.release();
+          },
         });
       } catch (error) {
-        await lock.release().catch(() => undefined);
+        await Promise.all([temp.discard(), lock.release().catch(() => undefined)]);
         throw error;
       }
-      // After the write succeeded, a failed release is reported: the lock would block others.
-      await lock.release();
       return String(version);
     } catch (error) {
       throw wrap(error, `could not write record ${path} in ${this.directory}`);
@@ -147,11 +162,68 @@ export class FileStore implements SecretStore, RecordLister {
     return found.sort();
   }
 
-  /** Nothing to release: the store holds no handle between calls. */
-  async close(): Promise<void> {}
+  /**
+   * Flushes to disk the directories written in since the last close, so that every
+   * write's rename survives a power loss. The store holds no handle between calls and
+   * stays usable.
+   * @throws {StoreError} when a directory cannot be flushed.
+   */
+  async close(): Promise<void> {
+    const directories = [...this.#unsynced];
+    this.#unsynced.clear();
+    try {
+      await Promise.all(
+        directories.map(async (directory) => {
+          try {
+            await syncDirectory(directory);
+          } catch (error) {
+            if (errorCode(error) !== 'ENOENT') throw error; // removed since: nothing to keep
+          }
+        }),
+      );
+    } catch (error) {
+      throw wrap(error, `could not flush the records written in ${this.directory}`);
+    }
+  }
 
   #fileOf(path: string): string {
     return `${join(this.directory, ...path.split('/'))}.json`;
+  }
+
+  /**
+   * Takes the record's lock and opens the temporary file of its next version, both at
+   * once. Directories are not made up front (a `mkdir` on every write cost as much as the
+   * lock): a missing one fails both with ENOENT, then they are made and both tried again.
+   * This also remakes a directory removed behind the store's back.
+   */
+  async #begin(file: string, path: string): Promise<[HeldLock, TemporaryFile]> {
+    try {
+      return await this.#lockAndOpen(file, path);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw error;
+    }
+    const directory = dirname(file);
+    const first = await mkdir(directory, { recursive: true, mode: DIRECTORY_MODE });
+    if (first !== undefined) {
+      // Each directory made is a new entry in its parent, to flush like a record's rename.
+      for (let made = directory; made !== dirname(made); made = dirname(made)) {
+        this.#unsynced.add(dirname(made));
+        if (made === first) break;
+      }
+    }
+    return this.#lockAndOpen(file, path);
+  }
+
+  /** Both or neither: when one fails, the other is undone and the first failure thrown. */
+  async #lockAndOpen(file: string, path: string): Promise<[HeldLock, TemporaryFile]> {
+    const [lock, temp] = await Promise.allSettled([
+      acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs }),
+      openTemporaryFile(file),
+    ]);
+    if (lock.status === 'fulfilled' && temp.status === 'fulfilled') return [lock.value, temp.value];
+    if (lock.status === 'fulfilled') await lock.value.release().catch(() => undefined);
+    if (temp.status === 'fulfilled') await temp.value.discard();
+    throw lock.status === 'rejected' ? lock.reason : temp.status === 'rejected' ? temp.reason : undefined;
   }
 }
 

@@ -4,7 +4,8 @@
  * `{"data": {…}, "metadata": {"version": 3, "updated_time": "2025-01-01T00:00:00.000Z"}}`.
  */
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { ErrorCodes, StoreError } from '../../errors.js';
 import { errorCode } from './atomic.js';
 
@@ -38,21 +39,72 @@ export function encodeRecord(data: string, version: number, updatedTime: Date): 
  *   names the record path only, never the content.
  */
 export async function readRecordFile(file: string, path: string): Promise<RecordFile | undefined> {
-  let content: string;
+  let handle: FileHandle;
   try {
-    content = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (error) {
     // ENOTDIR: a parent is a file, so no record can exist below it.
     const code = errorCode(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
+  let content: string;
+  try {
+    content = await readWhole(handle);
+  } finally {
+    await handle.close();
+  }
+  return checked(content, path);
+}
+
+/**
+ * {@link readRecordFile}, synchronously: for the file store's read under its lock. A
+ * compare-and-set write follows a read of the same record, so the file is in the page
+ * cache and the read is a few microseconds of system calls, less than the three
+ * thread-pool round trips of an asynchronous one; it also shortens how long the lock is
+ * held. Only a record evicted from the cache blocks the event loop for a disk read.
+ * @throws {StoreError} `STORE_RECORD_INVALID` as {@link readRecordFile}.
+ */
+export function readRecordFileSync(file: string, path: string): RecordFile | undefined {
+  let content: string;
+  try {
+    content = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  return checked(content, path);
+}
+
+function checked(content: string, path: string): RecordFile {
   const record = decodeRecord(content);
   if (record === undefined) {
     // No `cause`: a JSON.parse message quotes the text around the error, which may be a token.
     throw new StoreError(`record ${path} is not a valid file-store record`, { code: ErrorCodes.STORE_RECORD_INVALID });
   }
   return record;
+}
+
+/** A read's first guess of a record's size: most records are tokens of a few KiB. */
+const FIRST_READ_BYTES = 16 * 1024;
+
+/**
+ * Reads an open record file to its end in one `read` for most records, where `readFile`
+ * asks its size first. A record file is never written in place (a write replaces it by
+ * rename), so the opened file does not change and a short read is its end.
+ */
+async function readWhole(handle: FileHandle): Promise<string> {
+  let buffer = Buffer.allocUnsafe(FIRST_READ_BYTES);
+  let length = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+    length += bytesRead;
+    if (length < buffer.length) return buffer.toString('utf8', 0, length);
+    const larger = Buffer.allocUnsafe(buffer.length * 2);
+    buffer.copy(larger);
+    buffer = larger;
+  }
 }
 
 function decodeRecord(content: string): RecordFile | undefined {

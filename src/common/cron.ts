@@ -66,7 +66,11 @@ const MAX_DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const MAX_DAYS = 366 * 100;
 
 const resolveNickname = (expression: string) => NICKNAMES[expression.trim().toLowerCase()] ?? expression;
-const splitFields = (text: string) => text.replace(/\s{2,}/g, ' ').trim().split(' ');
+const splitFields = (text: string) =>
+  text
+    .replace(/\s{2,}/g, ' ')
+    .trim()
+    .split(' ');
 
 function replaceNames(field: string, names: readonly string[], first: number): string {
   let out = field;
@@ -230,7 +234,11 @@ export class CronSchedule {
     let { year, month, day } = base;
     const [, , , days, months] = this.#fields;
     for (let i = 0; i < MAX_DAYS; i++) {
-      if (months.includes(month) && matchesDayOfMonth(days, year, month, day) && this.#matchesWeekday(year, month, day)) {
+      if (
+        months.includes(month) &&
+        matchesDayOfMonth(days, year, month, day) &&
+        this.#matchesWeekday(year, month, day)
+      ) {
         const found = this.#firstTimeOnDay(year, month, day, i === 0 ? base : undefined, baseMs);
         if (found !== undefined) return new Date(found);
       }
@@ -277,7 +285,11 @@ export class CronSchedule {
         continue;
       }
       const last = LAST_WEEKDAY.exec(value);
-      if (last && Number(last[1]) % 7 === weekday && new Date(Date.UTC(year, month - 1, day + 7)).getUTCMonth() + 1 !== month)
+      if (
+        last &&
+        Number(last[1]) % 7 === weekday &&
+        new Date(Date.UTC(year, month - 1, day + 7)).getUTCMonth() + 1 !== month
+      )
         return true;
     }
     return false;
@@ -362,7 +374,9 @@ class WallClock {
     const name = this.#offset.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
     const match = /^GMT([+-])(\d{1,2})(?::(\d{2}))?$/.exec(name);
     if (!match) return 0;
-    return (match[1] === '+' ? 1 : -1) * (Number.parseInt(match[2] ?? '0', 10) * 60 + Number.parseInt(match[3] ?? '0', 10));
+    return (
+      (match[1] === '+' ? 1 : -1) * (Number.parseInt(match[2] ?? '0', 10) * 60 + Number.parseInt(match[3] ?? '0', 10))
+    );
   }
 
   /** The instant the wall-clock time `parts` names (the later one when a DST gap or overlap makes it ambiguous). */

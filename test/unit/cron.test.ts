@@ -49,7 +49,13 @@ const EXPRESSIONS = [
 ];
 const ZONES = [undefined, 'UTC', 'Europe/Rome', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe'];
 // Around the 2026 DST changes of Europe and the US, a leap day and a year's end.
-const FROMS = ['2026-03-07T23:59:30Z', '2026-03-29T00:30:00Z', '2026-10-25T00:59:59.500Z', '2028-02-27T12:00:00Z', '2026-12-31T22:00:00Z'];
+const FROMS = [
+  '2026-03-07T23:59:30Z',
+  '2026-03-29T00:30:00Z',
+  '2026-10-25T00:59:59.500Z',
+  '2028-02-27T12:00:00Z',
+  '2026-12-31T22:00:00Z',
+];
 
 describe('CronSchedule', () => {
   afterEach(() => {

@@ -142,7 +142,8 @@ function serviceError(status: number, headers: Record<string, string | undefined
   let body: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+      body = parsed as Record<string, unknown>;
   } catch {
     // Not JSON (a proxy's page): the status alone says what happened.
   }
@@ -296,7 +297,7 @@ export class ThinSsmClient {
         const signed = await signer.sign(request, {
           signingDate: new Date(Date.now() + (config.systemClockOffset ?? 0)),
         });
-        const { response } = await config.requestHandler.handle(signed as never, {});
+        const { response } = await config.requestHandler.handle(signed, {});
         const bytes = await config.streamCollector(response.body);
         const text = new TextDecoder().decode(bytes);
         const status: number = response.statusCode;

@@ -91,16 +91,16 @@ export function sdkSecretsManager(
   options: SdkSecretsManagerOptions = {},
 ): SecretsManagerApi {
   let loaded:
-    | Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }>
+    | Promise<{ sdk: typeof import('./sdk.js'); client: SecretsManagerClient }>
     | undefined;
   let destroyed = false;
   const load = () =>
-    (loaded ??= import('@aws-sdk/client-secrets-manager').then((sdk) => ({
+    (loaded ??= import('./sdk.js').then((sdk) => ({
       sdk,
       client: new sdk.SecretsManagerClient(clientConfig(config, config.endpoint, options)),
     })));
   const send = async <T>(
-    call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>,
+    call: (sdk: typeof import('./sdk.js'), client: SecretsManagerClient) => Promise<T>,
   ) => {
     if (destroyed) throw new Error('the Secrets Manager client is closed');
     const { sdk, client } = await load();
@@ -158,7 +158,7 @@ export function sdkParameterStore(
   let loaded: Promise<ThinSsmClient> | undefined;
   let destroyed = false;
   const load = () =>
-    (loaded ??= Promise.all([import('@aws-sdk/client-secrets-manager'), import('./ssm.js')]).then(
+    (loaded ??= Promise.all([import('./sdk.js'), import('./ssm.js')]).then(
       ([sdk, { ThinSsmClient }]) =>
         new ThinSsmClient(new sdk.SecretsManagerClient(clientConfig(config, undefined, options)), config.ssm_endpoint),
     ));

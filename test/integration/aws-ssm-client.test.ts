@@ -5,9 +5,12 @@
  * (the adapter it replaced), so each expectation is the SDK's behaviour too. moto
  * (aws-store.test.ts and the e2e tests) proves the store works with it end to end.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreError } from '../../src/errors.js';
 import { sdkParameterStore } from '../../src/stores/aws/client.js';
 import { ParameterCells } from '../../src/stores/aws/parameters.js';
@@ -57,6 +60,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.unstubAllEnvs();
   await new Promise((done) => server.close(done));
 });
 
@@ -202,5 +206,41 @@ describe('the thin SSM client', () => {
       { Path: '/tr', Recursive: true, WithDecryption: false, NextToken: 'n1' },
     ]);
     api.destroy();
+  });
+
+  describe('without ssm_endpoint, the endpoint configured for SSM as the SDK finds it', () => {
+    const withoutEndpoint = () =>
+      new ParameterCells(sdkParameterStore({ region: 'eu-south-1', max_attempts: 1 }, { credentials: KEYS }));
+
+    it('takes AWS_ENDPOINT_URL_SSM', async () => {
+      vi.stubEnv('AWS_ENDPOINT_URL_SSM', endpoint);
+      vi.stubEnv('AWS_ENDPOINT_URL', 'http://127.0.0.1:9/');
+      answers.push({ status: 200, body: { Parameter: { Value: 'x', Version: 2 } } });
+
+      expect(await withoutEndpoint().get('/tr/a')).toMatchObject({ version: 2 });
+      expect(seen).toHaveLength(1);
+    });
+
+    it("takes the shared config file's services section", async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'ssm-config-'));
+      try {
+        const file = join(dir, 'config');
+        await writeFile(
+          file,
+          `[profile local]\nservices = local-ssm\n\n[services local-ssm]\nssm =\n  endpoint_url = ${endpoint}\n`,
+        );
+        vi.stubEnv('AWS_CONFIG_FILE', file);
+        vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', join(dir, 'none'));
+        vi.stubEnv('AWS_PROFILE', 'local');
+        vi.stubEnv('AWS_ENDPOINT_URL_SSM', '');
+        vi.stubEnv('AWS_ENDPOINT_URL', '');
+        answers.push({ status: 200, body: { Parameter: { Value: 'y', Version: 3 } } });
+
+        expect(await withoutEndpoint().get('/tr/b')).toMatchObject({ version: 3 });
+        expect(seen).toHaveLength(1);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -15,10 +15,10 @@
  * and network errors as Node raises them (`code: 'ECONNREFUSED'`), so
  * {@link failure} classifies them as before.
  *
- * The endpoint is `ssm_endpoint` when set, else `AWS_ENDPOINT_URL_SSM` or
- * `AWS_ENDPOINT_URL` (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`), else the region's
- * public endpoint (FIPS and dual-stack as the SDK's settings say). Endpoints set in the
- * shared config file's `services` sections are not read.
+ * The endpoint is `ssm_endpoint` when set, else the one configured for SSM as the SDK
+ * finds it (`AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL`, the shared config file's
+ * `services` section or `endpoint_url`, unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`),
+ * else the region's public endpoint (FIPS and dual-stack as the SDK's settings say).
  *
  * @see https://docs.aws.amazon.com/systems-manager/latest/APIReference/Welcome.html
  * @see https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html
@@ -164,13 +164,32 @@ export function ssmHost(region: string, options: { fips?: boolean; dualstack?: b
   return `${service}.${region}.${china ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 }
 
-/** The endpoint configured outside the store's config: `AWS_ENDPOINT_URL_SSM`, then `AWS_ENDPOINT_URL`. */
-export function configuredSsmEndpoint(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const ignore = env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'];
-  if (ignore !== undefined && ignore.toLowerCase() === 'true') return undefined;
-  const value = env['AWS_ENDPOINT_URL_SSM'] || env['AWS_ENDPOINT_URL'];
-  return value === undefined || value === '' ? undefined : value;
-}
+/**
+ * Where the SDK looks for a configured SSM endpoint (`getEndpointUrlConfig('SSM')` of
+ * `@smithy/core`): `AWS_ENDPOINT_URL_SSM`, then `AWS_ENDPOINT_URL`; in the shared config
+ * file, the profile's `services` section's `ssm.endpoint_url`, then its `endpoint_url`.
+ */
+export const SSM_ENDPOINT_CONFIG = {
+  environmentVariableSelector: (env: NodeJS.ProcessEnv): string | undefined =>
+    env['AWS_ENDPOINT_URL_SSM'] || env['AWS_ENDPOINT_URL'] || undefined,
+  configFileSelector: (
+    profile: Record<string, string | undefined>,
+    config?: Record<string, Record<string, string | undefined> | undefined>,
+  ): string | undefined => {
+    const services = profile['services'];
+    if (services) {
+      const section = config?.[`services.${services}`];
+      if (section === undefined)
+        throw new Error(
+          `The services section "${services}" specified in the profile is not present in the shared configuration file.`,
+        );
+      const url = section['ssm.endpoint_url'];
+      if (url) return url;
+    }
+    return profile['endpoint_url'] || undefined;
+  },
+  default: undefined,
+};
 
 const seconds = (value: unknown): Date | undefined =>
   typeof value === 'number' ? new Date(Math.round(value * 1000)) : undefined;
@@ -244,7 +263,11 @@ export class ThinSsmClient {
       const config = this.#sm.config;
       const ignore: unknown = config.ignoreConfiguredEndpointUrls;
       const ignored = typeof ignore === 'function' ? await (ignore as () => Promise<boolean>)() : ignore === true;
-      const explicit = this.#endpoint ?? (ignored ? undefined : configuredSsmEndpoint());
+      const configured = async () => {
+        const { loadConfig } = await import('@smithy/core/config');
+        return loadConfig<string | undefined>(SSM_ENDPOINT_CONFIG)();
+      };
+      const explicit = this.#endpoint ?? (ignored ? undefined : await configured());
       if (explicit !== undefined) return new URL(explicit);
       const region = await config.region();
       const host = ssmHost(region, {

@@ -335,10 +335,18 @@ interface Parts {
   readonly second: number;
 }
 
-/** Wall-clock time in one time zone, through Intl (node-cron's `LocalizedTime`). */
+/**
+ * Wall-clock time in one time zone, through Intl (node-cron's `LocalizedTime`). Intl is
+ * slow (a few microseconds a call, and a walk of a thousand runs makes several per run),
+ * so the zone's offset is asked once per UTC day and kept: on a day whose offset is the
+ * same at its first and last millisecond, wall-clock parts are plain arithmetic; on a
+ * day the offset changes (a DST switch), every call goes to Intl as node-cron's would.
+ */
 class WallClock {
   readonly #parts: Intl.DateTimeFormat;
   readonly #offset: Intl.DateTimeFormat;
+  /** Per UTC day (epoch day number): the offset in minutes, or `null` when it changes that day. */
+  readonly #days = new Map<number, number | null>();
 
   constructor(timezone: string | undefined) {
     const zone = timezone === undefined ? {} : { timeZone: timezone };
@@ -355,7 +363,20 @@ class WallClock {
     this.#offset = new Intl.DateTimeFormat('en-US', { timeZoneName: 'shortOffset', ...zone });
   }
 
+  /** The wall-clock date and time at `ms`. */
   parts(ms: number): Parts {
+    const offset = this.#steadyOffset(ms);
+    if (offset !== null) {
+      const local = new Date(ms + offset * 60_000);
+      return {
+        year: local.getUTCFullYear(),
+        month: local.getUTCMonth() + 1,
+        day: local.getUTCDate(),
+        hour: local.getUTCHours(),
+        minute: local.getUTCMinutes(),
+        second: local.getUTCSeconds(),
+      };
+    }
     const p: Record<string, string> = {};
     for (const part of this.#parts.formatToParts(new Date(ms))) if (part.type !== 'literal') p[part.type] = part.value;
     const num = (key: string) => Number.parseInt(p[key] ?? '', 10);
@@ -371,6 +392,22 @@ class WallClock {
 
   /** The zone's offset from UTC at `ms`, in minutes. */
   offsetMinutes(ms: number): number {
+    return this.#steadyOffset(ms) ?? this.#intlOffset(ms);
+  }
+
+  /** The offset of `ms`'s UTC day when it holds all day, else `null`. */
+  #steadyOffset(ms: number): number | null {
+    const day = Math.floor(ms / 86_400_000);
+    let offset = this.#days.get(day);
+    if (offset === undefined) {
+      const first = this.#intlOffset(day * 86_400_000);
+      offset = first === this.#intlOffset(day * 86_400_000 + 86_399_999) ? first : null;
+      this.#days.set(day, offset);
+    }
+    return offset;
+  }
+
+  #intlOffset(ms: number): number {
     const name = this.#offset.formatToParts(new Date(ms)).find((p) => p.type === 'timeZoneName')?.value ?? 'GMT';
     const match = /^GMT([+-])(\d{1,2})(?::(\d{2}))?$/.exec(name);
     if (!match) return 0;

@@ -24,7 +24,11 @@
  * @see https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html
  * @see https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
  */
+// Static imports: this module is itself imported on demand (client.ts), and named
+// imports let a bundler keep only what is used, where `import()` keeps a whole namespace.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadConfig } from '@smithy/core/config';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 /** A parameter as `GetParameter` returns it (the fields the store reads). */
 export interface SsmParameter {
@@ -263,11 +267,8 @@ export class ThinSsmClient {
       const config = this.#sm.config;
       const ignore: unknown = config.ignoreConfiguredEndpointUrls;
       const ignored = typeof ignore === 'function' ? await (ignore as () => Promise<boolean>)() : ignore === true;
-      const configured = async () => {
-        const { loadConfig } = await import('@smithy/core/config');
-        return loadConfig<string | undefined>(SSM_ENDPOINT_CONFIG)();
-      };
-      const explicit = this.#endpoint ?? (ignored ? undefined : await configured());
+      const explicit =
+        this.#endpoint ?? (ignored ? undefined : await loadConfig<string | undefined>(SSM_ENDPOINT_CONFIG)());
       if (explicit !== undefined) return new URL(explicit);
       const region = await config.region();
       const host = ssmHost(region, {
@@ -289,7 +290,6 @@ export class ThinSsmClient {
     const region = await config.region();
     const strategy = await config.retryStrategy();
     if (!('acquireInitialRetryToken' in strategy)) throw new Error('the SSM client needs a standard retry strategy');
-    const { SignatureV4 } = await import('@smithy/signature-v4');
     const signer = new SignatureV4({
       service: 'ssm',
       region,

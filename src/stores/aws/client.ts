@@ -90,18 +90,14 @@ export function sdkSecretsManager(
   config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>,
   options: SdkSecretsManagerOptions = {},
 ): SecretsManagerApi {
-  let loaded:
-    | Promise<{ sdk: typeof import('./sdk.js'); client: SecretsManagerClient }>
-    | undefined;
+  let loaded: Promise<{ sdk: typeof import('./sdk.js'); client: SecretsManagerClient }> | undefined;
   let destroyed = false;
   const load = () =>
     (loaded ??= import('./sdk.js').then((sdk) => ({
       sdk,
       client: new sdk.SecretsManagerClient(clientConfig(config, config.endpoint, options)),
     })));
-  const send = async <T>(
-    call: (sdk: typeof import('./sdk.js'), client: SecretsManagerClient) => Promise<T>,
-  ) => {
+  const send = async <T>(call: (sdk: typeof import('./sdk.js'), client: SecretsManagerClient) => Promise<T>) => {
     if (destroyed) throw new Error('the Secrets Manager client is closed');
     const { sdk, client } = await load();
     return call(sdk, client);

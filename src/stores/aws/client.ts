@@ -1,7 +1,8 @@
 /**
  * The few Secrets Manager and SSM Parameter Store calls the store makes, behind narrow
  * interfaces so the compare-and-set logic above them can be unit-tested with a fake, and
- * one adapter each onto the real SDK clients. Each SDK is loaded on its first call, so a
+ * one adapter each: the Secrets Manager SDK client, and a thin SSM client of our own
+ * (`ssm.ts`) that borrows that client's chains. Each is loaded on its first call, so a
  * run that never needs it (another store, or no short-lived token) never pays for it.
  */
 import type {
@@ -15,14 +16,14 @@ import type {
   SecretsManagerClient,
   UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
-import type {
-  DeleteParameterCommandInput,
-  GetParameterCommandInput,
-  GetParametersByPathCommandInput,
-  PutParameterCommandInput,
-  SSMClient,
-} from '@aws-sdk/client-ssm';
 import type { AwsStoreConfig } from './schema.js';
+import type {
+  DeleteParameterInput,
+  GetParameterInput,
+  GetParametersByPathInput,
+  PutParameterInput,
+  ThinSsmClient,
+} from './ssm.js';
 
 /**
  * The Secrets Manager operations {@link AwsSecretsStore} uses. Failures are thrown as the
@@ -89,18 +90,14 @@ export function sdkSecretsManager(
   config: Pick<AwsStoreConfig, 'region' | 'endpoint' | 'max_attempts'>,
   options: SdkSecretsManagerOptions = {},
 ): SecretsManagerApi {
-  let loaded:
-    | Promise<{ sdk: typeof import('@aws-sdk/client-secrets-manager'); client: SecretsManagerClient }>
-    | undefined;
+  let loaded: Promise<{ sdk: typeof import('./sdk.js'); client: SecretsManagerClient }> | undefined;
   let destroyed = false;
   const load = () =>
-    (loaded ??= import('@aws-sdk/client-secrets-manager').then((sdk) => ({
+    (loaded ??= import('./sdk.js').then((sdk) => ({
       sdk,
       client: new sdk.SecretsManagerClient(clientConfig(config, config.endpoint, options)),
     })));
-  const send = async <T>(
-    call: (sdk: typeof import('@aws-sdk/client-secrets-manager'), client: SecretsManagerClient) => Promise<T>,
-  ) => {
+  const send = async <T>(call: (sdk: typeof import('./sdk.js'), client: SecretsManagerClient) => Promise<T>) => {
     if (destroyed) throw new Error('the Secrets Manager client is closed');
     const { sdk, client } = await load();
     return call(sdk, client);
@@ -124,18 +121,18 @@ export function sdkSecretsManager(
 
 /**
  * The SSM Parameter Store operations the store uses for records written too often for one
- * secret. Failures are thrown as the SDK throws them (`ParameterNotFound`,
+ * secret. Failures are thrown as the SDK would throw them (`ParameterNotFound`,
  * `ParameterAlreadyExists`, `AccessDeniedException`…).
  */
 export interface ParameterStoreApi {
-  getParameter(input: GetParameterCommandInput): Promise<{
+  getParameter(input: GetParameterInput): Promise<{
     Parameter?:
       | { Value?: string | undefined; Version?: number | undefined; LastModifiedDate?: Date | undefined }
       | undefined;
   }>;
-  putParameter(input: PutParameterCommandInput): Promise<{ Version?: number | undefined }>;
-  deleteParameter(input: DeleteParameterCommandInput): Promise<unknown>;
-  getParametersByPath(input: GetParametersByPathCommandInput): Promise<{
+  putParameter(input: PutParameterInput): Promise<{ Version?: number | undefined }>;
+  deleteParameter(input: DeleteParameterInput): Promise<unknown>;
+  getParametersByPath(input: GetParametersByPathInput): Promise<{
     Parameters?: readonly { Name?: string | undefined }[] | undefined;
     NextToken?: string | undefined;
   }>;
@@ -144,38 +141,40 @@ export interface ParameterStoreApi {
 }
 
 /**
- * Builds the SSM client from the store's config, as {@link sdkSecretsManager} builds its
- * own: the same credential and region chains, retry strategy and timeouts.
+ * Builds the SSM client from the store's config, with the same credential and region
+ * chains, retry strategy and timeouts as {@link sdkSecretsManager}: a
+ * {@link ThinSsmClient} (four JSON calls, signed with Signature V4) that borrows the
+ * resolved config of a Secrets Manager client built from the same settings, instead of
+ * `@aws-sdk/client-ssm`.
  */
 export function sdkParameterStore(
   config: Pick<AwsStoreConfig, 'region' | 'ssm_endpoint' | 'max_attempts'>,
   options: SdkSecretsManagerOptions = {},
 ): ParameterStoreApi {
-  let loaded: Promise<{ sdk: typeof import('@aws-sdk/client-ssm'); client: SSMClient }> | undefined;
+  let loaded: Promise<ThinSsmClient> | undefined;
   let destroyed = false;
   const load = () =>
-    (loaded ??= import('@aws-sdk/client-ssm').then((sdk) => ({
-      sdk,
-      client: new sdk.SSMClient(clientConfig(config, config.ssm_endpoint, options)),
-    })));
-  const send = async <T>(call: (sdk: typeof import('@aws-sdk/client-ssm'), client: SSMClient) => Promise<T>) => {
+    (loaded ??= Promise.all([import('./sdk.js'), import('./ssm.js')]).then(
+      ([sdk, { ThinSsmClient }]) =>
+        new ThinSsmClient(new sdk.SecretsManagerClient(clientConfig(config, undefined, options)), config.ssm_endpoint),
+    ));
+  const send = async <T>(call: (client: ThinSsmClient) => Promise<T>) => {
     if (destroyed) throw new Error('the SSM client is closed');
-    const { sdk, client } = await load();
-    return call(sdk, client);
+    return call(await load());
   };
   return {
-    getParameter: (input) => send((sdk, client) => client.send(new sdk.GetParameterCommand(input))),
-    putParameter: (input) => send((sdk, client) => client.send(new sdk.PutParameterCommand(input))),
-    deleteParameter: (input) => send((sdk, client) => client.send(new sdk.DeleteParameterCommand(input))),
-    getParametersByPath: (input) => send((sdk, client) => client.send(new sdk.GetParametersByPathCommand(input))),
+    getParameter: (input) => send((client) => client.getParameter(input)),
+    putParameter: (input) => send((client) => client.putParameter(input)),
+    deleteParameter: (input) => send((client) => client.deleteParameter(input)),
+    getParametersByPath: (input) => send((client) => client.getParametersByPath(input)),
     destroy: () => {
       destroyed = true;
-      void loaded?.then(({ client }) => client.destroy());
+      void loaded?.then((client) => client.destroy());
     },
   };
 }
 
-/** The settings both SDK clients share. */
+/** The settings of the Secrets Manager client, which the SSM client borrows too. */
 function clientConfig(
   config: Pick<AwsStoreConfig, 'region' | 'max_attempts'>,
   endpoint: string | undefined,

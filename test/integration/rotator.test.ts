@@ -7,16 +7,16 @@ import { ConfigError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
 import { startDemoSandbox } from '../../src/runtimes/demo.js';
 import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
-import type { RecordUsage, StoredRecord } from '../../src/stores/contract.js';
+import type { StoredRecord } from '../../src/stores/contract.js';
 import { FileStore } from '../../src/stores/file/index.js';
 
 /** The file store, counting the reads of each provider's records (`state/…`, `tokens/…`). */
 class CountingFileStore extends FileStore {
   providerReads = 0;
 
-  override async read(path: string, usage?: RecordUsage): Promise<StoredRecord | undefined> {
+  override async read(path: string): Promise<StoredRecord | undefined> {
     if (path.startsWith('state/') || path.startsWith('tokens/')) this.providerReads++;
-    return super.read(path, usage);
+    return super.read(path);
   }
 }
 

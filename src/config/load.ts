@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { isMap, isPair, isScalar, isSeq, parseDocument, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue, ErrorCodes, RotatorError, StoreError } from '../errors.js';
+import { parsePlainYaml } from './plain-yaml.js';
 import { resolveReferences, type StoreFailure, type StoreLookup } from './references.js';
 import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
 
@@ -219,6 +220,9 @@ function firstDuplicateKey(node: unknown): YAMLParseError | undefined {
  * @throws {YAMLParseError} the error that comes first in the text.
  */
 function parseYamlText(text: string): unknown {
+  // Most configs are plain block mappings, read without building yaml's document (see plain-yaml.ts).
+  const plain = parsePlainYaml(text);
+  if (plain !== undefined) return plain;
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
   for (const warning of document.warnings) process.emitWarning(warning);
   const duplicate = firstDuplicateKey(document.contents);

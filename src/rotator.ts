@@ -185,7 +185,8 @@ function buildTargets(config: Config, selected: readonly string[], built?: Map<s
 interface FreshSince {
   /** Epoch ms from which its token is due ({@link renewalDueAt}). */
   readonly dueAt: number;
-  readonly facts: Pick<Outcome, 'expiresAt' | 'generation' | 'method'>;
+  /** The outcome a pass that skips it reports: `fresh`, with the token facts last read. */
+  readonly outcome: Outcome;
 }
 
 /**
@@ -214,7 +215,15 @@ function freshSince(
   const { generation, method } = outcome;
   return {
     dueAt,
-    facts: { expiresAt, ...(generation === undefined ? {} : { generation }), ...(method ? { method } : {}) },
+    outcome: Object.freeze({
+      provider: target.name,
+      status: 'fresh',
+      ok: true,
+      expiresAt,
+      ...(generation === undefined ? {} : { generation }),
+      ...(method ? { method } : {}),
+      durationMs: 0,
+    }),
   };
 }
 
@@ -282,7 +291,8 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       const config = await resolve();
       const issues = scheduleIssues(config, gapSeconds);
       if (issues.length > 0) throw new ConfigError(issues);
-      buildTargets(config, Object.keys(config.providers));
+      // Kept: the daemon's first pass reuses what its check at start built.
+      buildTargets(config, Object.keys(config.providers), built);
       return config;
     },
     async pass(passOptions = {}) {
@@ -293,10 +303,18 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       const skipped: Outcome[] = [];
       const toRun = skipping ? [] : selected;
       if (skipping) {
+        const debug = logger.isLevelEnabled('debug');
         for (const name of selected) {
           const known = fresh.get(name);
-          if (known !== undefined && started < known.dueAt) skipped.push(skippedOutcome(name, known, logger));
-          else toRun.push(name);
+          if (known === undefined || started >= known.dueAt) toRun.push(name);
+          else {
+            skipped.push(known.outcome);
+            // As rotate() logs a provider it found fresh.
+            if (debug)
+              logger
+                .child({ provider: name })
+                .debug({ outcome: 'fresh', method: known.outcome.method }, 'provider fresh');
+          }
         }
       }
       const { config, failures } = passOptions.isolateReferences
@@ -400,25 +418,19 @@ function unresolvedOutcome(provider: string, error: RotatorError): Outcome {
 }
 
 /**
- * A provider the pass skipped as fresh: the outcome reading it would have given, from
- * what the pass that last read it saw; logged as {@link rotate} logs a fresh provider.
- */
-function skippedOutcome(provider: string, known: FreshSince, logger: Logger): Outcome {
-  const outcome: Outcome = { provider, status: 'fresh', ok: true, ...known.facts, durationMs: 0 };
-  if (logger.isLevelEnabled('debug'))
-    logger.child({ provider }).debug({ outcome: 'fresh', method: outcome.method }, 'provider fresh');
-  return outcome;
-}
-
-/**
  * A pass's summary with the outcomes of providers that did not run added (skipped as
  * fresh, or unresolved), in `order`, and counted.
  */
 function withOutcomes(summary: PassSummary, extra: readonly Outcome[], order: readonly string[]): PassSummary {
   if (extra.length === 0) return summary;
-  const position = new Map(order.map((name, index) => [name, index]));
-  const at = (outcome: Outcome) => position.get(outcome.provider) ?? order.length;
-  const outcomes = [...summary.outcomes, ...extra].sort((a, b) => at(a) - at(b));
+  const byName = new Map<string, Outcome>();
+  for (const outcome of summary.outcomes) byName.set(outcome.provider, outcome);
+  for (const outcome of extra) byName.set(outcome.provider, outcome);
+  const outcomes: Outcome[] = [];
+  for (const name of order) {
+    const outcome = byName.get(name);
+    if (outcome !== undefined) outcomes.push(outcome);
+  }
   const counts = { ...summary.counts };
   for (const outcome of extra) counts[outcome.status]++;
   return { ...summary, outcomes, counts, ok: summary.ok && extra.every((outcome) => outcome.ok) };

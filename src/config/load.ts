@@ -121,6 +121,19 @@ function byProvider<T>(items: readonly T[], pathOf: (item: T) => string): Map<st
 const topLevelSchema = resolvedConfigSchema.omit({ providers: true });
 const providersSchema = resolvedConfigSchema.shape.providers;
 
+/**
+ * A frozen config from its validated top level and providers, its keys in the schema's
+ * order (as validating the whole config at once gives them).
+ */
+function assemble(top: Omit<Config, 'providers'>, providers: Record<string, unknown>): Config {
+  const config: Record<string, unknown> = {};
+  for (const key of Object.keys(resolvedConfigSchema.shape)) {
+    if (key === 'providers') config[key] = Object.freeze(providers);
+    else if (Object.hasOwn(top, key)) config[key] = (top as Record<string, unknown>)[key];
+  }
+  return Object.freeze(config) as Config;
+}
+
 /** `raw` with only the `names` providers (names not configured are left out), in that order. */
 function withProviders(raw: RawConfig, names: readonly string[]): RawConfig {
   const providers: Record<string, RawConfig['providers'][string]> = {};
@@ -270,6 +283,34 @@ export async function parseConfig(
 
   const providerNames = Object.freeze(Object.keys(raw.providers));
   const validated = new ValidationMemo();
+  const validateTop = (rest: object) => () => {
+    const checked = topLevelSchema.safeParse({ ...rest, store: storeSection.value });
+    if (!checked.success) throw new ConfigError(issuesOf(checked.error));
+    return deepFreeze(checked.data);
+  };
+  const validateProvider = (name: string, section: unknown) => () => {
+    const result = providersSchema.safeParse({ [name]: section });
+    return result.success ? deepFreeze(result.data[name]) : new ConfigError(issuesOf(result.error, ['providers']));
+  };
+  /** The config validated part by part, when every part is valid and there is a provider; else `undefined`. */
+  const validParts = (rest: object, sections: Record<string, unknown>): Config | undefined => {
+    const names = Object.keys(sections);
+    if (names.length === 0) return undefined;
+    let top: Omit<Config, 'providers'>;
+    try {
+      top = validated.top(rest, validateTop(rest));
+    } catch (error) {
+      if (error instanceof ConfigError) return undefined;
+      throw error;
+    }
+    const providers: Record<string, unknown> = {};
+    for (const name of names) {
+      const checked = validated.provider(name, sections[name], validateProvider(name, sections[name]));
+      if (checked instanceof ConfigError) return undefined;
+      providers[name] = checked;
+    }
+    return assemble(top, providers);
+  };
 
   return Object.freeze({
     path,
@@ -282,6 +323,12 @@ export async function parseConfig(
       if (resolved.issues.length > 0) throw new ConfigError(resolved.issues, { code: ErrorCodes.CONFIG_REFERENCE });
       const [failure] = resolved.storeFailures;
       if (failure !== undefined) throw storeErrorOf(failure);
+      const { providers: sections, ...rest } = resolved.value;
+      // Validated part by part through the memo, so the daemon's first pass reuses what its
+      // check at start validated (and built); the whole config is validated at once only
+      // to report its issues, in the order the schema finds them.
+      const parts = validParts(rest, sections);
+      if (parts !== undefined) return parts;
       const final = resolvedConfigSchema.safeParse({ ...resolved.value, store: storeSection.value });
       if (!final.success) throw new ConfigError(issuesOf(final.error));
       return deepFreeze(final.data);
@@ -299,11 +346,7 @@ export async function parseConfig(
       if (storeFailure !== undefined) throw storeErrorOf(storeFailure);
 
       const { providers: sections, ...rest } = resolved.value;
-      const top = validated.top(rest, () => {
-        const checked = topLevelSchema.safeParse({ ...rest, store: storeSection.value });
-        if (!checked.success) throw new ConfigError(issuesOf(checked.error));
-        return deepFreeze(checked.data);
-      });
+      const top = validated.top(rest, validateTop(rest));
       const failures = new Map<string, ConfigError | StoreError>();
       const providers: Record<string, unknown> = {};
       for (const [name, section] of Object.entries(sections)) {
@@ -314,19 +357,14 @@ export async function parseConfig(
         } else if (failure !== undefined) {
           failures.set(name, storeErrorOf(failure));
         } else {
-          const checked = validated.provider(name, section, () => {
-            const result = providersSchema.safeParse({ [name]: section });
-            return result.success
-              ? deepFreeze(result.data[name])
-              : new ConfigError(issuesOf(result.error, ['providers']));
-          });
+          const checked = validated.provider(name, section, validateProvider(name, section));
           if (checked instanceof ConfigError) failures.set(name, checked);
           else providers[name] = checked;
         }
       }
       return {
         names: providerNames,
-        config: Object.freeze({ ...top, providers: Object.freeze(providers) }) as Config,
+        config: assemble(top, providers),
         failures,
       };
     },

@@ -236,6 +236,18 @@ describe('parseConfig: resolveEach with the providers about to run', () => {
     expect(rotated.config.providers['klikoo']).toMatchObject({ client_secret: 'b'.repeat(32) });
     expect(Object.isFrozen(rotated.config.providers['klikoo'])).toBe(true);
   });
+
+  it('shares what resolve() validated with resolveEach, in the key order of validating the whole config', async () => {
+    const loaded = await parseConfig(twoProviders('${env:SECRET}'), 't.yaml', env);
+
+    const whole = await loaded.resolve(async () => undefined);
+    const each = await loaded.resolveEach(async () => undefined);
+
+    expect(each.config.providers['klikoo']).toBe(whole.providers['klikoo']);
+    expect(Object.keys(whole)).toEqual(['store', 'policy', 'providers', 'log_level']);
+    expect(Object.isFrozen(whole)).toBe(true);
+    expect(Object.isFrozen(whole.providers)).toBe(true);
+  });
 });
 
 describe('parseConfig: YAML errors', () => {

@@ -272,15 +272,6 @@ export async function parseConfig(
   const storeSection = await resolveReferences(raw.store, { env }, ['store']);
   const referenceIssues = [...early.issues.filter((i) => !i.path.startsWith('store')), ...storeSection.issues];
   if (referenceIssues.length > 0) throw new ConfigError(referenceIssues, { code: ErrorCodes.CONFIG_REFERENCE });
-  const checked = resolvedConfigSchema.safeParse({ ...early.value, store: storeSection.value });
-  if (!checked.success) {
-    const deferred = new Set(early.deferred);
-    const issues = issuesOf(checked.error).filter((issue) => !deferred.has(issue.path));
-    if (issues.length > 0) throw new ConfigError(issues);
-  }
-  const policy = deepFreeze(resolvedConfigSchema.shape.policy.parse(early.value.policy));
-  const store = deepFreeze(resolvedConfigSchema.shape.store.parse(storeSection.value));
-
   const providerNames = Object.freeze(Object.keys(raw.providers));
   const validated = new ValidationMemo();
   const validateTop = (rest: object) => () => {
@@ -311,6 +302,20 @@ export async function parseConfig(
     }
     return assemble(top, providers);
   };
+
+  // Without `${store:…}` references the early values are the final ones: validated part by
+  // part, they fill the memo the first resolution then reuses.
+  const { providers: earlySections, ...earlyRest } = early.value;
+  if (early.deferred.length > 0 || validParts(earlyRest, earlySections) === undefined) {
+    const checked = resolvedConfigSchema.safeParse({ ...early.value, store: storeSection.value });
+    if (!checked.success) {
+      const deferred = new Set(early.deferred);
+      const issues = issuesOf(checked.error).filter((issue) => !deferred.has(issue.path));
+      if (issues.length > 0) throw new ConfigError(issues);
+    }
+  }
+  const policy = deepFreeze(resolvedConfigSchema.shape.policy.parse(early.value.policy));
+  const store = deepFreeze(resolvedConfigSchema.shape.store.parse(storeSection.value));
 
   return Object.freeze({
     path,

@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
 import type { LoadedConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import type { Config, ProviderConfig } from './config/schema.js';
 import { assertStoreFits } from './engine/budget.js';
 import { readHeartbeat, recordHeartbeat } from './engine/heartbeat.js';
 import type { Outcome } from './engine/outcome.js';
-import { type PassSummary, passCounts, runPass } from './engine/pass.js';
-import { type EffectivePolicy, effectivePolicy, feasibility } from './engine/policy.js';
+import { type PassSummary, passCounts, runPass, watchingStates } from './engine/pass.js';
+import { type EffectivePolicy, effectivePolicy, feasibility, renewalDueAt } from './engine/policy.js';
 import type { Heartbeat, StateRecord } from './engine/records.js';
 import { readPublic, readState } from './engine/records-io.js';
 import type { RotationTarget } from './engine/rotate.js';
@@ -47,6 +47,17 @@ export interface PassOptions {
    * ConfigError or StoreError before any provider runs (`run`, whose exit code says which).
    */
   readonly isolateReferences?: boolean;
+  /**
+   * Read and rotate only the providers that may need work by what this rotator last read
+   * of them: one found fresh by an earlier pass is reported `fresh` again, with the token
+   * facts then read, without reading the store or resolving its references, until its
+   * token's renewal point ({@link renewalDueAt}). A provider last seen in any other state
+   * (backing off, busy, paced, failed, never read) is always read. A record changed behind
+   * the rotator's back (another runner rotated it, someone deleted it) is therefore only
+   * seen by a pass without this option: the daemon runs one every
+   * `fullCheckEveryMs` (see `runtimes/daemon.ts`). Ignored with `force` or `dryRun`.
+   */
+  readonly onlyPossiblyDue?: boolean;
 }
 
 /** One row of `token-rotator status`. */
@@ -117,7 +128,9 @@ export function gapOf(policy: Config['policy']): number {
  */
 export function selectProviders(configured: readonly string[], names: readonly string[] | undefined): string[] {
   const selected = names === undefined ? [...configured] : [...names];
-  const unknown = selected.filter((name) => !configured.includes(name));
+  if (names === undefined) return selected;
+  const known = new Set(configured);
+  const unknown = selected.filter((name) => !known.has(name));
   if (unknown.length > 0) {
     const list = ` (configured: ${configured.join(', ')})`;
     throw new ConfigError(unknown.map((name) => ({ path: 'providers', message: `no provider named ${name}${list}` })));
@@ -125,27 +138,93 @@ export function selectProviders(configured: readonly string[], names: readonly s
   return selected;
 }
 
-/** Builds a rotation target for each selected provider; a name absent from `config` is skipped. */
-function buildTargets(config: Config, selected: readonly string[]): RotationTarget[] {
+/** A target built for a provider, and the (frozen) config objects it was built from. */
+interface BuiltTarget {
+  readonly provider: ProviderConfig;
+  readonly policy: Config['policy'];
+  readonly target: RotationTarget;
+}
+
+/**
+ * Builds a rotation target for each selected provider; a name absent from `config` is
+ * skipped. A target in `built` made from the very same provider and policy objects is
+ * reused: the config's resolution returns the previous objects while the values behind
+ * their references are unchanged, so a provider is rebuilt only when one changed.
+ */
+function buildTargets(config: Config, selected: readonly string[], built?: Map<string, BuiltTarget>): RotationTarget[] {
   const issues: ConfigIssue[] = [];
   const targets: RotationTarget[] = [];
   for (const name of selected) {
     const provider = config.providers[name];
     if (provider === undefined) continue; // it failed to resolve this pass (isolateReferences)
+    const known = built?.get(name);
+    if (known !== undefined && known.provider === provider && known.policy === config.policy) {
+      targets.push(known.target);
+      continue;
+    }
     const policy: EffectivePolicy = effectivePolicy(config.policy, provider.policy);
     try {
-      targets.push({
+      const target: RotationTarget = {
         name,
         provider: createProvider(provider, { timeoutMs: policy.request_timeout_seconds * 1000 }),
         policy,
         renewal: provider.renewal,
-      });
+      };
+      targets.push(target);
+      built?.set(name, { provider, policy: config.policy, target });
     } catch (error) {
+      built?.delete(name);
       issues.push({ path: `providers.${name}`, message: `cannot be built: ${(error as Error).message}` });
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return targets;
+}
+
+/** What a pass learnt of a provider it found fresh: when it could next need work, and its token facts. */
+interface FreshSince {
+  /** Epoch ms from which its token is due ({@link renewalDueAt}). */
+  readonly dueAt: number;
+  /** The outcome a pass that skips it reports: `fresh`, with the token facts last read. */
+  readonly outcome: Outcome;
+}
+
+/**
+ * What `outcome` and the state record it was decided on say of the provider's next
+ * work: a {@link FreshSince} when it was found fresh (or repaired) with a token, else
+ * `undefined` (read it at the next pass). The record was validated when the rotation read
+ * it; only the token's issue time, which the outcome does not carry, is taken from it.
+ */
+function freshSince(
+  outcome: Outcome,
+  seen: Record<string, unknown> | undefined,
+  target: RotationTarget,
+  gapSeconds: number,
+): FreshSince | undefined {
+  if (!outcome.ok || (outcome.status !== 'fresh' && outcome.status !== 'repaired')) return undefined;
+  const token = seen?.['token'] as { readonly issued_at?: unknown; readonly expires_at?: unknown } | undefined;
+  const expiresAt = outcome.expiresAt;
+  if (expiresAt === undefined || token?.expires_at !== expiresAt || typeof token.issued_at !== 'string')
+    return undefined;
+  const dueAt = renewalDueAt(
+    { provider: target.name, token: { issued_at: token.issued_at, expires_at: expiresAt } },
+    target.policy,
+    gapSeconds,
+  );
+  if (dueAt === undefined || Number.isNaN(dueAt)) return undefined;
+  const { generation, method } = outcome;
+  return {
+    dueAt,
+    outcome: Object.freeze({
+      provider: target.name,
+      status: 'fresh',
+      ok: true,
+      expiresAt,
+      ...(generation === undefined ? {} : { generation }),
+      ...(method ? { method } : {}),
+      durationMs: 0,
+    }),
+  };
 }
 
 /** Reads `${store:PATH#KEY}` references from the store. */
@@ -201,6 +280,9 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
   const now = options.now ?? Date.now;
 
   const resolve = () => loaded.resolve(storeLookup(store));
+  const built = new Map<string, BuiltTarget>();
+  /** Providers the last pass that read them found fresh (see {@link PassOptions.onlyPossiblyDue}). */
+  const fresh = new Map<string, FreshSince>();
 
   return {
     store,
@@ -209,20 +291,41 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       const config = await resolve();
       const issues = scheduleIssues(config, gapSeconds);
       if (issues.length > 0) throw new ConfigError(issues);
-      buildTargets(config, Object.keys(config.providers));
+      // Kept: the daemon's first pass reuses what its check at start built.
+      buildTargets(config, Object.keys(config.providers), built);
       return config;
     },
     async pass(passOptions = {}) {
       // An unknown name is a usage error whether or not the store answers: checked first.
       const selected = selectProviders(loaded.providerNames, passOptions.providers);
+      const skipping = passOptions.onlyPossiblyDue === true && !passOptions.force && !passOptions.dryRun;
+      const started = now();
+      const skipped: Outcome[] = [];
+      const toRun = skipping ? [] : selected;
+      if (skipping) {
+        const debug = logger.isLevelEnabled('debug');
+        for (const name of selected) {
+          const known = fresh.get(name);
+          if (known === undefined || started >= known.dueAt) toRun.push(name);
+          else {
+            skipped.push(known.outcome);
+            // As rotate() logs a provider it found fresh.
+            if (debug)
+              logger
+                .child({ provider: name })
+                .debug({ outcome: 'fresh', method: known.outcome.method }, 'provider fresh');
+          }
+        }
+      }
       const { config, failures } = passOptions.isolateReferences
-        ? await loaded.resolveEach(storeLookup(store))
+        ? await loaded.resolveEach(storeLookup(store), toRun)
         : { config: await resolve(), failures: new Map<string, RotatorError>() };
-      const targets = buildTargets(config, selected);
+      const targets = buildTargets(config, toRun, built);
       const unresolved: Outcome[] = [];
-      for (const name of selected) {
+      for (const name of toRun) {
         const error = failures.get(name);
         if (error === undefined) continue;
+        fresh.delete(name);
         const outcome = unresolvedOutcome(name, error);
         logger.error({ provider: name, err: outcome.error }, 'provider skipped: its references did not resolve');
         unresolved.push(outcome);
@@ -233,10 +336,15 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
         const [issue] = scheduleIssues({ policy: config.policy, providers: { [target.name]: provider } }, gapSeconds);
         if (issue !== undefined) logger.warn({ provider: target.name }, issue.message);
       }
-      const summary: PassSummary = await runPass(
+      const seen = new Map<string, Record<string, unknown>>();
+      const ran = await runPass(
         targets,
         {
-          store,
+          store: watchingStates(
+            store,
+            targets.map((target) => target.name),
+            (name, value) => seen.set(name, value),
+          ),
           gapSeconds,
           holder,
           logger,
@@ -246,7 +354,17 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
           ...(passOptions.signal ? { signal: passOptions.signal, sleep: abortableSleep(passOptions.signal) } : {}),
         },
         config.policy.concurrency,
-      ).then((ran) => withOutcomes(ran, unresolved, selected));
+      );
+      if (!passOptions.dryRun) {
+        ran.outcomes.forEach((outcome, index) => {
+          const target = targets[index];
+          if (target === undefined) return;
+          const since = freshSince(outcome, seen.get(target.name), target, gapSeconds);
+          if (since === undefined) fresh.delete(target.name);
+          else fresh.set(target.name, since);
+        });
+      }
+      const summary = withOutcomes(ran, [...skipped, ...unresolved], selected);
       logger.info({ counts: passCounts(summary), duration_ms: summary.durationMs, ok: summary.ok }, 'pass finished');
       // The dead-man signal: one write per pass, never failing it (see engine/heartbeat.ts).
       if (!passOptions.dryRun) {
@@ -299,15 +417,23 @@ function unresolvedOutcome(provider: string, error: RotatorError): Outcome {
   };
 }
 
-/** A pass's summary with the outcomes of providers that did not run added, in `order`. */
+/**
+ * A pass's summary with the outcomes of providers that did not run added (skipped as
+ * fresh, or unresolved), in `order`, and counted.
+ */
 function withOutcomes(summary: PassSummary, extra: readonly Outcome[], order: readonly string[]): PassSummary {
   if (extra.length === 0) return summary;
-  const outcomes = [...summary.outcomes, ...extra].sort(
-    (a, b) => order.indexOf(a.provider) - order.indexOf(b.provider),
-  );
+  const byName = new Map<string, Outcome>();
+  for (const outcome of summary.outcomes) byName.set(outcome.provider, outcome);
+  for (const outcome of extra) byName.set(outcome.provider, outcome);
+  const outcomes: Outcome[] = [];
+  for (const name of order) {
+    const outcome = byName.get(name);
+    if (outcome !== undefined) outcomes.push(outcome);
+  }
   const counts = { ...summary.counts };
   for (const outcome of extra) counts[outcome.status]++;
-  return { ...summary, outcomes, counts, ok: false };
+  return { ...summary, outcomes, counts, ok: summary.ok && extra.every((outcome) => outcome.ok) };
 }
 
 function abortableSleep(signal: AbortSignal) {

@@ -4,9 +4,11 @@
  * built, so a bad file fails fast and touches nothing.
  */
 import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { isMap, isPair, isScalar, isSeq, parseDocument, YAMLParseError } from 'yaml';
 import * as z from '../common/zod.js';
 import { ConfigError, type ConfigIssue, ErrorCodes, RotatorError, StoreError } from '../errors.js';
+import { parsePlainYaml } from './plain-yaml.js';
 import { resolveReferences, type StoreFailure, type StoreLookup } from './references.js';
 import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
 
@@ -77,9 +79,16 @@ export interface LoadedConfig {
   /**
    * Like {@link resolve}, but a problem confined to one provider's section fails that
    * provider only (the daemon keeps rotating the others, and retries it next pass).
+   *
+   * With `only`, just those providers' sections are resolved and validated (the others
+   * are absent from `config.providers` and from `failures`): the daemon resolves the
+   * providers about to run, not the whole config. A section (or the top level) that
+   * resolves to the same values as at the previous call is not validated again: the
+   * previous, frozen, object is returned, so a caller may keep what it built from it
+   * until a referenced value changes.
    * @throws {ConfigError} or {StoreError} for a problem outside the providers' sections.
    */
-  resolveEach(store: StoreLookup): Promise<PartialConfig>;
+  resolveEach(store: StoreLookup, only?: readonly string[]): Promise<PartialConfig>;
 }
 
 /** The provider a dotted field path belongs to (`providers.NAME.…`), if any. */
@@ -111,6 +120,58 @@ function byProvider<T>(items: readonly T[], pathOf: (item: T) => string): Map<st
 
 const topLevelSchema = z.omit(resolvedConfigSchema, { providers: true });
 const providersSchema = resolvedConfigSchema.shape.providers;
+
+/**
+ * A frozen config from its validated top level and providers, its keys in the schema's
+ * order (as validating the whole config at once gives them).
+ */
+function assemble(top: Omit<Config, 'providers'>, providers: Record<string, unknown>): Config {
+  const config: Record<string, unknown> = {};
+  for (const key of Object.keys(resolvedConfigSchema.shape)) {
+    if (key === 'providers') config[key] = Object.freeze(providers);
+    else if (Object.hasOwn(top, key)) config[key] = (top as Record<string, unknown>)[key];
+  }
+  return Object.freeze(config) as Config;
+}
+
+/** `raw` with only the `names` providers (names not configured are left out), in that order. */
+function withProviders(raw: RawConfig, names: readonly string[]): RawConfig {
+  const providers: Record<string, RawConfig['providers'][string]> = {};
+  for (const name of names) {
+    const section = Object.hasOwn(raw.providers, name) ? raw.providers[name] : undefined;
+    if (section !== undefined) providers[name] = section;
+  }
+  return { ...raw, providers };
+}
+
+/**
+ * What the last {@link LoadedConfig.resolveEach} validated, per provider and for the top
+ * level, with the resolved values it was validated from: values that resolve the same
+ * again are not validated again, and the same frozen object comes back (issue 13: a daemon
+ * pass validated every provider anew). A value that changed, a `${file:…}` credential
+ * rotated between passes, is validated and replaces the entry.
+ */
+class ValidationMemo {
+  #top: { readonly input: unknown; readonly output: Omit<Config, 'providers'> } | undefined;
+  readonly #providers = new Map<string, { readonly input: unknown; readonly output: unknown }>();
+
+  top(input: unknown, validate: () => Omit<Config, 'providers'>): Omit<Config, 'providers'> {
+    if (this.#top !== undefined && isDeepStrictEqual(this.#top.input, input)) return this.#top.output;
+    const output = validate();
+    this.#top = { input, output };
+    return output;
+  }
+
+  /** The validated section, or the ConfigError validating it gave (never remembered). */
+  provider<T>(name: string, input: unknown, validate: () => T | ConfigError): T | ConfigError {
+    const known = this.#providers.get(name);
+    if (known !== undefined && isDeepStrictEqual(known.input, input)) return known.output as T;
+    const output = validate();
+    if (output instanceof ConfigError) this.#providers.delete(name);
+    else this.#providers.set(name, { input, output });
+    return output;
+  }
+}
 
 /**
  * Where a YAML parse error sits and the parser's short reason: ` at line 4, column 12:
@@ -172,6 +233,9 @@ function firstDuplicateKey(node: unknown): YAMLParseError | undefined {
  * @throws {YAMLParseError} the error that comes first in the text.
  */
 function parseYamlText(text: string): unknown {
+  // Most configs are plain block mappings, read without building yaml's document (see plain-yaml.ts).
+  const plain = parsePlainYaml(text);
+  if (plain !== undefined) return plain;
   const document = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
   for (const warning of document.warnings) process.emitWarning(warning);
   const duplicate = firstDuplicateKey(document.contents);
@@ -208,11 +272,47 @@ export async function parseConfig(
   const storeSection = await resolveReferences(raw.store, { env }, ['store']);
   const referenceIssues = [...early.issues.filter((i) => !i.path.startsWith('store')), ...storeSection.issues];
   if (referenceIssues.length > 0) throw new ConfigError(referenceIssues, { code: ErrorCodes.CONFIG_REFERENCE });
-  const checked = resolvedConfigSchema.safeParse({ ...early.value, store: storeSection.value });
-  if (!checked.success) {
-    const deferred = new Set(early.deferred);
-    const issues = issuesOf(checked.error).filter((issue) => !deferred.has(issue.path));
-    if (issues.length > 0) throw new ConfigError(issues);
+  const providerNames = Object.freeze(Object.keys(raw.providers));
+  const validated = new ValidationMemo();
+  const validateTop = (rest: object) => () => {
+    const checked = topLevelSchema.safeParse({ ...rest, store: storeSection.value });
+    if (!checked.success) throw new ConfigError(issuesOf(checked.error));
+    return deepFreeze(checked.data);
+  };
+  const validateProvider = (name: string, section: unknown) => () => {
+    const result = providersSchema.safeParse({ [name]: section });
+    return result.success ? deepFreeze(result.data[name]) : new ConfigError(issuesOf(result.error, ['providers']));
+  };
+  /** The config validated part by part, when every part is valid and there is a provider; else `undefined`. */
+  const validParts = (rest: object, sections: Record<string, unknown>): Config | undefined => {
+    const names = Object.keys(sections);
+    if (names.length === 0) return undefined;
+    let top: Omit<Config, 'providers'>;
+    try {
+      top = validated.top(rest, validateTop(rest));
+    } catch (error) {
+      if (error instanceof ConfigError) return undefined;
+      throw error;
+    }
+    const providers: Record<string, unknown> = {};
+    for (const name of names) {
+      const checked = validated.provider(name, sections[name], validateProvider(name, sections[name]));
+      if (checked instanceof ConfigError) return undefined;
+      providers[name] = checked;
+    }
+    return assemble(top, providers);
+  };
+
+  // Without `${store:…}` references the early values are the final ones: validated part by
+  // part, they fill the memo the first resolution then reuses.
+  const { providers: earlySections, ...earlyRest } = early.value;
+  if (early.deferred.length > 0 || validParts(earlyRest, earlySections) === undefined) {
+    const checked = resolvedConfigSchema.safeParse({ ...early.value, store: storeSection.value });
+    if (!checked.success) {
+      const deferred = new Set(early.deferred);
+      const issues = issuesOf(checked.error).filter((issue) => !deferred.has(issue.path));
+      if (issues.length > 0) throw new ConfigError(issues);
+    }
   }
   const policy = deepFreeze(resolvedConfigSchema.shape.policy.parse(early.value.policy));
   const store = deepFreeze(resolvedConfigSchema.shape.store.parse(storeSection.value));
@@ -222,18 +322,27 @@ export async function parseConfig(
     store,
     policy,
     logLevel: raw.log_level,
-    providerNames: Object.freeze(Object.keys(raw.providers)),
+    providerNames,
     async resolve(lookup: StoreLookup): Promise<Config> {
       const resolved = await resolveReferences(raw, { env, store: lookup });
       if (resolved.issues.length > 0) throw new ConfigError(resolved.issues, { code: ErrorCodes.CONFIG_REFERENCE });
       const [failure] = resolved.storeFailures;
       if (failure !== undefined) throw storeErrorOf(failure);
+      const { providers: sections, ...rest } = resolved.value;
+      // Validated part by part through the memo, so the daemon's first pass reuses what its
+      // check at start validated (and built); the whole config is validated at once only
+      // to report its issues, in the order the schema finds them.
+      const parts = validParts(rest, sections);
+      if (parts !== undefined) return parts;
       const final = resolvedConfigSchema.safeParse({ ...resolved.value, store: storeSection.value });
       if (!final.success) throw new ConfigError(issuesOf(final.error));
       return deepFreeze(final.data);
     },
-    async resolveEach(lookup: StoreLookup): Promise<PartialConfig> {
-      const resolved = await resolveReferences(raw, { env, store: lookup });
+    async resolveEach(lookup: StoreLookup, only?: readonly string[]): Promise<PartialConfig> {
+      const resolved = await resolveReferences(only === undefined ? raw : withProviders(raw, only), {
+        env,
+        store: lookup,
+      });
       const issues = byProvider(resolved.issues, (issue) => issue.path);
       const outside = issues.get(undefined);
       if (outside !== undefined) throw new ConfigError(outside, { code: ErrorCodes.CONFIG_REFERENCE });
@@ -242,8 +351,7 @@ export async function parseConfig(
       if (storeFailure !== undefined) throw storeErrorOf(storeFailure);
 
       const { providers: sections, ...rest } = resolved.value;
-      const top = topLevelSchema.safeParse({ ...rest, store: storeSection.value });
-      if (!top.success) throw new ConfigError(issuesOf(top.error));
+      const top = validated.top(rest, validateTop(rest));
       const failures = new Map<string, ConfigError | StoreError>();
       const providers: Record<string, unknown> = {};
       for (const [name, section] of Object.entries(sections)) {
@@ -254,14 +362,14 @@ export async function parseConfig(
         } else if (failure !== undefined) {
           failures.set(name, storeErrorOf(failure));
         } else {
-          const checked = providersSchema.safeParse({ [name]: section });
-          if (checked.success) Object.assign(providers, checked.data);
-          else failures.set(name, new ConfigError(issuesOf(checked.error, ['providers'])));
+          const checked = validated.provider(name, section, validateProvider(name, section));
+          if (checked instanceof ConfigError) failures.set(name, checked);
+          else providers[name] = checked;
         }
       }
       return {
-        names: Object.keys(sections),
-        config: deepFreeze({ ...top.data, providers } as Config),
+        names: providerNames,
+        config: assemble(top, providers),
         failures,
       };
     },

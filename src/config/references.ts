@@ -173,6 +173,19 @@ async function resolveString(value: string, sources: ReferenceSources, reads: Re
   return out + value.slice(last);
 }
 
+/** A field's path below the base path, as a chain from the field up (spelt out only when reported). */
+type FieldPath = { readonly parent: FieldPath; readonly key: string | number } | undefined;
+
+function pathText(base: readonly (string | number)[], path: FieldPath): string {
+  const keys: (string | number)[] = [];
+  for (let at = path; at !== undefined; at = at.parent) keys.push(at.key);
+  return [...base, ...keys.reverse()].join('.');
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return value instanceof Promise;
+}
+
 /** What {@link resolveReferences} found. */
 export interface ResolvedReferences<T> {
   /** A copy with every reference that could be resolved replaced; the others left as written. */
@@ -204,32 +217,39 @@ export async function resolveReferences<T>(
   const storeFailures: { order: number; failure: StoreFailure }[] = [];
   const deferred: string[] = [];
   let strings = 0;
-  async function walk(node: unknown, path: readonly (string | number)[]): Promise<unknown> {
+  // The walk is synchronous wherever it can be: a string without a reference is returned as
+  // it is, and a field's path is spelt out only when something is reported. Only strings
+  // with references wait (for a file or the store). At 10,000 providers an async frame, a
+  // promise and a path per field, all pending at once, were most of the config phase's
+  // peak memory (issue 13).
+  function walk(node: unknown, path: FieldPath): unknown {
     if (typeof node === 'string') {
+      if (sources.store === 'defer' && /\$\{store:/.test(node)) deferred.push(pathText(basePath, path));
+      if (!node.includes('${')) return node;
       // Counted before the first await: walks start in field order, whatever order they end in.
       const order = strings++;
-      if (sources.store === 'defer' && /\$\{store:/.test(node)) deferred.push(path.join('.'));
-      try {
-        return await resolveString(node, sources, reads);
-      } catch (error) {
+      return resolveString(node, sources, reads).catch((error: unknown) => {
         if (error instanceof LookupFailed)
-          storeFailures.push({ order, failure: { path: path.join('.'), error: error.cause } });
+          storeFailures.push({ order, failure: { path: pathText(basePath, path), error: error.cause } });
         else if (error instanceof ReferenceProblem)
-          issues.push({ order, issue: { path: path.join('.'), message: error.message } });
+          issues.push({ order, issue: { path: pathText(basePath, path), message: error.message } });
         else throw error;
         return node;
-      }
+      });
     }
-    if (Array.isArray(node)) return Promise.all(node.map((item, index) => walk(item, [...path, index])));
+    if (Array.isArray(node)) {
+      const items = node.map((item, index) => walk(item, { parent: path, key: index }));
+      return items.some(isPromise) ? Promise.all(items) : items;
+    }
     if (node !== null && typeof node === 'object') {
-      const entries = await Promise.all(
-        Object.entries(node).map(async ([key, child]) => [key, await walk(child, [...path, key])] as const),
-      );
-      return Object.fromEntries(entries);
+      const keys = Object.keys(node);
+      const values = keys.map((key) => walk((node as Record<string, unknown>)[key], { parent: path, key }));
+      const build = (resolved: readonly unknown[]) => Object.fromEntries(keys.map((key, i) => [key, resolved[i]]));
+      return values.some(isPromise) ? Promise.all(values).then(build) : build(values);
     }
     return node;
   }
-  const resolved = (await walk(value, basePath)) as T;
+  const resolved = (await walk(value, undefined)) as T;
   const inFieldOrder = (a: { order: number }, b: { order: number }) => a.order - b.order;
   return {
     value: resolved,

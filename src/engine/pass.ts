@@ -2,6 +2,8 @@
  * A pass: every selected provider rotated concurrently under a cap. One provider's
  * failure never stops the others.
  */
+import type { SecretStore } from '../stores/contract.js';
+import { recordPaths } from './records.js';
 import { type Outcome, type RotationEnv, type RotationTarget, rotate } from './rotate.js';
 
 /** The result of a pass. */
@@ -60,4 +62,38 @@ export async function runPass(
     ok: outcomes.every((outcome) => outcome.ok),
     counts,
   };
+}
+
+/**
+ * `store` as a pass's rotations use it, telling `seen` each provider's state record as it
+ * was last read or written (the raw value, not yet validated). After the pass, the record
+ * last seen for a provider is the one its outcome was decided on: what a runner that skips
+ * fresh providers learns when it could next need work, without reading it again.
+ */
+export function watchingStates(
+  store: SecretStore,
+  providers: readonly string[],
+  seen: (provider: string, value: Record<string, unknown>) => void,
+): SecretStore {
+  const byPath = new Map(providers.map((name) => [recordPaths.state(name), name]));
+  const read: SecretStore['read'] = async (path, usage) => {
+    const record = await store.read(path, usage);
+    const provider = byPath.get(path);
+    if (provider !== undefined && record !== undefined) seen(provider, record.value);
+    return record;
+  };
+  const write: SecretStore['write'] = async (path, value, expectedVersion, options) => {
+    const version = await store.write(path, value, expectedVersion, options);
+    const provider = byPath.get(path);
+    if (provider !== undefined) seen(provider, value);
+    return version;
+  };
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'read') return read;
+      if (property === 'write') return write;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

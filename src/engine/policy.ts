@@ -92,6 +92,28 @@ export function decide(now: number, state: StateRecord, policy: EffectivePolicy,
 }
 
 /**
+ * The first moment (epoch ms) at which {@link decide} calls `state` due, by its token
+ * alone; `undefined` when it holds no token (it is due now). Before that moment, and while
+ * nothing else happens to the record, a pass would find the provider fresh: the daemon
+ * reads only providers whose moment has come (issue 13).
+ * @example renewalDueAt(state, policy, 300) // expires_at − threshold, e.g. 540 s after a 900 s token was issued
+ */
+export function renewalDueAt(
+  state: {
+    readonly provider: string;
+    readonly token?: { readonly issued_at: string; readonly expires_at: string } | undefined;
+  },
+  policy: EffectivePolicy,
+  gap: number,
+): number | undefined {
+  const token = state.token;
+  if (token === undefined) return undefined;
+  const expiresAt = Date.parse(token.expires_at);
+  const lifetime = Math.max(1, (expiresAt - Date.parse(token.issued_at)) / 1000);
+  return expiresAt - renewThreshold(lifetime, policy, gap, state.provider) * 1000;
+}
+
+/**
  * Refresh only while the refresh token has comfortably more life than the next gap
  * between passes; otherwise (none, near expiry, or possibly spent) re-authenticate.
  */

@@ -206,6 +206,50 @@ describe('parseConfig: resolveEach fails only the provider whose reference fails
   });
 });
 
+describe('parseConfig: resolveEach with the providers about to run', () => {
+  it('resolves and validates only the providers named, leaving the others out of config and failures', async () => {
+    const missing = join(dir, 'removed-after-load.txt');
+    await writeFile(missing, 's'.repeat(32));
+    const loaded = await parseConfig(twoProviders(`\${file:${missing}}`), 't.yaml', env);
+    await rm(missing);
+
+    const { names, config, failures } = await loaded.resolveEach(async () => undefined, ['other']);
+
+    expect(names).toEqual(['klikoo', 'other']);
+    expect(Object.keys(config.providers)).toEqual(['other']);
+    expect(failures.size).toBe(0);
+  });
+
+  it('returns the same frozen section while its values resolve the same, and a new one once a file changed', async () => {
+    const secret = join(dir, 'rotating-secret.txt');
+    await writeFile(secret, 'a'.repeat(32));
+    const loaded = await parseConfig(twoProviders(`\${file:${secret}}`), 't.yaml', env);
+
+    const first = await loaded.resolveEach(async () => undefined);
+    const again = await loaded.resolveEach(async () => undefined, ['klikoo']);
+    await writeFile(secret, 'b'.repeat(32));
+    const rotated = await loaded.resolveEach(async () => undefined, ['klikoo']);
+
+    expect(again.config.providers['klikoo']).toBe(first.config.providers['klikoo']);
+    expect(again.config.policy).toBe(first.config.policy);
+    expect(rotated.config.providers['klikoo']).not.toBe(first.config.providers['klikoo']);
+    expect(rotated.config.providers['klikoo']).toMatchObject({ client_secret: 'b'.repeat(32) });
+    expect(Object.isFrozen(rotated.config.providers['klikoo'])).toBe(true);
+  });
+
+  it('shares what resolve() validated with resolveEach, in the key order of validating the whole config', async () => {
+    const loaded = await parseConfig(twoProviders('${env:SECRET}'), 't.yaml', env);
+
+    const whole = await loaded.resolve(async () => undefined);
+    const each = await loaded.resolveEach(async () => undefined);
+
+    expect(each.config.providers['klikoo']).toBe(whole.providers['klikoo']);
+    expect(Object.keys(whole)).toEqual(['store', 'policy', 'providers', 'log_level']);
+    expect(Object.isFrozen(whole)).toBe(true);
+    expect(Object.isFrozen(whole.providers)).toBe(true);
+  });
+});
+
 describe('parseConfig: YAML errors', () => {
   it("names the line and column and the parser's reason, never the text of the line", async () => {
     const secretish = 'Zq8vN3mL5pR7tW2x';

@@ -120,3 +120,53 @@ describe('runDaemon', () => {
     expect(during).toEqual(before);
   });
 });
+
+describe('runDaemon: full checks', () => {
+  const minutes = (n: number) => n * 60_000;
+
+  it('reads every provider at start and once per full-check interval, only those possibly due in between', async () => {
+    const stop = new AbortController();
+    let clock = Date.parse('2026-03-01T00:00:00.000Z');
+    const advance = (ms: number) => async () => {
+      clock += ms;
+      return ok;
+    };
+    const rotator = scriptedRotator([
+      advance(minutes(4)),
+      advance(minutes(4)),
+      advance(minutes(2)), // 10 minutes after the full pass at start
+      async () => {
+        stop.abort();
+        return ok;
+      },
+    ]);
+
+    await runDaemon({
+      rotator,
+      logger: silentLogger(),
+      schedule: '* * * * * *',
+      stop: stop.signal,
+      now: () => clock,
+      fullCheckEveryMs: minutes(10),
+    });
+
+    expect(rotator.calls.map((options) => options.onlyPossiblyDue === true)).toEqual([false, true, true, false]);
+    expect(rotator.calls.every((options) => options.isolateReferences === true)).toBe(true);
+  });
+
+  it('makes the next pass a full one when a full pass could not run', async () => {
+    const stop = new AbortController();
+    const rotator = scriptedRotator([
+      () => Promise.reject(Object.assign(new Error('store unreachable'), { code: 'STORE_UNAVAILABLE' })),
+      async () => ok,
+      async () => {
+        stop.abort();
+        return ok;
+      },
+    ]);
+
+    await runDaemon({ rotator, logger: silentLogger(), schedule: '* * * * * *', stop: stop.signal, now: () => 0 });
+
+    expect(rotator.calls.map((options) => options.onlyPossiblyDue === true)).toEqual([false, false, true]);
+  });
+});

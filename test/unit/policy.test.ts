@@ -8,6 +8,7 @@ import {
   effectivePolicy,
   feasibility,
   jitterUnit,
+  renewalDueAt,
   renewThreshold,
   scheduleGapSeconds,
 } from '../../src/engine/policy.js';
@@ -122,6 +123,25 @@ describe('policy', () => {
     });
     it('treats an expired token as due', () => {
       expect(decide(T0 + 901_000, stateWith(900), policy, 300)).toMatchObject({ action: 'due' });
+    });
+  });
+
+  describe('renewalDueAt', () => {
+    it('is the first moment decide() calls the token due, for every lifetime and jitter', () => {
+      const jittered: EffectivePolicy = { ...policy, jitter_fraction: 0.1 };
+      for (const lifetime of [120, 900, 3600, 86_400])
+        for (const name of ['a', 'klikoo', 'p00042']) {
+          const state = stateWith(lifetime, name);
+          const dueAt = renewalDueAt(state, jittered, 300) as number;
+          expect(decide(Math.ceil(dueAt) - 1, state, jittered, 300).action, `${lifetime} s, ${name}`).toBe('fresh');
+          expect(decide(Math.ceil(dueAt), state, jittered, 300).action, `${lifetime} s, ${name}`).toBe('due');
+        }
+    });
+    it('is T0 + 540 s for a 900 s token with a 5-minute schedule', () => {
+      expect(renewalDueAt(stateWith(900), policy, 300)).toBe(T0 + 540_000);
+    });
+    it('is undefined without a token: it is due now', () => {
+      expect(renewalDueAt(emptyState('p'), policy, 300)).toBeUndefined();
     });
   });
 

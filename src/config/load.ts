@@ -12,8 +12,7 @@ import { parsePlainYaml } from './plain-yaml.js';
 import { resolveReferences, type StoreFailure, type StoreLookup } from './references.js';
 import { type Config, rawConfigSchema, resolvedConfigSchema, type StoreConfig } from './schema.js';
 
-/** The default config path, unless `--config` or `TOKEN_ROTATOR_CONFIG` names another. */
-export const DEFAULT_CONFIG_PATH = 'token-rotator.yaml';
+export { DEFAULT_CONFIG_PATH } from './default-path.js';
 
 type RawConfig = z.infer<typeof rawConfigSchema>;
 

@@ -8,9 +8,9 @@
  * checks the file as written, `resolved` the values its references produced.
  */
 import { fieldKit, type SchemaMode } from '../common/fields.js';
+import { LOG_LEVELS } from '../common/log-levels.js';
 import { policySchema } from '../common/policy.js';
 import * as z from '../common/zod.js';
-import { LOG_LEVELS } from '../observability/logger.js';
 import { providerSchema } from '../providers/registry.js';
 import { DEFAULT_STORE, storeSchema } from '../stores/registry.js';
 

@@ -3,32 +3,13 @@
  * `token-rotator get`). Secrets are kept out by design (the code logs fingerprints,
  * never values) and by pino `redact` as a second line of defence.
  */
-import { type LevelWithSilent, type Logger, pino } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
-/**
- * The levels a logger accepts, most severe first; `silent` logs nothing. The config's
- * `log_level`, `--log-level` and `TOKEN_ROTATOR_LOG_LEVEL` take exactly these.
- * @see https://getpino.io/#/docs/api?id=level-string
- */
-export const LOG_LEVELS = [
-  'fatal',
-  'error',
-  'warn',
-  'info',
-  'debug',
-  'trace',
-  'silent',
-] as const satisfies readonly LevelWithSilent[];
+import type { LogLevel } from '../common/log-levels.js';
 
-/** One of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** Whether `value` names a level pino knows; narrows it to {@link LogLevel}. */
-export function isLogLevel(value: string): value is LogLevel {
-  return LOG_LEVELS.some((level) => level === value);
-}
+export { isLogLevel, LOG_LEVELS, type LogLevel } from '../common/log-levels.js';
 
 /** Field names that hold secrets anywhere in a log object; pino replaces their values. */
 export const REDACTED_KEYS = [

@@ -9,26 +9,15 @@
  * of modules instead of the config loader, the stores, zod, yaml, pino and the AWS SDK.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { LOG_LEVELS } from '../common/log-levels.js';
+import { DEFAULT_CONFIG_PATH } from '../config/default-path.js';
 import { ConfigError, describeError, RotatorError } from '../errors.js';
 import { type CliIO, type CommandContext, type CommandModule, text, UsageError } from './commands/contract.js';
+import { EXIT, PUSHGATEWAY_ENV, PUSHGATEWAY_INSTANCE_ENV } from './names.js';
 import { packageVersion } from './version.js';
 
 export type { CliIO };
-export { packageVersion };
-
-// What the help text quotes and main() returns, written out here so that `--help`,
-// `--version` and a usage error load no module beyond this file, `errors.ts` and the
-// command contract: the config loader, the logger and the door pull in yaml, zod, pino
-// and the stores. The owners are config/load.ts (DEFAULT_CONFIG_PATH),
-// observability/logger.ts (LOG_LEVELS) and door.ts (the rest); test/unit/cli.test.ts
-// checks these copies against them.
-const DEFAULT_CONFIG_PATH = 'token-rotator.yaml';
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const PUSHGATEWAY_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY';
-const PUSHGATEWAY_INSTANCE_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE';
-
-/** Exit codes of the CLI: 0 ok, 1 a provider failed (or no token), 2 a config or usage error. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export { EXIT, packageVersion };
 
 const common = {
   config: { type: 'string', short: 'c' },

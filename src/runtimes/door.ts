@@ -13,6 +13,9 @@ import { type PassMetricsOptions, passMetrics, writeEmf } from '../observability
 import { createLogger, isLogLevel, LOG_LEVELS, type Logger, type LogLevel } from '../observability/logger.js';
 import type { RotatorMetrics } from '../observability/metrics.js';
 import { createRotator, type Rotator } from '../rotator.js';
+import { EXIT } from './names.js';
+
+export { EXIT, PUSHGATEWAY_ENV, PUSHGATEWAY_INSTANCE_ENV } from './names.js';
 
 // ─── The log level ───────────────────────────────────────────────────────────────────
 
@@ -198,9 +201,6 @@ export function errorCode(error: unknown): string | undefined {
 
 // ─── What a pass means ───────────────────────────────────────────────────────────────
 
-/** Exit codes of the CLI: 0 ok, 1 a provider failed (or no token), 2 a config or usage error. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
 /** The exit code of `token-rotator run` for a pass: 0 when every provider is fresh or rotated, 1 when any is not. */
 export function passExitCode(summary: Pick<PassSummary, 'ok'>): typeof EXIT.ok | typeof EXIT.failed {
   return summary.ok ? EXIT.ok : EXIT.failed;
@@ -225,15 +225,6 @@ export function prometheusReport(metrics: RotatorMetrics, now: () => number = Da
     couldNotRun: () => metrics.observePassError(),
   };
 }
-
-/** The environment variable `token-rotator run --pushgateway URL` defaults to. */
-export const PUSHGATEWAY_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY';
-
-/**
- * The environment variable that sets the `instance` label of `run`'s pushes (default:
- * none). Keep it stable across runs: every push replaces its group.
- */
-export const PUSHGATEWAY_INSTANCE_ENV = 'TOKEN_ROTATOR_PUSHGATEWAY_INSTANCE';
 
 /**
  * The Lambda's report: Embedded Metric Format lines on `out`. A pass that could not run

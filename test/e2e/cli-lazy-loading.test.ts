@@ -41,10 +41,13 @@ function cliModules(args: readonly string[]): { code: number | null; stderr: str
 
 /** What printing the usage text, the version or a usage error needs. */
 const USAGE_ONLY = [
+  'dist/common/log-levels.js',
+  'dist/config/default-path.js',
   'dist/errors.js',
   'dist/runtimes/bin.js',
   'dist/runtimes/cli.js',
   'dist/runtimes/commands/contract.js',
+  'dist/runtimes/names.js',
   'dist/runtimes/version.js',
 ];
 

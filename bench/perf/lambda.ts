@@ -14,19 +14,11 @@ import { ROOT } from './processes.js';
 /** The project's Lambda bundle. */
 export const LAMBDA_BUNDLE = join(ROOT, 'dist-lambda', 'index.mjs');
 
-/** The bare bundle's entry: the Secrets Manager client and the commands the AWS store sends. */
-const BARE_ENTRY = `export {
-  SecretsManagerClient,
-  BatchGetSecretValueCommand,
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  ListSecretsCommand,
-  PutSecretValueCommand,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
-`;
+/**
+ * The bare bundle's entry: `src/stores/aws/sdk.ts` as built, the Secrets Manager client and
+ * the commands the AWS store sends, which is all the store imports of the SDK.
+ */
+const BARE_ENTRY = join(ROOT, 'dist', 'stores', 'aws', 'sdk.js');
 
 /**
  * Builds the bare bundle at `<directory>/index.mjs` and returns its path, with the Lambda
@@ -38,7 +30,7 @@ export async function buildBareBundle(directory: string): Promise<string> {
   await build({
     ...LAMBDA_BUILD_OPTIONS,
     absWorkingDir: ROOT,
-    stdin: { contents: BARE_ENTRY, resolveDir: ROOT, sourcefile: 'bare-secrets-manager.mjs', loader: 'js' },
+    entryPoints: [BARE_ENTRY],
     outfile,
   });
 

@@ -11,7 +11,7 @@
  * - kubectl of the same version ({@link Kube.kubectl}), e.g. for `apply --dry-run=server`.
  * It starts in about two seconds; stop it after.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { RecordLister, SecretStore } from '../../src/stores/contract.js';
 import { createKubernetesStore, MANAGED_BY_LABEL, RECORD_PATH_ANNOTATION } from '../../src/stores/kubernetes/index.js';
+import { certificateAuthority, issueCertificate, openssl } from './certificates.js';
 import { freePort } from './ports.js';
 
 /** Where scripts/install-kube-peers.sh links the binaries. */
@@ -174,10 +175,6 @@ function runKubectl(
   });
 }
 
-function openssl(args: readonly string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 /** A one-request HTTPS call trusting `ca`. */
 function call(
   url: string,
@@ -247,52 +244,14 @@ export async function startKube(): Promise<Kube> {
     await rm(directory, { recursive: true, force: true });
   };
   try {
-    // A CA for the serving certificate and client certificates; EC keys are quick to make.
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    openssl(
-      [
-        'req',
-        '-x509',
-        ...ec,
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=tr-test-ca',
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign',
-      ],
+    // A CA for the serving certificate and client certificates.
+    certificateAuthority(directory, 'ca');
+    issueCertificate(
       directory,
-    );
-    await writeFile(
-      join(directory, 'server.ext'),
+      'ca',
+      'server',
+      '/CN=kube-apiserver',
       'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
-    );
-    openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver'], directory);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'server.csr',
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-out',
-        'server.crt',
-        '-days',
-        '2',
-        '-extfile',
-        'server.ext',
-      ],
-      directory,
     );
     openssl(['genrsa', '-out', 'sa.key', '2048'], directory);
     openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], directory);
@@ -420,26 +379,7 @@ export async function startKube(): Promise<Kube> {
         serial += 1;
         const base = `client-${serial}`;
         const subject = `/CN=${commonName}${organizations.map((o) => `/O=${o}`).join('')}`;
-        openssl(['req', ...ec, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subject], directory);
-        openssl(
-          [
-            'x509',
-            '-req',
-            '-in',
-            `${base}.csr`,
-            '-CA',
-            'ca.crt',
-            '-CAkey',
-            'ca.key',
-            '-CAcreateserial',
-            '-out',
-            `${base}.crt`,
-            '-days',
-            '2',
-          ],
-          directory,
-        );
-        return { certFile: join(directory, `${base}.crt`), keyFile: join(directory, `${base}.key`) };
+        return issueCertificate(directory, 'ca', base, subject);
       },
       async kubeconfig(user, options = {}) {
         serial += 1;

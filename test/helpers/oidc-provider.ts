@@ -9,15 +9,16 @@
  * and a second CA nobody trusts, for a certificate the server must refuse. Nothing is
  * committed; the temp directory is removed by `close()`.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import Provider, { type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
+import { certificateAuthority, issueCertificate } from './certificates.js';
 import { freePort, listenOnLoopback } from './ports.js';
 
 /** A client certificate and its key, PEM. */
@@ -57,37 +58,7 @@ export interface OidcServerOptions {
   readonly clients: readonly ClientMetadata[];
 }
 
-function openssl(args: readonly string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-/** A self-signed CA, `<name>.crt` and `<name>.key` in `directory`. */
-function makeCa(directory: string, name: string): void {
-  openssl(
-    [
-      'req',
-      '-x509',
-      ...EC,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
-    directory,
-  );
-}
-
-/** A certificate for `subject` signed by CA `ca`, `<base>.crt` and `<base>.key` in `directory`. */
+/** A certificate for `subject` signed by CA `ca`, read back as PEM. */
 async function makeCertificate(
   directory: string,
   ca: string,
@@ -95,32 +66,8 @@ async function makeCertificate(
   subject: string,
   extensions: string,
 ): Promise<ClientCertificate> {
-  await writeFile(join(directory, `${base}.ext`), extensions);
-  openssl(['req', ...EC, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subject], directory);
-  openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      `${base}.csr`,
-      '-CA',
-      `${ca}.crt`,
-      '-CAkey',
-      `${ca}.key`,
-      '-CAcreateserial',
-      '-out',
-      `${base}.crt`,
-      '-days',
-      '2',
-      '-extfile',
-      `${base}.ext`,
-    ],
-    directory,
-  );
-  return {
-    certificate: await readFile(join(directory, `${base}.crt`), 'utf8'),
-    key: await readFile(join(directory, `${base}.key`), 'utf8'),
-  };
+  const files = issueCertificate(directory, ca, base, subject, extensions);
+  return { certificate: await readFile(files.certFile, 'utf8'), key: await readFile(files.keyFile, 'utf8') };
 }
 
 let serial = 0;
@@ -136,7 +83,7 @@ export async function clientCertificate(
 ): Promise<ClientCertificate> {
   serial += 1;
   const ca = options.trusted ? 'test-ca' : `stranger-ca-${serial}`;
-  if (!options.trusted) makeCa(server.directory, ca);
+  if (!options.trusted) certificateAuthority(server.directory, ca);
   return makeCertificate(
     server.directory,
     ca,
@@ -176,7 +123,7 @@ function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
 export async function startOidcProvider(options: OidcServerOptions): Promise<OidcServer> {
   const directory = await mkdtemp(join(tmpdir(), 'tr-oidc-'));
   try {
-    makeCa(directory, 'test-ca');
+    certificateAuthority(directory, 'test-ca');
     const serving = await makeCertificate(
       directory,
       'test-ca',

@@ -4,7 +4,6 @@
  * kube-apiserver (kubernetes-store.test.ts) cannot be made to answer so, and the client
  * must refuse such an answer without quoting it (it may hold a Secret's data).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesClient, KubernetesResponseError } from '../../src/stores/kubernetes/client.js';
+import { selfSignedCertificate } from '../helpers/certificates.js';
 import { listenOnLoopback } from '../helpers/ports.js';
 
 /** A value that must never appear in an error: base64 of a token, as a Secret's data holds it. */
@@ -26,27 +26,7 @@ const requests: string[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tr-kube-answers-'));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
+  const { certFile, keyFile } = selfSignedCertificate(dir, 'server', '/CN=127.0.0.1', ['subjectAltName=IP:127.0.0.1']);
   const cert = await readFile(certFile, 'utf8');
   server = createServer({ key: await readFile(keyFile), cert }, (req, res) => {
     requests.push(`${req.method} ${req.url}`);

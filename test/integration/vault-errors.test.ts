@@ -6,7 +6,6 @@
  * that cannot resolve, OpenBao with its own CA, and an HTTPS server whose certificate
  * names another host.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import { StoreError } from '../../src/errors.js';
 import { createStore } from '../../src/stores/registry.js';
 import { VaultClient, VaultTransportError } from '../../src/stores/vault/client.js';
 import { vaultStoreSchema } from '../../src/stores/vault/index.js';
+import { selfSignedCertificate } from '../helpers/certificates.js';
 import { freePort, type OpenBao, startOpenBao } from '../helpers/openbao.js';
 
 /** A token shape Vault would issue; never valid anywhere. */
@@ -134,28 +134,12 @@ describe('VaultStore', () => {
     let certFile: string;
     beforeAll(async () => {
       dir = await mkdtemp(join(tmpdir(), 'tr-vault-tls-'));
-      certFile = join(dir, 'cert.pem');
-      const keyFile = join(dir, 'key.pem');
       // A self-signed certificate that names only vault.elsewhere.example, not 127.0.0.1.
-      execFileSync('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=vault.elsewhere.example',
-        '-addext',
+      const files = selfSignedCertificate(dir, 'server', '/CN=vault.elsewhere.example', [
         'subjectAltName=DNS:vault.elsewhere.example',
       ]);
+      certFile = files.certFile;
+      const keyFile = files.keyFile;
       server = createHttpsServer({ key: await readFile(keyFile), cert: await readFile(certFile) }, (_req, res) =>
         res.end('{}'),
       );

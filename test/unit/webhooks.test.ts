@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { webhooksSchema } from '../../src/common/webhooks.js';
-import { fieldKit } from '../../src/config/schema.js';
+import { configJsonSchema, fieldKit } from '../../src/config/schema.js';
 import type { Outcome } from '../../src/engine/outcome.js';
 import {
   CLOUDEVENTS_CONTENT_TYPE,
@@ -150,6 +150,15 @@ describe('webhooks', () => {
       expect(schema.safeParse([{ url: 'http://127.0.0.1:9/x', secret: '${env:S}' }]).success).toBe(true);
       expect(schema.safeParse([{ url: 'https://h.example/x', secret: '${env:S}', events: ['x'] }]).success).toBe(false);
       expect(schema.parse(undefined)).toEqual([]);
+    });
+
+    it('is described in the config JSON Schema for editors', () => {
+      const properties = configJsonSchema()['properties'] as Record<string, any>;
+      const item = properties['webhooks']?.items;
+      expect(Object.keys(item.properties).sort()).toEqual(['events', 'secret', 'source', 'url']);
+      expect(item.required).toEqual(['url', 'secret']);
+      expect(item.properties.events.items.enum).toEqual(['rotated', 'failed', 'recovered']);
+      expect(item.properties.secret.description).toMatch(/HMAC-SHA256/);
     });
   });
 

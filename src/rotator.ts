@@ -383,7 +383,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       logger.info({ counts: passCounts(summary), duration_ms: summary.durationMs, ok: summary.ok }, 'pass finished');
       // Announced in the background: a slow or failing receiver never delays the pass.
       if (!passOptions.dryRun)
-        webhooks.notify(config.webhooks, summary.outcomes, (name) => consecutiveFailures(before.get(name)));
+        webhooks.notify(config.webhooks ?? [], summary.outcomes, (name) => consecutiveFailures(before.get(name)));
       // The dead-man signal: one write per pass, never failing it (see engine/heartbeat.ts).
       if (!passOptions.dryRun) {
         await recordHeartbeat(

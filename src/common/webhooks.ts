@@ -22,11 +22,12 @@ export type WebhookEventName = (typeof WEBHOOK_EVENTS)[number];
 
 /**
  * The top-level `webhooks:` list: each entry a receiver with its signing secret (a
- * reference, like every credential) and the events it wants (default: all).
+ * reference, like every credential) and the events it wants (default: all). Optional
+ * without a default, so a config without webhooks resolves to the same keys as before.
  * @example webhooksSchema(fieldKit('raw')).parse([{ url: 'https://hooks.example.com/x', secret: '${env:S}' }])
  */
 export function webhooksSchema(kit: FieldKit) {
-  return z._default(
+  return z.optional(
     z.array(
       z.strictObject({
         url: kit.url().check(z.describe('Receiver URL: https://, or http:// on loopback only')),
@@ -41,6 +42,5 @@ export function webhooksSchema(kit: FieldKit) {
           .check(z.describe('CloudEvents `source` attribute (default: token-rotator/<host name>)')),
       }),
     ),
-    () => [],
   );
 }

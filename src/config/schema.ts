@@ -48,7 +48,7 @@ export type PolicyConfig = Config['policy'];
 export type ProviderPolicyConfig = NonNullable<ProviderConfig['policy']>;
 export type ProviderConfig = Config['providers'][string];
 export type StoreConfig = Config['store'];
-export type WebhookConfig = Config['webhooks'][number];
+export type WebhookConfig = NonNullable<Config['webhooks']>[number];
 export type ProviderKind = ProviderConfig['kind'];
 export type StoreKind = StoreConfig['kind'];
 

@@ -18,6 +18,7 @@ import { readPublic, readState } from './engine/records-io.js';
 import type { RotationTarget } from './engine/rotate.js';
 import { ConfigError, type ConfigIssue, type RotatorError } from './errors.js';
 import { type Logger, silentLogger } from './observability/logger.js';
+import { consecutiveFailures, type SettleResult, WebhookDispatcher } from './observability/webhooks.js';
 import { createProvider, expectedLifetime } from './providers/registry.js';
 import type { SecretStore } from './stores/contract.js';
 import { createStore } from './stores/registry.js';
@@ -30,6 +31,8 @@ export interface RotatorOptions {
   readonly now?: () => number;
   /** Lease holder id; default `host:pid:random`. */
   readonly holder?: string;
+  /** Sends the config's webhooks (tests); default one built on `logger`. */
+  readonly webhooks?: WebhookDispatcher;
 }
 
 /** Options of one pass. */
@@ -91,6 +94,12 @@ export interface Rotator {
   heartbeat(): Promise<Heartbeat | undefined>;
   /** Resolves references and builds every provider, reporting problems as a ConfigError. */
   check(): Promise<Config>;
+  /**
+   * Waits for the webhooks in flight, at most `timeoutMs` (default 10 s), abandoning the
+   * rest: a short-lived runtime calls it before it ends. {@link close} does too.
+   */
+  settle(timeoutMs?: number): Promise<SettleResult>;
+  /** Settles the webhooks in flight (bounded), then closes the store. */
   close(): Promise<void>;
 }
 
@@ -283,6 +292,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
   const built = new Map<string, BuiltTarget>();
   /** Providers the last pass that read them found fresh (see {@link PassOptions.onlyPossiblyDue}). */
   const fresh = new Map<string, FreshSince>();
+  const webhooks = options.webhooks ?? new WebhookDispatcher({ logger });
 
   return {
     store,
@@ -337,13 +347,18 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
         if (issue !== undefined) logger.warn({ provider: target.name }, issue.message);
       }
       const seen = new Map<string, Record<string, unknown>>();
+      /** Each provider's state record as the pass first read it: what `recovered` is decided on. */
+      const before = new Map<string, Record<string, unknown>>();
       const ran = await runPass(
         targets,
         {
           store: watchingStates(
             store,
             targets.map((target) => target.name),
-            (name, value) => seen.set(name, value),
+            (name, value) => {
+              if (!before.has(name)) before.set(name, value);
+              seen.set(name, value);
+            },
           ),
           gapSeconds,
           holder,
@@ -366,6 +381,9 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       }
       const summary = withOutcomes(ran, [...skipped, ...unresolved], selected);
       logger.info({ counts: passCounts(summary), duration_ms: summary.durationMs, ok: summary.ok }, 'pass finished');
+      // Announced in the background: a slow or failing receiver never delays the pass.
+      if (!passOptions.dryRun)
+        webhooks.notify(config.webhooks ?? [], summary.outcomes, (name) => consecutiveFailures(before.get(name)));
       // The dead-man signal: one write per pass, never failing it (see engine/heartbeat.ts).
       if (!passOptions.dryRun) {
         await recordHeartbeat(
@@ -394,7 +412,11 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
     async heartbeat() {
       return (await readHeartbeat(store)).heartbeat;
     },
-    close: () => store.close(),
+    settle: (timeoutMs) => webhooks.settle(timeoutMs),
+    async close() {
+      await webhooks.settle();
+      await store.close();
+    },
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * The configuration schema: the one source of the config's types, composed from the
  * registries. Each provider kind and store kind owns its section (`providers/<kind>/`,
- * `stores/<kind>/`); this file adds the policy, the provider names and the log level,
- * and imports no backend.
+ * `stores/<kind>/`); this file adds the policy, the provider names,
+ * the webhooks and the log level, and imports no backend.
  *
  * A config is parsed twice with the same definitions (see `common/fields.ts`): `raw`
  * checks the file as written, `resolved` the values its references produced.
@@ -10,6 +10,7 @@
 import { fieldKit, type SchemaMode } from '../common/fields.js';
 import { LOG_LEVELS } from '../common/log-levels.js';
 import { policySchema } from '../common/policy.js';
+import { webhooksSchema } from '../common/webhooks.js';
 import * as z from '../common/zod.js';
 import { providerSchema } from '../providers/registry.js';
 import { DEFAULT_STORE, storeSchema } from '../stores/registry.js';
@@ -32,6 +33,7 @@ function build(mode: SchemaMode) {
       )
       .check(z.refine((providers) => Object.keys(providers).length > 0, 'at least one provider is required')),
     log_level: z._default(z.enum(LOG_LEVELS), 'info'),
+    webhooks: webhooksSchema(kit),
   });
 }
 
@@ -46,6 +48,7 @@ export type PolicyConfig = Config['policy'];
 export type ProviderPolicyConfig = NonNullable<ProviderConfig['policy']>;
 export type ProviderConfig = Config['providers'][string];
 export type StoreConfig = Config['store'];
+export type WebhookConfig = NonNullable<Config['webhooks']>[number];
 export type ProviderKind = ProviderConfig['kind'];
 export type StoreKind = StoreConfig['kind'];
 

@@ -24,6 +24,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { PassSummary } from '../engine/pass.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { WEBHOOK_SETTLE_MS } from '../observability/webhooks.js';
 import type { Rotator } from '../rotator.js';
 import { emfReport, openRotator, reportedPass, resolveLogLevel, runtimeLogger } from './door.js';
 import { errorOutput, type PassOutput, passOutput } from './json-output.js';
@@ -164,6 +165,9 @@ export function createHandler(
       log.error({ err: errorOutput(error) }, 'pass could not run');
       throw error;
     }
+    // Lambda freezes the runtime once the handler returns: the pass's webhooks are sent
+    // now, within a bound that leaves a second of the invocation.
+    await rotator.settle(Math.min(WEBHOOK_SETTLE_MS, Math.max(0, context.getRemainingTimeInMillis() - 1000)));
 
     const { schema: _schema, ...pass } = passOutput(summary);
     log.info(pass, 'lambda pass summary');

@@ -30,6 +30,7 @@ function rotator(): Rotator {
     status: async () => [],
     heartbeat: async () => undefined,
     check: () => Promise.reject(new Error('not used')),
+    settle: async () => ({ abandoned: 0 }),
     close: async () => undefined,
   };
 }

@@ -38,6 +38,7 @@ function scriptedRotator(
     status: async () => [],
     heartbeat: async () => undefined,
     check: () => Promise.reject(new Error('not used')),
+    settle: async () => ({ abandoned: 0 }),
     close: async () => undefined,
   };
 }

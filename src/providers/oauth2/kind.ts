@@ -1,6 +1,8 @@
 /**
  * The `oauth2` provider kind: a generic RFC 6749 token endpoint.
  */
+import { ProviderError } from '../../errors.js';
+import type { TokenProvider } from '../contract.js';
 import { defineProviderKind } from '../definition.js';
 import { createOAuth2Provider } from '../shared/oauth2-client.js';
 import { oauth2Schema } from './schema.js';
@@ -8,15 +10,42 @@ import { oauth2Schema } from './schema.js';
 /** Lifetime assumed for a generic OAuth 2.0 token whose server sends no `expires_in`. */
 export const OAUTH2_FALLBACK_SECONDS = 3600;
 
+/**
+ * The `reason` of the permanent failure of a `grant: refresh_token` provider left without
+ * a refresh token it can use (never imported, refused, or possibly spent by a runner that
+ * died): only a new import brings it back.
+ */
+export const IMPORT_REQUIRED_REASON = 'refresh_token_required';
+
+/**
+ * What such a provider's failure says. The provider does not know its own name in config,
+ * so the command is given with a placeholder; `status` and `run` print it on the provider's row.
+ */
+export const IMPORT_REQUIRED_MESSAGE =
+  'no usable refresh token and grant refresh_token cannot re-authenticate: import a new one with `token-rotator import <provider>`';
+
+/**
+ * A provider that only refreshes: its `obtain`, which the engine calls when there is no
+ * refresh token or the one it had was refused, fails permanently asking for an import.
+ */
+function refreshOnly(provider: TokenProvider): TokenProvider {
+  return {
+    kind: provider.kind,
+    obtain: () => Promise.reject(new ProviderError('permanent', IMPORT_REQUIRED_MESSAGE, { reason: IMPORT_REQUIRED_REASON })),
+    ...(provider.refresh === undefined ? {} : { refresh: provider.refresh.bind(provider) }),
+  };
+}
+
 /** The `oauth2` kind, as the registry lists it. */
 export const oauth2Kind = defineProviderKind({
   kind: 'oauth2',
   schema: oauth2Schema,
   expectedLifetime: (config) => config.default_lifetime_seconds ?? OAUTH2_FALLBACK_SECONDS,
-  create: (config, { timeoutMs }) =>
-    createOAuth2Provider({
+  create: (config, { timeoutMs }) => {
+    const provider = createOAuth2Provider({
       tokenUrl: config.token_url,
-      grant: config.grant,
+      // A refresh-only provider never sends a grant of its own; its `obtain` is replaced below.
+      grant: config.grant === 'refresh_token' ? 'client_credentials' : config.grant,
       clientId: config.client_id,
       clientSecret: config.client_secret,
       privateKey: config.private_key,
@@ -35,5 +64,7 @@ export const oauth2Kind = defineProviderKind({
       defaultLifetimeSeconds: config.default_lifetime_seconds ?? OAUTH2_FALLBACK_SECONDS,
       refreshLifetimeSeconds: config.refresh_lifetime_seconds,
       timeoutMs,
-    }),
+    });
+    return config.grant === 'refresh_token' ? refreshOnly(provider) : provider;
+  },
 });

@@ -1,6 +1,7 @@
 /**
- * The `kind: oauth2` section: any RFC 6749 token endpoint, by client credentials or the
- * password grant.
+ * The `kind: oauth2` section: any RFC 6749 token endpoint, by client credentials, the
+ * password grant, or `refresh_token` alone (a refresh token imported with
+ * `token-rotator import`, kept alive by refresh; see docs/import.md).
  */
 import type { FieldKit } from '../../common/fields.js';
 import * as z from '../../common/zod.js';
@@ -23,7 +24,13 @@ export function oauth2Schema(kit: FieldKit) {
     .strictObject({
       kind: z.literal('oauth2'),
       token_url: url(),
-      grant: z._default(z.enum(['client_credentials', 'password']), 'client_credentials'),
+      grant: z
+        ._default(z.enum(OAUTH2_GRANTS), 'client_credentials')
+        .check(
+          z.describe(
+            'How a token is obtained: client_credentials, password, or refresh_token (only refreshes a token imported with `token-rotator import`)',
+          ),
+        ),
       client_id: text(),
       username: z.optional(text()),
       password: z.optional(kit.secret()),
@@ -44,8 +51,34 @@ export function oauth2Schema(kit: FieldKit) {
             ctx.addIssue({ code: 'custom', path: ['password'], message: 'required for the password grant' });
         }
       }),
+      z.superRefine(checkRefreshOnly),
       z.superRefine(checkClientAuth),
     );
+}
+
+/**
+ * The grants an `oauth2` provider gets its tokens by. `refresh_token` has no way to
+ * re-authenticate: it only refreshes a refresh token imported with
+ * `token-rotator import` (RFC 6749 §6), for a provider whose first token came from an
+ * authorization-code flow the rotator cannot run.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+export const OAUTH2_GRANTS = ['client_credentials', 'password', 'refresh_token'] as const;
+
+/** One of {@link OAUTH2_GRANTS}. */
+export type OAuth2Grant = (typeof OAUTH2_GRANTS)[number];
+
+/** `grant: refresh_token` can only refresh: `renewal: reauthenticate` would leave it nothing to do. */
+function checkRefreshOnly(
+  value: { grant: OAuth2Grant; renewal?: string | undefined },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (value.grant === 'refresh_token' && value.renewal === 'reauthenticate')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['renewal'],
+      message: 'grant refresh_token cannot re-authenticate: it only refreshes an imported refresh token',
+    });
 }
 
 /** A resolved `oauth2` section. */

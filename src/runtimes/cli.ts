@@ -31,6 +31,8 @@ interface Command {
   readonly usage: string;
   readonly options: ParseArgsConfig['options'];
   readonly positionals?: number;
+  /** Its secrets come on standard input: an extra argument may be one, so it is never quoted back. */
+  readonly secretsOnStdin?: boolean;
   /** Imports `commands/<name>.ts`, only once the arguments are known to be valid. */
   load(): Promise<CommandModule>;
 }
@@ -162,6 +164,22 @@ counters. Ctrl-C stops it.`,
     options: { dir: { type: 'string' } },
     load: () => import('./commands/demo.js'),
   },
+  import: {
+    summary: 'store a refresh token read from standard input, to rotate by refresh from it',
+    usage: `token-rotator import PROVIDER < TOKEN_FILE
+
+Reads a refresh token from standard input (never from the command line) and stores it
+in PROVIDER's state record, taking the state's compare-and-set as a lease would; the
+next pass refreshes from it. The input is the bare token on one line, or a JSON object
+{"refresh_token", "access_token", "token_type", "expires_at" | "expires_in"} where all but
+refresh_token are optional: an access token given is published at once. Exits 0 once
+stored, 2 for a usage or input problem, 1 when another runner holds the lease or the
+store fails. Only fingerprints of the tokens are printed or logged. See docs/import.md.`,
+    options: {},
+    positionals: 1,
+    secretsOnStdin: true,
+    load: () => import('./commands/import.js'),
+  },
   schema: {
     summary: 'print the JSON Schema of the config file',
     usage: `token-rotator schema
@@ -216,7 +234,11 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       strict: true,
     });
     if (parsed.positionals.length > (command.positionals ?? 0)) {
-      throw new UsageError(`unexpected argument "${parsed.positionals[command.positionals ?? 0]}"`);
+      throw new UsageError(
+        command.secretsOnStdin
+          ? 'unexpected argument (tokens are read from standard input, never from the command line)'
+          : `unexpected argument "${parsed.positionals[command.positionals ?? 0]}"`,
+      );
     }
   } catch (error) {
     io.stderr.write(

@@ -31,7 +31,8 @@ export const IMPORT_REQUIRED_MESSAGE =
 function refreshOnly(provider: TokenProvider): TokenProvider {
   return {
     kind: provider.kind,
-    obtain: () => Promise.reject(new ProviderError('permanent', IMPORT_REQUIRED_MESSAGE, { reason: IMPORT_REQUIRED_REASON })),
+    obtain: () =>
+      Promise.reject(new ProviderError('permanent', IMPORT_REQUIRED_MESSAGE, { reason: IMPORT_REQUIRED_REASON })),
     ...(provider.refresh === undefined ? {} : { refresh: provider.refresh.bind(provider) }),
   };
 }

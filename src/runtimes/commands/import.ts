@@ -62,7 +62,9 @@ export async function run(ctx: CommandContext, input: ImportInput = process.stdi
     const provider = config.providers[name];
     if (provider === undefined) throw new UsageError(`no provider named ${name}`);
     if (createProvider(provider, { timeoutMs: 1000 }).refresh === undefined)
-      throw new UsageError(`provider ${name} (kind ${provider.kind}) has no refresh grant: a refresh token is of no use to it`);
+      throw new UsageError(
+        `provider ${name} (kind ${provider.kind}) has no refresh grant: a refresh token is of no use to it`,
+      );
     const result = await importTokens({
       provider: name,
       store: rotator.store,

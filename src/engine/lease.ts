@@ -53,6 +53,12 @@ export interface AcquireLeaseOptions {
   readonly gapSeconds: number;
   /** The provider can refresh (its profile has `refresh`). */
   readonly canRefresh: boolean;
+  /**
+   * The provider can re-authenticate (absent: true). When it cannot (a refresh-only
+   * profile), a refresh token a dead runner may have spent is tried rather than dropped:
+   * if it was spent the refresh is refused, which ends the same way as dropping it.
+   */
+  readonly canObtain?: boolean | undefined;
   readonly renewal: 'refresh' | 'reauthenticate';
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
@@ -77,6 +83,7 @@ type Assessment =
       readonly kind: 'take';
       readonly method: Method;
       readonly reason: RotationReason;
+      /** A dead runner may have spent the refresh token and the provider can re-authenticate: drop it. */
       readonly abandonedRefresh: boolean;
     };
 
@@ -129,10 +136,13 @@ function assess(
   if (reason === undefined)
     return { kind: 'outcome', outcome: { status: repaired ? 'repaired' : 'fresh', ok: true, ...tokenFacts(state) } };
 
-  const method: Method = abandonedRefresh
+  // A refresh-only provider tries the possibly spent token: a refused refresh ends as dropping it would.
+  const dropRefresh = abandonedRefresh && options.canObtain !== false;
+  const method: Method = dropRefresh
     ? 'obtain'
     : chooseMethod(t, state, {
         canRefresh: options.canRefresh,
+        canObtain: options.canObtain,
         prefer: options.renewal,
         policy: options.policy,
         gap: options.gapSeconds,
@@ -157,7 +167,7 @@ function assess(
   if (paced !== undefined) return { kind: 'outcome', outcome: { ...paced, reason, ...tokenFacts(state) } };
   if (options.dryRun)
     return { kind: 'outcome', outcome: { ...tokenFacts(state), status: 'would-rotate', ok: true, method, reason } };
-  return { kind: 'take', method, reason, abandonedRefresh };
+  return { kind: 'take', method, reason, abandonedRefresh: dropRefresh };
 }
 
 /**

@@ -115,14 +115,24 @@ export function renewalDueAt(
 
 /**
  * Refresh only while the refresh token has comfortably more life than the next gap
- * between passes; otherwise (none, near expiry, or possibly spent) re-authenticate.
+ * between passes; otherwise (none, near expiry, or possibly spent) re-authenticate. A
+ * provider that cannot re-authenticate (`canObtain: false`, a refresh-only profile)
+ * refreshes whenever it holds a refresh token: near its expiry, refreshing is its only hope.
  */
 export function chooseMethod(
   now: number,
   state: StateRecord,
-  options: { canRefresh: boolean; prefer: 'refresh' | 'reauthenticate'; policy: EffectivePolicy; gap: number },
+  options: {
+    canRefresh: boolean;
+    /** Absent: true. */
+    canObtain?: boolean | undefined;
+    prefer: 'refresh' | 'reauthenticate';
+    policy: EffectivePolicy;
+    gap: number;
+  },
 ): Method {
   if (!options.canRefresh || options.prefer === 'reauthenticate' || state.refresh_token === undefined) return 'obtain';
+  if (options.canObtain === false) return 'refresh';
   if (state.refresh_expires_at !== undefined) {
     const left = (Date.parse(state.refresh_expires_at) - now) / 1000;
     if (left <= options.policy.min_margin_seconds + options.gap) return 'obtain';

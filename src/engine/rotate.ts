@@ -91,6 +91,7 @@ async function rotateSteps(target: RotationTarget, env: RotationEnv, log: Logger
     policy: target.policy,
     gapSeconds: env.gapSeconds,
     canRefresh: target.provider.refresh !== undefined,
+    canObtain: target.provider.reauthenticates !== false,
     renewal: target.renewal,
     now,
     sleep,

@@ -39,6 +39,12 @@ export interface TokenProvider {
    * @throws {ProviderError}
    */
   refresh?(refreshToken: string, options?: CallOptions): Promise<TokenSet>;
+  /**
+   * `false` for a refresh-only profile (`oauth2` with `grant: refresh_token`), whose
+   * `obtain` can only fail asking for an imported refresh token: the engine then refreshes
+   * whenever it holds a refresh token, however close to its expiry. Absent: `true`.
+   */
+  readonly reauthenticates?: boolean;
 }
 
 export type { ProviderError };

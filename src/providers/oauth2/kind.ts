@@ -31,6 +31,7 @@ export const IMPORT_REQUIRED_MESSAGE =
 function refreshOnly(provider: TokenProvider): TokenProvider {
   return {
     kind: provider.kind,
+    reauthenticates: false,
     obtain: () =>
       Promise.reject(new ProviderError('permanent', IMPORT_REQUIRED_MESSAGE, { reason: IMPORT_REQUIRED_REASON })),
     ...(provider.refresh === undefined ? {} : { refresh: provider.refresh.bind(provider) }),

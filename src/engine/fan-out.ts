@@ -63,13 +63,21 @@ export async function publishToSecondaries(
           retry: { attempts: 1 },
         });
         if (result.written) {
-          logger.info({ store: secondary.name, generation: desired.generation }, 'published token to secondary store');
+          logger.info(
+            { secondary: secondary.name, generation: desired.generation },
+            'published token to secondary store',
+          );
         }
         return undefined;
       } catch (error) {
         const message = describeError(error);
         logger.warn(
-          { store: secondary.name, generation: desired.generation, code: PUBLISH_SECONDARY_FAILED, err: { message } },
+          {
+            secondary: secondary.name,
+            generation: desired.generation,
+            code: PUBLISH_SECONDARY_FAILED,
+            err: { message },
+          },
           'could not publish token to secondary store; retried next pass',
         );
         return { store: secondary.name, code: PUBLISH_SECONDARY_FAILED, message };

@@ -82,10 +82,14 @@ describe('fan-out (built CLI, OpenBao primary, file store secondary)', () => {
 
     const blocked = await scenario.cli(['run', '--json', '--force', '--provider', 'generic']);
     expect(blocked.code, blocked.stderr.slice(-2000)).toBe(0);
-    expect(outcomesOf(blocked)).toEqual([expect.objectContaining({ provider: 'generic', status: 'rotated', ok: true, generation: 2 })]);
+    expect(outcomesOf(blocked)).toEqual([
+      expect.objectContaining({ provider: 'generic', status: 'rotated', ok: true, generation: 2 }),
+    ]);
     expect(await scenario.publicRecord('generic')).toMatchObject({ generation: 2 });
     const warnings = logLines(blocked).filter((line) => line['code'] === 'PUBLISH_SECONDARY_FAILED');
-    expect(warnings).toEqual([expect.objectContaining({ level: 40, provider: 'generic', store: 'mirror', generation: 2 })]);
+    expect(warnings).toEqual([
+      expect.objectContaining({ level: 40, provider: 'generic', secondary: 'mirror', generation: 2 }),
+    ]);
 
     await rm(join(mirrorDir, 'tokens'));
     // No --force: the providers are fresh, and their secondaries are repaired from the primary.

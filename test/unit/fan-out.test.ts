@@ -41,7 +41,12 @@ function publicAt(generation: number, access = `at-gen-${generation}`): Record<s
 describe('publishToSecondaries', () => {
   it('writes the public record, and only the public record, to a secondary that has none', async () => {
     const secondary = new MemoryStore();
-    const failures = await publishToSecondaries('api', state(3), [{ name: 'mirror', store: secondary }], silentLogger());
+    const failures = await publishToSecondaries(
+      'api',
+      state(3),
+      [{ name: 'mirror', store: secondary }],
+      silentLogger(),
+    );
     expect(failures).toEqual([]);
     expect([...secondary.records.keys()]).toEqual([recordPaths.public('api')]);
     const written = secondary.records.get(recordPaths.public('api'))?.value;
@@ -90,7 +95,7 @@ describe('publishToSecondaries', () => {
     expect(failures).toEqual([{ store: 'broken', code: PUBLISH_SECONDARY_FAILED, message: expect.any(String) }]);
     expect(healthy.records.get(recordPaths.public('api'))?.value).toMatchObject({ generation: 5 });
     const warning = logs.lines().find((line) => line['code'] === PUBLISH_SECONDARY_FAILED);
-    expect(warning).toMatchObject({ level: 40, store: 'broken', generation: 5 });
+    expect(warning).toMatchObject({ level: 40, secondary: 'broken', generation: 5 });
     expect(logs.text()).not.toContain(ACCESS);
     expect(logs.text()).not.toContain(REFRESH);
   });

@@ -118,7 +118,14 @@ export class SecondaryStores<C extends object> {
       let built = this.#built.get(name);
       if (built === undefined || built.config !== config) {
         if (built !== undefined) this.#retired.push(built.store);
-        built = { config, store: this.#create(config) };
+        this.#built.delete(name);
+        try {
+          built = { config, store: this.#create(config) };
+        } catch (error) {
+          // Reported as that secondary's failure, and built again by the next pass.
+          selected.push({ name, store: unbuiltStore(error) });
+          continue;
+        }
         this.#built.set(name, built);
       }
       selected.push({ name, store: built.store });
@@ -133,6 +140,12 @@ export class SecondaryStores<C extends object> {
     this.#retired.length = 0;
     await Promise.allSettled(stores.map((store) => store.close()));
   }
+}
+
+/** A store that could not be built: every call fails with the reason, so it is reported as any failed secondary. */
+function unbuiltStore(error: unknown): SecretStore {
+  const fail = () => Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  return { kind: 'unbuilt', capabilities: { compareAndSet: false }, read: fail, write: fail, close: async () => {} };
 }
 
 /**

@@ -155,6 +155,30 @@ describe('SecondaryStores', () => {
   });
 });
 
+describe('SecondaryStores: a section that cannot be built', () => {
+  it('fails that secondary with a warning, never the caller, and builds it again next time', async () => {
+    let attempts = 0;
+    const healthy = new MemoryStore();
+    const secondaries = new SecondaryStores<{ n: number }>(() => {
+      attempts++;
+      if (attempts === 1) throw new Error('kubeconfig not readable');
+      return healthy;
+    });
+    const sections = { m: { n: 1 } };
+    const logs = captureLogs();
+    const seen = new Map([['api', { ...state(1) }]]);
+    const first = await fanOut(seen, () => secondaries.select(sections, ['m']), logs.logger);
+    expect(first.get('api')).toEqual([
+      { store: 'm', code: PUBLISH_SECONDARY_FAILED, message: expect.stringContaining('kubeconfig not readable') },
+    ]);
+    expect(logs.lines().filter((line) => line['code'] === PUBLISH_SECONDARY_FAILED)).toHaveLength(1);
+    const second = await fanOut(seen, () => secondaries.select(sections, ['m']), logs.logger);
+    expect(second.size).toBe(0);
+    expect(attempts).toBe(2);
+    expect(healthy.records.get(recordPaths.public('api'))?.value).toMatchObject({ generation: 1 });
+  });
+});
+
 describe('config: stores and publish_to', () => {
   const base = `
 stores:

@@ -9,6 +9,7 @@ import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config, ProviderConfig } from './config/schema.js';
 import { assertStoreFits } from './engine/budget.js';
+import { fanOut, SecondaryStores } from './engine/fan-out.js';
 import { readHeartbeat, recordHeartbeat } from './engine/heartbeat.js';
 import type { Outcome } from './engine/outcome.js';
 import { type PassSummary, passCounts, runPass, watchingStates } from './engine/pass.js';
@@ -21,7 +22,7 @@ import { type Logger, silentLogger } from './observability/logger.js';
 import { consecutiveFailures, type SettleResult, WebhookDispatcher } from './observability/webhooks.js';
 import { createProvider, expectedLifetime } from './providers/registry.js';
 import type { SecretStore } from './stores/contract.js';
-import { createStore } from './stores/registry.js';
+import { createStore, type StoreConfig } from './stores/registry.js';
 
 /** Options for {@link createRotator}. */
 export interface RotatorOptions {
@@ -293,6 +294,8 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
   /** Providers the last pass that read them found fresh (see {@link PassOptions.onlyPossiblyDue}). */
   const fresh = new Map<string, FreshSince>();
   const webhooks = options.webhooks ?? new WebhookDispatcher({ logger });
+  /** The `stores` public records are also published to (fan-out); they never hold state or leases. */
+  const secondaries = new SecondaryStores<StoreConfig>((section) => createStore(section, { logger }));
 
   return {
     store,
@@ -379,6 +382,11 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
           else fresh.set(target.name, since);
         });
       }
+      // Fan-out after the primary is written, never failing the pass (see engine/fan-out.ts).
+      if (!passOptions.dryRun && config.publish_to !== undefined) {
+        const publishTo = config.publish_to;
+        await fanOut(seen, (name) => secondaries.select(config.stores, publishTo[name] ?? []), logger);
+      }
       const summary = withOutcomes(ran, [...skipped, ...unresolved], selected);
       logger.info({ counts: passCounts(summary), duration_ms: summary.durationMs, ok: summary.ok }, 'pass finished');
       // Announced in the background: a slow or failing receiver never delays the pass.
@@ -415,6 +423,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
     settle: (timeoutMs) => webhooks.settle(timeoutMs),
     async close() {
       await webhooks.settle();
+      await secondaries.close();
       await store.close();
     },
   };

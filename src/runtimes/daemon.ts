@@ -63,9 +63,16 @@ export interface DaemonOptions {
  */
 export const FULL_CHECK_EVERY_MS = 10 * 60 * 1000;
 
-/** The daemon's metrics, unless the caller brought its own: per process, with the schedule gap the alert rules read. */
-function daemonMetrics(options: DaemonOptions): RotatorMetrics {
+/**
+ * The daemon's metrics: the caller's, else, when there is a listener to serve them, a
+ * registry per process with the schedule gap the alert rules read. Without either there is
+ * none: nothing would ever read it, and feeding it is not free (prom-client's event-loop
+ * monitor wakes the process every 10 ms, ~8 ms of CPU a second, and a pass sets gauges for
+ * every provider; issue 13).
+ */
+function daemonMetrics(options: DaemonOptions): RotatorMetrics | undefined {
   if (options.metrics !== undefined) return options.metrics;
+  if (options.listen === undefined) return undefined;
   const providers = options.providers ?? options.configuredProviders;
   return new RotatorMetrics({
     gapSeconds: options.rotator.gapSeconds,
@@ -73,6 +80,9 @@ function daemonMetrics(options: DaemonOptions): RotatorMetrics {
     ...(options.version ? { version: options.version } : {}),
   });
 }
+
+/** The report of a daemon without metrics: a pass's outcome is in its logs and its heartbeat. */
+const UNREPORTED: PassReport = { ran: () => undefined, couldNotRun: () => undefined };
 
 /** Binds the ops listener, if asked; a bind failure throws before any pass runs. */
 async function startListener(
@@ -120,9 +130,10 @@ export async function checkAtStart(rotator: Pick<Rotator, 'check'>, logger: Logg
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
   const metrics = daemonMetrics(options);
-  const listener = await startListener(options, metrics);
+  const listener = metrics === undefined ? undefined : await startListener(options, metrics);
   try {
-    await schedulePasses(options, prometheusReport(metrics), () => listener?.readiness.shuttingDown());
+    const report = metrics === undefined ? UNREPORTED : prometheusReport(metrics);
+    await schedulePasses(options, report, () => listener?.readiness.shuttingDown());
   } finally {
     if (listener !== undefined) {
       await listener.server.close();

@@ -1,8 +1,9 @@
 /**
- * The cron expressions node-cron 4 schedules, parsed and walked without node-cron, so the
- * code that only needs facts about a schedule (its longest gap, its runs a day) does not
- * load a scheduler: the Lambda bundle, where node-cron's timers, forks and state machine
- * are dead weight. The daemon still schedules with node-cron itself.
+ * The cron expressions node-cron 4 schedules, parsed and walked without node-cron: the
+ * facts about a schedule (its longest gap, its runs a day) come from here, and so do the
+ * daemon's passes (`runOnSchedule` in `runtimes/daemon.ts`: the next run and one timer,
+ * where node-cron's scheduler kept waking the process). node-cron itself is only a test
+ * dependency now, the reference this port is checked against.
  *
  * This is a port of node-cron 4.6's expression conversion, validation and next-match walk
  * (`convertExpression`, `validateDetailed`, `TimeMatcher`, `MatcherWalker`; ISC licence,

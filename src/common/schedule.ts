@@ -2,7 +2,7 @@
  * Facts about a cron schedule (node-cron syntax, optional seconds field) that the engine's
  * policy and a store's sizing both need: the longest gap between two runs, and the runs in
  * a day. Computed by {@link CronSchedule} (node-cron's semantics, without its scheduler), so
- * a runtime that never schedules (the Lambda) does not load node-cron.
+ * no runtime loads node-cron.
  */
 import { CronSchedule } from './cron.js';
 

@@ -1,5 +1,5 @@
 /**
- * The long-running runtime: passes on a node-cron schedule, never overlapping, until its
+ * The long-running runtime: passes on a cron schedule, never overlapping, until its
  * stop signal is aborted (the door's SIGTERM/SIGINT, see `door.ts`); then it stops
  * scheduling, lets the pass in flight finish (its leases are released as each provider
  * completes, and a provider waiting for another runner's lease stops waiting), closes
@@ -12,13 +12,13 @@
  * With `listen`, it serves `/healthz`, `/readyz` and `/metrics` (see `http.ts`); every
  * pass feeds the metrics, and readiness fails while draining.
  */
-import { createTask, type ScheduledTask } from 'node-cron';
+import { CronSchedule } from '../common/cron.js';
 import type { PassSummary } from '../engine/pass.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { RotatorMetrics } from '../observability/metrics.js';
 import type { Rotator } from '../rotator.js';
-import { errorCode, type PassReport, prometheusReport, reportedPass, untilAborted } from './door.js';
+import { errorCode, type PassReport, prometheusReport, reportedPass } from './door.js';
 import { type ListenAddress, type OpsServer, startOpsServer } from './http.js';
 import { createReadiness, type ReadinessCheck } from './readiness.js';
 
@@ -63,9 +63,16 @@ export interface DaemonOptions {
  */
 export const FULL_CHECK_EVERY_MS = 10 * 60 * 1000;
 
-/** The daemon's metrics, unless the caller brought its own: per process, with the schedule gap the alert rules read. */
-function daemonMetrics(options: DaemonOptions): RotatorMetrics {
+/**
+ * The daemon's metrics: the caller's, else, when there is a listener to serve them, a
+ * registry per process with the schedule gap the alert rules read. Without either there is
+ * none: nothing would ever read it, and feeding it is not free (prom-client's event-loop
+ * monitor wakes the process every 10 ms, ~8 ms of CPU a second, and a pass sets gauges for
+ * every provider; issue 13).
+ */
+function daemonMetrics(options: DaemonOptions): RotatorMetrics | undefined {
   if (options.metrics !== undefined) return options.metrics;
+  if (options.listen === undefined) return undefined;
   const providers = options.providers ?? options.configuredProviders;
   return new RotatorMetrics({
     gapSeconds: options.rotator.gapSeconds,
@@ -73,6 +80,9 @@ function daemonMetrics(options: DaemonOptions): RotatorMetrics {
     ...(options.version ? { version: options.version } : {}),
   });
 }
+
+/** The report of a daemon without metrics: a pass's outcome is in its logs and its heartbeat. */
+const UNREPORTED: PassReport = { ran: () => undefined, couldNotRun: () => undefined };
 
 /** Binds the ops listener, if asked; a bind failure throws before any pass runs. */
 async function startListener(
@@ -120,9 +130,10 @@ export async function checkAtStart(rotator: Pick<Rotator, 'check'>, logger: Logg
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
   const metrics = daemonMetrics(options);
-  const listener = await startListener(options, metrics);
+  const listener = metrics === undefined ? undefined : await startListener(options, metrics);
   try {
-    await schedulePasses(options, prometheusReport(metrics), () => listener?.readiness.shuttingDown());
+    const report = metrics === undefined ? UNREPORTED : prometheusReport(metrics);
+    await schedulePasses(options, report, () => listener?.readiness.shuttingDown());
   } finally {
     if (listener !== undefined) {
       await listener.server.close();
@@ -138,7 +149,6 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
   // Readiness fails from the signal on, while the pass in flight is still finishing.
   if (stop.aborted) onShutdown();
   else stop.addEventListener('abort', onShutdown, { once: true });
-  let inFlight: Promise<unknown> = Promise.resolve();
   const now = options.now ?? Date.now;
   const fullCheckEveryMs = options.fullCheckEveryMs ?? FULL_CHECK_EVERY_MS;
   /** When the last full pass that ran started; until one has, every pass is full. */
@@ -168,23 +178,69 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
       );
     }
   };
-  const tracked = () => {
-    const pass = runOnce();
-    inFlight = pass;
-    return pass;
-  };
-
-  const task: ScheduledTask = createTask(options.schedule, tracked, {
-    noOverlap: true,
-    name: 'token-rotator',
-    ...(options.timezone ? { timezone: options.timezone } : {}),
-  });
+  const cron = new CronSchedule(options.schedule, options.timezone);
   logger.info({ schedule: options.schedule, gap_seconds: rotator.gapSeconds }, 'daemon started');
-  if (options.passAtStart !== false) await tracked();
-  if (!stop.aborted) await task.start();
+  if (options.passAtStart !== false) await runOnce();
+  await runOnSchedule(cron, runOnce, stop);
+}
 
-  await untilAborted(stop);
-  await task.stop();
-  await inFlight;
-  await task.destroy();
+/**
+ * setTimeout's longest delay, 2^31 - 1 ms (about 24.8 days): a longer one fires at once
+ * (Node warns and uses 1 ms), so a longer wait is taken in pieces.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Resolves `true` once the wall clock has reached `schedule`'s next run after now, or
+ * `false` as soon as `stop` is aborted (the timer is then cleared). One timer at a time,
+ * ref'd so that it keeps the process alive. A timer that fires while the wall clock is
+ * still before that run (a wait longer than {@link MAX_TIMER_MS}, taken in pieces, or the
+ * clock set back meanwhile) looks the next run up again from now and waits for it: a
+ * clock set back an hour does not leave an hour without passes.
+ */
+function nextRunReached(schedule: CronSchedule, stop: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (stop.aborted) {
+      resolve(false);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let at = schedule.nextRun(new Date()).getTime();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const arm = () => {
+      const now = Date.now();
+      if (now >= at) {
+        stop.removeEventListener('abort', onAbort);
+        resolve(true);
+        return;
+      }
+      timer = setTimeout(wake, Math.min(at - now, MAX_TIMER_MS));
+    };
+    const wake = () => {
+      if (Date.now() < at) at = schedule.nextRun(new Date()).getTime();
+      arm();
+    };
+    stop.addEventListener('abort', onAbort, { once: true });
+    arm();
+  });
+}
+
+/**
+ * Runs `run` at every run of `schedule` until `stop` is aborted; resolves once it is and
+ * the run in flight, if any, has finished. Never two runs at once: the next run is looked
+ * up when one ends, from the time it ends, so a run of the schedule that falls while one
+ * is in flight is skipped, as node-cron's `noOverlap` did (issue 13 replaced node-cron's
+ * scheduler with this timer). A timer that fires late (the event loop was busy, the
+ * machine slept) still runs: for tokens that expire, a late pass beats a skipped one.
+ * @example await runOnSchedule(new CronSchedule('*\/5 * * * *', 'Europe/Rome'), pass, stop.signal);
+ */
+export async function runOnSchedule(
+  schedule: CronSchedule,
+  run: () => Promise<void>,
+  stop: AbortSignal,
+): Promise<void> {
+  while (await nextRunReached(schedule, stop)) await run();
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { passesPerDay, scheduleGapSeconds } from './common/schedule.js';
+import { abortableSleep } from './common/sleep.js';
 import type { LoadedConfig } from './config/load.js';
 import type { Config, ProviderConfig } from './config/schema.js';
 import { assertStoreFits } from './engine/budget.js';
@@ -352,6 +353,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
       const seen = new Map<string, Record<string, unknown>>();
       /** Each provider's state record as the pass first read it: what `recovered` is decided on. */
       const before = new Map<string, Record<string, unknown>>();
+      const { signal } = passOptions;
       const ran = await runPass(
         targets,
         {
@@ -369,7 +371,7 @@ export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}
           now,
           ...(passOptions.force ? { force: true } : {}),
           ...(passOptions.dryRun ? { dryRun: true } : {}),
-          ...(passOptions.signal ? { signal: passOptions.signal, sleep: abortableSleep(passOptions.signal) } : {}),
+          ...(signal ? { signal, sleep: (ms: number) => abortableSleep(ms, signal) } : {}),
         },
         config.policy.concurrency,
       );
@@ -465,18 +467,4 @@ function withOutcomes(summary: PassSummary, extra: readonly Outcome[], order: re
   const counts = { ...summary.counts };
   for (const outcome of extra) counts[outcome.status]++;
   return { ...summary, outcomes, counts, ok: summary.ok && extra.every((outcome) => outcome.ok) };
-}
-
-function abortableSleep(signal: AbortSignal) {
-  return (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
 }

@@ -18,6 +18,7 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { abortableSleep } from '../common/sleep.js';
 import type { WebhookEventName } from '../common/webhooks.js';
 import type { Outcome } from '../engine/outcome.js';
 import { describeError } from '../errors.js';
@@ -251,7 +252,7 @@ export class WebhookDispatcher {
     for (let attempt = 0; attempt <= delays.length; attempt++) {
       if (attempt > 0) {
         const delay = delays[attempt - 1] ?? 0;
-        await sleep(delay / 2 + (random() * delay) / 2, abort);
+        await abortableSleep(delay / 2 + (random() * delay) / 2, abort);
       }
       if (abort.aborted) {
         last = 'the runtime stopped waiting';
@@ -295,17 +296,4 @@ function describeReceiver(url: string): string {
   } catch {
     return '(invalid URL)';
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

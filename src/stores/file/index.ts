@@ -12,6 +12,7 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConflictError, RotatorError, StoreError } from '../../errors.js';
 import {
   assertRecordPath,
@@ -23,7 +24,7 @@ import {
 } from '../contract.js';
 import { DIRECTORY_MODE, errorCode, openTemporaryFile, syncDirectory, type TemporaryFile } from './atomic.js';
 import { acquireLock, type HeldLock } from './lock.js';
-import { encodeData, encodeRecord, readRecordFile, readRecordFileSync } from './record.js';
+import { encodeData, encodeRecord, readRecordFileSync } from './record.js';
 
 /**
  * The largest record the file store keeps, in bytes of its JSON. The disk sets no useful
@@ -88,8 +89,12 @@ export class FileStore implements SecretStore, RecordLister {
   /** Reads a record, or `undefined` when there is none; the version is the file's counter. */
   async read(path: string): Promise<StoredRecord | undefined> {
     assertRecordPath(path);
+    // The read itself is synchronous (see readRecordFileSync: a small file in the page
+    // cache); one turn of the event loop first keeps what an asynchronous read gave, that a
+    // caller reading in a loop lets the writes and timers around it run.
+    await nextTurn();
     try {
-      const record = await readRecordFile(this.#fileOf(path), path);
+      const record = readRecordFileSync(this.#fileOf(path), path);
       return record === undefined ? undefined : { value: record.data, version: String(record.version) };
     } catch (error) {
       throw wrap(error, `could not read record ${path} in ${this.directory}`);

@@ -78,7 +78,7 @@ Rotates every provider whose token is missing or due, then exits:
     summary: 'run passes on the config schedule until SIGTERM or SIGINT',
     usage: `token-rotator daemon [--provider NAME]... [--listen HOST:PORT]
 
-Runs a pass at start and then on policy.schedule (node-cron, no overlap). On SIGTERM or
+Runs a pass at start and then on policy.schedule (cron syntax, no overlap). On SIGTERM or
 SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
 
   -p, --provider NAME only this provider (repeatable)

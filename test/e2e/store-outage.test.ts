@@ -48,8 +48,8 @@ function logLines(stderr: string): Record<string, any>[] {
 }
 
 /** Starts the daemon and returns it with its live stderr. */
-function startDaemon(scenario: Scenario, args: readonly string[] = []) {
-  const { child, done } = scenario.spawnCli(['daemon', ...args]);
+function startDaemon(scenario: Scenario, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const { child, done } = scenario.spawnCli(['daemon', ...args], env);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return { child, done, stderr: () => stderr };
@@ -198,7 +198,9 @@ describe('a ${file:…} credential removed while the daemon runs', () => {
     expect(secretFile).toBeDefined();
     const secret = await readFile(secretFile!, 'utf8');
 
-    const daemon = startDaemon(scenario);
+    // Every pass reads every provider: between its full checks (every 10 minutes by default)
+    // the daemon resolves a fresh provider's references only when it is due.
+    const daemon = startDaemon(scenario, [], { TOKEN_ROTATOR_FULL_CHECK_SECONDS: '0' });
     running.push(daemon.child);
     const passes = () => logLines(daemon.stderr()).filter((line) => line.msg === 'pass finished');
     await waitFor(async () => passes().some((line) => line.ok === true), 60_000, 'a first good pass');

@@ -11,14 +11,17 @@ import { main } from '../../src/runtimes/cli.js';
 import { EXIT, PUSHGATEWAY_ENV, PUSHGATEWAY_INSTANCE_ENV } from '../../src/runtimes/door.js';
 
 /** Runs `main` with `args` on captured streams and an empty environment. */
-async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   let err = '';
   stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await main(args, { stdout, stderr, env: {} });
+  const code = await main(args, { stdout, stderr, env });
   return { code, stdout: out, stderr: err };
 }
 
@@ -69,5 +72,15 @@ describe('token-rotator (cli.ts)', () => {
 
     expect(code).toBe(EXIT.usage);
     expect(err).toMatch(/^token-rotator run: --pushgateway must be an http\(s\) URL/);
+  });
+
+  it('refuses a full-check interval that is not a whole number of seconds, before reading the config', async () => {
+    const result = await cli(['daemon', '--config', '/nonexistent/token-rotator.yaml'], {
+      TOKEN_ROTATOR_FULL_CHECK_SECONDS: 'soon',
+    });
+
+    expect(result.code).toBe(EXIT.usage);
+    expect(result.stderr).toContain('TOKEN_ROTATOR_FULL_CHECK_SECONDS must be a whole number of seconds');
+    expect(result.stderr).not.toContain('cannot read config file');
   });
 });

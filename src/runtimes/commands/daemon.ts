@@ -8,6 +8,7 @@ import { type CommandContext, text, texts, UsageError } from './contract.js';
 /** Runs the daemon until a signal stops it, then exits 0. */
 export async function run(ctx: CommandContext): Promise<number> {
   const listen = listenOption(text(ctx.values['listen']));
+  const fullCheckEveryMs = fullCheckOption(ctx.io.env[FULL_CHECK_ENV]);
   const { loaded, logger, rotator } = await ctx.open();
   const providers = texts(ctx.values['provider']);
   const stop = stopOnSignals({
@@ -24,6 +25,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       ...(providers ? { providers } : {}),
       ...(listen ? { listen } : {}),
       configuredProviders: loaded.providerNames,
+      ...(fullCheckEveryMs === undefined ? {} : { fullCheckEveryMs }),
       version: packageVersion(),
     });
   } finally {
@@ -31,6 +33,21 @@ export async function run(ctx: CommandContext): Promise<number> {
     await rotator.close();
   }
   return EXIT.ok;
+}
+
+/**
+ * The environment variable that sets how often, in seconds, a daemon pass reads every
+ * provider (default 600; 0: every pass), for operators who want a record changed or a
+ * credential file removed behind the daemon's back noticed sooner, at the cost of idle passes.
+ */
+export const FULL_CHECK_ENV = 'TOKEN_ROTATOR_FULL_CHECK_SECONDS';
+
+/** Validates {@link FULL_CHECK_ENV} before anything else runs: a whole number of seconds, or unset. */
+function fullCheckOption(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d{1,9}$/.test(value))
+    throw new UsageError(`${FULL_CHECK_ENV} must be a whole number of seconds (0: every pass)`);
+  return Number(value) * 1000;
 }
 
 /** Validates `--listen` before anything else runs. */

@@ -18,6 +18,12 @@ export type SchemaMode = 'raw' | 'resolved';
 /** The message of a credential written in plain text. */
 export const REFERENCE_HINT = 'must be a reference (${env:NAME}, ${file:/path} or ${store:PATH#KEY}), never plain text';
 
+/** The first line of a PKCS#8 PEM private key (RFC 7468 §10): a header, not a key. */
+const PKCS8_ARMOUR = '-----BEGIN PRIVATE KEY-----';
+
+/** The first line of a PEM private key of any encoding (PKCS#8, PKCS#1, SEC 1). */
+const PEM_KEY_ARMOUR = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
 const URL_HINT = 'must be an https:// URL (http:// only on loopback)';
 
 /**
@@ -45,6 +51,16 @@ export function fieldKit(mode: SchemaMode) {
         ? z.string().check(z.refine((v) => isWholeReference(v) || isSafeTokenUrl(v), URL_HINT))
         : z.string().check(z.refine(isSafeTokenUrl, URL_HINT)),
     seconds: () => z.number().check(z.int('must be a whole number of seconds'), z.positive('must be positive')),
+    /** A PKCS#8 PEM private key, as a credential; the resolved pass checks its armour, never echoing it. */
+    pkcs8Key: () =>
+      raw
+        ? z.string().check(z.refine(isWholeReference, REFERENCE_HINT))
+        : z.string().check(z.refine((v) => v.includes(PKCS8_ARMOUR), `must be a PKCS#8 PEM key (${PKCS8_ARMOUR})`)),
+    /** A PEM private key of any encoding, as a credential; the resolved pass checks its armour. */
+    pemKey: () =>
+      raw
+        ? z.string().check(z.refine(isWholeReference, REFERENCE_HINT))
+        : z.string().check(z.refine((v) => PEM_KEY_ARMOUR.test(v), 'must be a PEM private key')),
   };
 }
 

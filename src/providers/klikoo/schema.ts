@@ -18,14 +18,7 @@ export function klikooSchema(kit: FieldKit) {
     base_url: url(),
     client_id: raw ? text() : text().check(z.regex(UUID_V4, 'must be a UUID v4 (36 characters)')),
     client_secret: raw ? secret() : secret().check(z.refine((v) => v.length === 32, 'must be 32 characters')),
-    private_key: raw
-      ? secret()
-      : secret().check(
-          z.refine(
-            (v) => v.includes('-----BEGIN PRIVATE KEY-----'),
-            'must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)',
-          ),
-        ),
+    private_key: kit.pkcs8Key(),
     ...commonProviderFields(kit),
   });
 }

@@ -110,21 +110,6 @@ const FIELDS_OF_METHOD = {
 /** The fields that belong to one method or another (`key_id` and `assertion_audience` go with `private_key`). */
 const METHOD_FIELDS = ['client_secret', 'private_key', 'key_id', 'assertion_audience', 'tls_certificate', 'tls_key'];
 
-/** A PEM private key, PKCS#8 when `pkcs8`; the resolved pass checks the armour, never echoing the value. */
-function pemPrivateKey(kit: FieldKit, pkcs8: boolean) {
-  if (kit.raw) return kit.secret();
-  return pkcs8
-    ? kit
-        .secret()
-        .check(
-          z.refine(
-            (v) => v.includes('-----BEGIN PRIVATE KEY-----'),
-            'must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)',
-          ),
-        )
-    : kit.secret().check(z.refine((v) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(v), 'must be a PEM private key'));
-}
-
 /** The client-authentication fields of an `oauth2` section; spread into its `z.object`. */
 function clientAuthFields(kit: FieldKit) {
   const { text, secret } = kit;
@@ -140,7 +125,7 @@ function clientAuthFields(kit: FieldKit) {
       ),
     client_secret: described(secret(), 'body and basic: the client secret (a reference)'),
     private_key: described(
-      pemPrivateKey(kit, true),
+      kit.pkcs8Key(),
       'private_key_jwt: PKCS#8 PEM key that signs the assertion (a reference); RSA → RS256, EC P-256/384/521 → ES256/384/512, Ed25519',
     ),
     key_id: described(text(), 'private_key_jwt: the kid of the key, when the server holds several'),
@@ -152,7 +137,7 @@ function clientAuthFields(kit: FieldKit) {
       text(),
       'tls_client_auth: the client certificate (chain), PEM, usually a ${file:…} reference',
     ),
-    tls_key: described(pemPrivateKey(kit, false), "tls_client_auth: the certificate's PEM private key (a reference)"),
+    tls_key: described(kit.pemKey(), "tls_client_auth: the certificate's PEM private key (a reference)"),
     tls_ca: described(
       text(),
       "Any method: PEM CA certificates that the token endpoint's certificate must chain to, in place of the system CAs",

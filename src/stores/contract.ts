@@ -140,6 +140,28 @@ export interface RecordPruner {
 }
 
 /**
+ * Removes records: what `token-rotator revoke PROVIDER` uses to decommission a provider
+ * once its tokens are revoked. Not part of {@link SecretStore}: the engine never removes a
+ * record while rotating.
+ */
+export interface RecordRemover {
+  /**
+   * Removes the record at `path` with every version the backend keeps of it, so no
+   * consumer can read it again (Vault: its metadata; AWS: the secret or parameter without
+   * a recovery window; Kubernetes: the Secret or its key; file: the file). `usage` is what
+   * the record was written with, as for {@link SecretStore.read}.
+   * @returns `false` when there was no record at `path` (removing twice is not an error).
+   * @throws {StoreError} as {@link SecretStore.write} does.
+   */
+  remove(path: string, usage?: RecordUsage): Promise<boolean>;
+}
+
+/** True when the store can remove records ({@link RecordRemover}). */
+export function isRecordRemover(store: SecretStore): store is SecretStore & RecordRemover {
+  return typeof (store as Partial<RecordRemover>).remove === 'function';
+}
+
+/**
  * Checks a record path: relative, slash-separated segments of `[A-Za-z0-9._-]`, no `..`.
  * @throws {StoreError} `retryable: false`: the same path is refused however often it is tried.
  */

@@ -44,7 +44,7 @@ export interface TokenReader {
 /**
  * Creates a reader.
  * @example
- * const reader = createTokenReader({ store: createStore({ kind: 'file', directory: '/var/lib/token-rotator' }) });
+ * const reader = createTokenReader({ store: await createStore({ kind: 'file', directory: '/var/lib/token-rotator' }) });
  * let response = await fetch(url, { headers: { authorization: await reader.authorization('klikoo') } });
  * if (response.status === 401) {
  *   reader.invalidate('klikoo');

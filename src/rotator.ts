@@ -279,13 +279,13 @@ function describeState(
 }
 
 /**
- * Builds a rotator. The schedule is checked against every provider's expected lifetime
- * before the store is built, so an unworkable config touches nothing.
+ * Builds a rotator, importing the store kind the config names. It connects to nothing:
+ * the store is reached at the rotator's first call.
  */
-export function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}): Rotator {
+export async function createRotator(loaded: LoadedConfig, options: RotatorOptions = {}): Promise<Rotator> {
   const gapSeconds = gapOf(loaded.policy);
   const logger = options.logger ?? silentLogger();
-  const store = options.store ?? createStore(loaded.store, { logger });
+  const store = options.store ?? (await createStore(loaded.store, { logger }));
   assertStoreFits(store.kind, store.capabilities, () => passesPerDay(loaded.policy.schedule, loaded.policy.timezone));
   const holder = options.holder ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const now = options.now ?? Date.now;

@@ -100,12 +100,12 @@ export function seenState(value: Record<string, unknown> | undefined): StateReco
  * references changed); one whose section changed is closed and built anew.
  */
 export class SecondaryStores<C extends object> {
-  readonly #create: (config: C) => SecretStore;
+  readonly #create: (config: C) => Promise<SecretStore>;
   readonly #built = new Map<string, { readonly config: C; readonly store: SecretStore }>();
   readonly #retired: SecretStore[] = [];
 
   /** @param create builds a store from its config section (the store registry's factory). */
-  constructor(create: (config: C) => SecretStore) {
+  constructor(create: (config: C) => Promise<SecretStore>) {
     this.#create = create;
   }
 
@@ -119,13 +119,11 @@ export class SecondaryStores<C extends object> {
       if (built === undefined || built.config !== config) {
         if (built !== undefined) this.#retired.push(built.store);
         this.#built.delete(name);
-        try {
-          built = { config, store: this.#create(config) };
-        } catch (error) {
-          // Reported as that secondary's failure, and built again by the next pass.
-          selected.push({ name, store: unbuiltStore(error) });
-          continue;
-        }
+        const store = deferredStore(this.#create(config), () => {
+          // Reported as that secondary's failure at each call, and built again by the next pass.
+          if (this.#built.get(name)?.store === store) this.#built.delete(name);
+        });
+        built = { config, store };
         this.#built.set(name, built);
       }
       selected.push({ name, store: built.store });
@@ -142,10 +140,28 @@ export class SecondaryStores<C extends object> {
   }
 }
 
-/** A store that could not be built: every call fails with the reason, so it is reported as any failed secondary. */
-function unbuiltStore(error: unknown): SecretStore {
-  const fail = () => Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  return { kind: 'unbuilt', capabilities: { compareAndSet: false }, read: fail, write: fail, close: async () => {} };
+/**
+ * A store still being built (its kind's module imported): each call waits for it. One that
+ * could not be built fails every call with the reason, so it is reported as any failed
+ * secondary; `onFailure` runs once, when the build fails.
+ */
+function deferredStore(building: Promise<SecretStore>, onFailure: () => void): SecretStore {
+  const ready = building.catch((error: unknown) => {
+    onFailure();
+    throw error instanceof Error ? error : new Error(String(error));
+  });
+  // The rejection is seen by every call; this keeps an unused store from reporting it as unhandled.
+  ready.catch(() => {});
+  return {
+    kind: 'secondary',
+    capabilities: { compareAndSet: false },
+    read: async (path, usage) => (await ready).read(path, usage),
+    write: async (path, value, expected, options) => (await ready).write(path, value, expected, options),
+    close: async () => {
+      const store = await ready.catch(() => undefined);
+      await store?.close();
+    },
+  };
 }
 
 /**

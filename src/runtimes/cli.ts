@@ -271,7 +271,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         const { loadConfig } = await import('../config/load.js');
         const loaded = await loadConfig(path, io.env);
         const logger = runtimeLogger(levels, io.stderr);
-        return { loaded, logger, rotator: openRotator(loaded, logger, levels) };
+        return { loaded, logger, rotator: await openRotator(loaded, logger, levels) };
       },
     };
     const { run } = await command.load();

@@ -178,7 +178,7 @@ export async function runDemo(options: {
   const loaded = await loadConfig(configPath);
   const levels = options.levels ?? {};
   const logger = runtimeLogger(levels, options.err);
-  const rotator = openRotator(loaded, logger, levels);
+  const rotator = await openRotator(loaded, logger, levels);
   const stop = stopOnSignals({
     announce: (signal) => logger.info({ signal }, 'shutting down after the pass in flight'),
   });

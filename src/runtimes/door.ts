@@ -107,7 +107,11 @@ export function runtimeLogger(sources: Omit<LogLevelSources, 'config'>, destinat
  * the rotator is used.
  * @throws {LogLevelError} for an invalid flag or environment level.
  */
-export function openRotator(loaded: LoadedConfig, logger: Logger, sources: Omit<LogLevelSources, 'config'>): Rotator {
+export function openRotator(
+  loaded: LoadedConfig,
+  logger: Logger,
+  sources: Omit<LogLevelSources, 'config'>,
+): Promise<Rotator> {
   logger.level = resolveLogLevel({ ...sources, config: loaded.logLevel });
   return createRotator(loaded, { logger });
 }

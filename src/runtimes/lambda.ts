@@ -135,7 +135,7 @@ export function createHandler(
     });
     // Before the store exists: a refused config writes nothing.
     if (!options.allowFileStore) assertLambdaStore(loaded);
-    const rotator = openRotator(loaded, logger, { env });
+    const rotator = await openRotator(loaded, logger, { env });
     logger.info({ source: describeSource(source), store: loaded.store.kind }, 'lambda cold start: config loaded');
     return { rotator, policy: loaded.policy };
   }

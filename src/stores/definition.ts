@@ -26,8 +26,12 @@ export interface StoreKindDefinition<S extends StoreSchema = StoreSchema> {
   readonly kind: z.output<S>['kind'];
   /** The section's schema for one parsing pass, built with the shared field builders. */
   schema(kit: FieldKit): S;
-  /** Builds the store; it must not reach its server before the first call. */
-  create(config: z.output<S>, options: StoreOptions): SecretStore;
+  /**
+   * Builds the store; it must not reach its server before the first call. Asynchronous so
+   * the kind's implementation (and its client libraries) is imported only when a config
+   * names the kind.
+   */
+  create(config: z.output<S>, options: StoreOptions): Promise<SecretStore>;
 }
 
 /** Declares a store kind; an identity function that lets the compiler infer the section's type. */

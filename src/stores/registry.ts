@@ -40,7 +40,10 @@ export const storeSchema = registry.schema;
 /** A resolved `store:` section, of any kind. */
 export type StoreConfig = z.output<ReturnType<typeof storeSchema>>;
 
-/** Builds the store a config describes. It reaches its server only at its first call. */
-export function createStore(config: StoreConfig, options: StoreOptions = {}): SecretStore {
+/**
+ * Builds the store a config describes, importing its kind's implementation on first use.
+ * It reaches its server only at its first call.
+ */
+export async function createStore(config: StoreConfig, options: StoreOptions = {}): Promise<SecretStore> {
   return registry.definitionOf(config.kind).create(config, options);
 }

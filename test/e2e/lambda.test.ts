@@ -92,7 +92,7 @@ function awsConfig(prefix: string, providers = baseConfig['providers']): string 
 
 /** The store the function writes to, through the public API, to read what it wrote. */
 async function storeOf(configText: string): Promise<SecretStore> {
-  const store = createStore((await parseConfig(configText, 'test', {})).store);
+  const store = await createStore((await parseConfig(configText, 'test', {})).store);
   stores.push(store);
   return store;
 }

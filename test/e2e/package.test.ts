@@ -59,7 +59,7 @@ process.on('exit', () => appendFileSync(out, Object.keys(require.cache).join('\\
   // A service: builds a store from the config in argv[2], reads the token of argv[3].
   'read-token.mjs': `import { createHash } from 'node:crypto';
 import { createStore, createTokenReader } from 'token-rotator';
-const reader = createTokenReader({ store: createStore(JSON.parse(process.argv[2])) });
+const reader = createTokenReader({ store: await createStore(JSON.parse(process.argv[2])) });
 const token = await reader.get(process.argv[3]);
 const sha256 = createHash('sha256').update(token.accessToken).digest('hex');
 process.stdout.write(JSON.stringify({ sha256, tokenType: token.tokenType, generation: token.generation }));

@@ -70,7 +70,7 @@ describe('a ${store:…} reference with OpenBao down', () => {
       vault: { request_timeout_seconds: 1 },
       workspace: { schedule: '*/2 * * * * *', policy: { lease_seconds: 5, request_timeout_seconds: 3, retries: 0 } },
     });
-    root = createStore(
+    root = await createStore(
       vaultStoreSchema(fieldKit('resolved')).parse({
         kind: 'vault',
         address: scenario.bao.address,

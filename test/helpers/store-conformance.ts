@@ -110,7 +110,7 @@ const RACER = `
 import { createInterface } from 'node:readline';
 const [registryUrl, times] = process.argv.slice(2);
 const { createStore } = await import(registryUrl);
-const store = createStore(JSON.parse(process.env.STORE_CONFIG));
+const store = await createStore(JSON.parse(process.env.STORE_CONFIG));
 const lines = createInterface({ input: process.stdin });
 const go = new Promise((resolve) => lines.once('line', resolve));
 console.log('ready');

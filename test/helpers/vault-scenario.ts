@@ -70,7 +70,7 @@ export async function startVaultScenario(options: VaultScenarioOptions): Promise
       policy: await readFile(resolve(POLICIES, 'consumer-policy.hcl'), 'utf8'),
     });
     const { auth, env } = await rotatorAuth(bao, options.auth);
-    const records = createStore(
+    const records = await createStore(
       vaultStoreSchema(fieldKit('resolved')).parse({
         kind: 'vault',
         address: bao.address,

@@ -823,7 +823,9 @@ providers:
     await writeFile(passwordFile, secrets['keliweb-fatture'].password, { mode: 0o600 });
     const seed = newStoreAt(prefix);
     await seed.write('credentials/fatture', { client_secret: secrets['keliweb-fatture'].clientSecret }, null);
-    const rotator = createRotator(await parseConfig(config(prefix, `\${file:${passwordFile}}`), 'inline.yaml', {}));
+    const rotator = await createRotator(
+      await parseConfig(config(prefix, `\${file:${passwordFile}}`), 'inline.yaml', {}),
+    );
 
     const summary = await rotator.pass();
     await rotator.close();
@@ -853,7 +855,7 @@ providers:
     await raw.send(
       new CreateSecretCommand({ Name: `${prefix}credentials/fatture`, SecretString: JSON.stringify(credentials) }),
     );
-    const rotator = createRotator(
+    const rotator = await createRotator(
       await parseConfig(config(prefix, '${store:credentials/fatture#password}'), 'inline.yaml', {}),
     );
 

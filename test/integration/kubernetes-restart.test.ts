@@ -118,7 +118,7 @@ store:
 providers:${providers.map(provider).join('')}
 `;
   const logs = captureLogs();
-  const rotator = createRotator(
+  const rotator = await createRotator(
     await parseConfig(config, 'restart.yaml', { OAUTH2_CLIENT_SECRET: secrets.oauth2.clientSecret }),
     { logger: logs.logger },
   );

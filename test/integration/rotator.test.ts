@@ -54,7 +54,7 @@ describe('createRotator with credentials kept in the store (${store:PATH#KEY})',
       { client_secret: secrets['keliweb-fatture'].clientSecret, password: secrets['keliweb-fatture'].password },
       null,
     );
-    const rotator = createRotator(await parseConfig(config(storeDir), 'inline.yaml', {}));
+    const rotator = await createRotator(await parseConfig(config(storeDir), 'inline.yaml', {}));
     const summary = await rotator.pass();
     expect(summary.outcomes).toMatchObject([{ provider: 'fatture', status: 'rotated', method: 'obtain' }]);
     const record = await store.read('tokens/fatture');
@@ -66,7 +66,7 @@ describe('createRotator with credentials kept in the store (${store:PATH#KEY})',
     const store = new FileStore({ directory: storeDir });
     await store.write('credentials/fatture', { client_secret: 'x' }, null);
     const before = sandbox.stats().issued;
-    const rotator = createRotator(await parseConfig(config(storeDir), 'inline.yaml', {}));
+    const rotator = await createRotator(await parseConfig(config(storeDir), 'inline.yaml', {}));
     const error = await rotator.pass().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues).toEqual([
@@ -98,7 +98,7 @@ providers:
     await writeFile(secretFile, secrets['keliweb-fatture'].clientSecret);
     const store = new CountingFileStore({ directory: storeDir });
     let clock = Date.parse('2026-03-01T00:00:00.000Z');
-    const rotator = createRotator(
+    const rotator = await createRotator(
       await parseConfig(fileConfig(storeDir, secretFile), 'inline.yaml', {
         FATTURE_PASSWORD: secrets['keliweb-fatture'].password,
       }),

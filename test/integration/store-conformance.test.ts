@@ -51,7 +51,7 @@ const NOBODY = 65_534;
 const DENIED_WRITER = `
 const [registryUrl, config, path, version] = process.argv.slice(1);
 const { createStore } = await import(registryUrl);
-const store = createStore(JSON.parse(config));
+const store = await createStore(JSON.parse(config));
 dropPrivileges();
 if (process.getuid() === 0) throw new Error('still root');
 try {
@@ -176,7 +176,7 @@ const vaultBackend = (() => {
         request_timeout_seconds: (options.timeoutMs ?? 10_000) / 1000,
         auth: { method: 'token', token: server().rootToken },
       };
-      return { store: createStore(config), config };
+      return { store: await createStore(config), config };
     },
     sizeLimit: { bytes: VAULT_MAX_RECORD_BYTES, sizeOf: jsonBytes },
     labels: {
@@ -193,7 +193,7 @@ const vaultBackend = (() => {
       const token = (
         await server().ok('POST', 'auth/token/create', { policies: ['conformance-reader'], no_default_policy: true })
       ).auth.client_token as string;
-      const reader = createStore({ ...config, auth: { method: 'token', token } });
+      const reader = await createStore({ ...config, auth: { method: 'token', token } });
       try {
         // The token is valid: it may read what it may not write.
         const current = await reader.read(path);
@@ -396,7 +396,7 @@ const kubernetesBackend = (() => {
         kubeconfig: writerConfig,
         request_timeout_seconds: (options.timeoutMs ?? 10_000) / 1000,
       };
-      return { store: createStore(config), config };
+      return { store: await createStore(config), config };
     },
     sizeLimit: {
       bytes: MAX_SECRET_BYTES,
@@ -421,7 +421,7 @@ const kubernetesBackend = (() => {
     },
     async deniedWrite(opened, path) {
       const config = opened.config as StoreConfigOf<'kubernetes'>;
-      const reader = createStore({
+      const reader = await createStore({
         ...config,
         kubeconfig: await server().kubeconfig({ token: server().tokens.reader }),
       });

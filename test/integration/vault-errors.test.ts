@@ -80,7 +80,7 @@ describe('VaultStore', () => {
   describe('an unreachable Vault', () => {
     it('names the address and the cause when the token auth cannot look up its own token', async () => {
       const address = `http://127.0.0.1:${await freePort()}`;
-      const store = storeOn({ address, auth: { method: 'token', token: TOKEN } });
+      const store = await storeOn({ address, auth: { method: 'token', token: TOKEN } });
 
       const error = await failure(store.read('tokens/a'));
       await store.close();
@@ -93,7 +93,10 @@ describe('VaultStore', () => {
 
     it('names the address and the cause when an AppRole login cannot connect before a write', async () => {
       const address = `http://127.0.0.1:${await freePort()}`;
-      const store = storeOn({ address, auth: { method: 'approle', role_id: 'role', secret_id: 'not-a-secret-id' } });
+      const store = await storeOn({
+        address,
+        auth: { method: 'approle', role_id: 'role', secret_id: 'not-a-secret-id' },
+      });
 
       const error = await failure(store.write('tokens/a', { n: 1 }, null));
       await store.close();
@@ -115,7 +118,7 @@ describe('VaultStore', () => {
     });
 
     it('names UNABLE_TO_VERIFY_LEAF_SIGNATURE and store.ca_file when OpenBao’s CA is not trusted', async () => {
-      const store = storeOn({ address: bao.address, auth: { method: 'token', token: bao.rootToken } });
+      const store = await storeOn({ address: bao.address, auth: { method: 'token', token: bao.rootToken } });
 
       const error = await failure(store.read('tokens/a'));
       await store.close();
@@ -154,7 +157,7 @@ describe('VaultStore', () => {
     });
 
     it('names DEPTH_ZERO_SELF_SIGNED_CERT when the certificate is self-signed and no ca_file is set', async () => {
-      const store = storeOn({ address, auth: { method: 'token', token: TOKEN } });
+      const store = await storeOn({ address, auth: { method: 'token', token: TOKEN } });
 
       const error = await failure(store.read('tokens/a'));
       await store.close();
@@ -165,7 +168,7 @@ describe('VaultStore', () => {
     });
 
     it('names ERR_TLS_CERT_ALTNAME_INVALID when the trusted certificate names another host', async () => {
-      const store = storeOn({ address, ca_file: certFile, auth: { method: 'token', token: TOKEN } });
+      const store = await storeOn({ address, ca_file: certFile, auth: { method: 'token', token: TOKEN } });
 
       const error = await failure(store.read('tokens/a'));
       await store.close();

@@ -83,7 +83,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
   describe('write and read', () => {
     it('creates a record with check-and-set 0 and reads it back with its KV version', async () => {
       const prefix = uniquePrefix();
-      const store = storeFrom({ prefix });
+      const store = await storeFrom({ prefix });
       const version = await store.write('tokens/a', { access_token: 'one' }, null);
       expect(version).toBe('1');
       expect(await store.read('tokens/a')).toEqual({ value: { access_token: 'one' }, version: '1' });
@@ -92,7 +92,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
     });
 
     it('updates a record when the expected version is current', async () => {
-      const store = storeFrom({ prefix: uniquePrefix() });
+      const store = await storeFrom({ prefix: uniquePrefix() });
       const first = await store.write('tokens/a', { n: 1 }, null);
       const second = await store.write('tokens/a', { n: 2 }, first);
       expect(second).toBe('2');
@@ -100,7 +100,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
     });
 
     it('rejects a stale expected version with a ConflictError and keeps the newer value', async () => {
-      const store = storeFrom({ prefix: uniquePrefix() });
+      const store = await storeFrom({ prefix: uniquePrefix() });
       const first = await store.write('state/a', { n: 1 }, null);
       await store.write('state/a', { n: 2 }, first);
       const error = await store.write('state/a', { n: 3 }, first).catch((e: unknown) => e);
@@ -110,20 +110,20 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
     });
 
     it('rejects creating a record that already exists with a ConflictError', async () => {
-      const store = storeFrom({ prefix: uniquePrefix() });
+      const store = await storeFrom({ prefix: uniquePrefix() });
       await store.write('state/a', { n: 1 }, null);
       await expect(store.write('state/a', { n: 2 }, null)).rejects.toBeInstanceOf(ConflictError);
       expect((await store.read('state/a'))?.value).toEqual({ n: 1 });
     });
 
     it('reads a missing record as undefined', async () => {
-      const store = storeFrom({ prefix: uniquePrefix() });
+      const store = await storeFrom({ prefix: uniquePrefix() });
       expect(await store.read('tokens/none')).toBeUndefined();
     });
 
     it('reads a record whose latest version was deleted as undefined, and creates a record over it', async () => {
       const prefix = uniquePrefix();
-      const store = storeFrom({ prefix });
+      const store = await storeFrom({ prefix });
       await store.write('tokens/a', { n: 1 }, null);
       await bao.ok('DELETE', `secret/data/${prefix}/tokens/a`);
       expect(await store.read('tokens/a')).toBeUndefined();
@@ -136,7 +136,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
       await bao.ok('POST', 'casreq/config', { cas_required: true });
       // The setting is in force: a write without cas is refused.
       expect((await bao.api('POST', 'casreq/data/token-rotator/probe', { data: { n: 1 } })).status).toBe(400);
-      const store = storeFrom({ mount: 'casreq' });
+      const store = await storeFrom({ mount: 'casreq' });
       const first = await store.write('state/a', { n: 1 }, null);
       expect(await store.write('state/a', { n: 2 }, first)).toBe('2');
       await expect(store.write('state/a', { n: 3 }, first)).rejects.toBeInstanceOf(ConflictError);
@@ -144,7 +144,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
 
     it('bounds the versions kept and marks each record managed-by token-rotator in its custom_metadata', async () => {
       const prefix = uniquePrefix();
-      const store = storeFrom({ prefix, max_versions: 3, custom_metadata: { team: 'payments' } });
+      const store = await storeFrom({ prefix, max_versions: 3, custom_metadata: { team: 'payments' } });
       let version: string | null = null;
       for (let n = 1; n <= 5; n++) version = await store.write('tokens/a', { n }, version);
       const metadata = (await bao.ok('GET', `secret/metadata/${prefix}/tokens/a`)).data;
@@ -155,7 +155,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
 
     it('labels a record with provider and expires_at in custom_metadata at each write, keeping keys an operator added', async () => {
       const prefix = uniquePrefix();
-      const store = storeFrom({ prefix, custom_metadata: { team: 'payments' } });
+      const store = await storeFrom({ prefix, custom_metadata: { team: 'payments' } });
       const v1 = await store.write('tokens/klikoo', { n: 1 }, null, {
         labels: { provider: 'klikoo', expires_at: '2026-11-21T10:15:00.000Z' },
       });
@@ -182,7 +182,7 @@ describe('VaultStore (KV v2 on a real OpenBao)', () => {
     });
 
     it('lists the records under a prefix, recursively and sorted', async () => {
-      const store = storeFrom({ prefix: uniquePrefix() });
+      const store = await storeFrom({ prefix: uniquePrefix() });
       for (const path of ['tokens/b', 'tokens/a', 'tokens/nested/c', 'state/a'])
         await store.write(path, { path }, null);
       expect(await listRecords(store, 'tokens')).toEqual(['tokens/a', 'tokens/b', 'tokens/nested/c']);
@@ -200,7 +200,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
         'inline.yaml',
         { VAULT_TOKEN: bao.rootToken, UNUSED: 'x' },
       );
-      const store = createStore(loaded.store);
+      const store = await createStore(loaded.store);
       await store.write('tokens/a', { n: 1 }, null);
       expect(await store.read('tokens/a')).toEqual({ value: { n: 1 }, version: '1' });
     });
@@ -217,7 +217,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     it('sends the namespace as X-Vault-Namespace, so records live in that namespace', async () => {
       await bao.ok('POST', 'sys/namespaces/team-a', {});
       await bao.ok('POST', 'sys/mounts/secret', { type: 'kv', options: { version: '2' } }, undefined, 'team-a');
-      const store = storeFrom({ namespace: 'team-a', prefix: 'ns' });
+      const store = await storeFrom({ namespace: 'team-a', prefix: 'ns' });
       await store.write('tokens/a', { n: 1 }, null);
       expect((await bao.api('GET', 'secret/data/ns/tokens/a', undefined, undefined, 'team-a')).body.data.data).toEqual({
         n: 1,
@@ -227,7 +227,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
 
     it('logs in with AppRole, and the rotator policy allows every call the store makes', async () => {
       const { roleId, secretId } = await approleCredentials('rotator');
-      const store = storeFrom({ auth: { method: 'approle', role_id: roleId, secret_id: secretId } });
+      const store = await storeFrom({ auth: { method: 'approle', role_id: roleId, secret_id: secretId } });
       const version = await store.write('tests/approle', { n: 1 }, null);
       expect(await store.write('tests/approle', { n: 2 }, version)).toBe('2');
       await expect(store.write('tests/approle', { n: 3 }, version)).rejects.toBeInstanceOf(ConflictError);
@@ -244,7 +244,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
         iat: now,
         exp: now + 300,
       });
-      const store = storeFrom({ auth: { method: 'jwt', role: 'rotator', jwt } });
+      const store = await storeFrom({ auth: { method: 'jwt', role: 'rotator', jwt } });
       await store.write('tests/jwt', { n: 1 }, null);
       expect(await store.read('tests/jwt')).toEqual({ value: { n: 1 }, version: '1' });
     });
@@ -252,7 +252,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     it('reports a refused login as a StoreError that does not contain the credentials', async () => {
       const { roleId } = await approleCredentials('rotator');
       const wrongSecret = randomBytes(16).toString('hex');
-      const store = storeFrom({ auth: { method: 'approle', role_id: roleId, secret_id: wrongSecret } });
+      const store = await storeFrom({ auth: { method: 'approle', role_id: roleId, secret_id: wrongSecret } });
       const error = await store.read('tests/approle').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreError);
       expect((error as StoreError).message).toMatch(/login at auth\/approle/);
@@ -306,7 +306,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
 
   describe('errors repeating cannot fix', () => {
     it('reports a path with no secrets engine mounted as a non-retryable StoreError naming the mount, never as a missing record', async () => {
-      const store = storeFrom({ mount: 'no-such-mount' });
+      const store = await storeFrom({ mount: 'no-such-mount' });
 
       const read = await store.read('tokens/a').catch((e: unknown) => e);
       const write = await store.write('tokens/a', { n: 1 }, null).catch((e: unknown) => e);
@@ -323,7 +323,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     it('reports a write the policy denies as a non-retryable StoreError naming the address', async () => {
       const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth
         .client_token as string;
-      const store = storeFrom({ auth: { method: 'token', token: consumer } });
+      const store = await storeFrom({ auth: { method: 'token', token: consumer } });
 
       const error = await store.write('state/denied', { n: 1 }, null).catch((e: unknown) => e);
 
@@ -338,7 +338,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
     });
 
     it('refuses a record over 480 KiB before sending it, as a non-retryable StoreError', async () => {
-      const store = storeFrom({ prefix: uniquePrefix() });
+      const store = await storeFrom({ prefix: uniquePrefix() });
       // Go escapes each "<" as \u003c: 100,000 of them echo as 600,000 bytes.
       const error = await store.write('tokens/a', { html: '<'.repeat(100_000) }, null).catch((e: unknown) => e);
 
@@ -353,12 +353,12 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
 
   describe('the consumer policy', () => {
     it('reads the public record and is denied the private state (403)', async () => {
-      const root = storeFrom({});
+      const root = await storeFrom({});
       await root.write('tokens/x', { access_token: 'public' }, null);
       await root.write('state/x', { refresh_token: 'private' }, null);
       const consumer = (await bao.ok('POST', 'auth/token/create', { policies: ['token-rotator-consumer'] })).auth
         .client_token as string;
-      const store = storeFrom({ auth: { method: 'token', token: consumer } });
+      const store = await storeFrom({ auth: { method: 'token', token: consumer } });
       expect((await store.read('tokens/x'))?.value).toEqual({ access_token: 'public' });
       const denied = await store.read('state/x').catch((e: unknown) => e);
       expect(denied).toBeInstanceOf(StoreError);
@@ -369,7 +369,7 @@ providers: { generic: { kind: oauth2, token_url: "${sandbox.tokenUrl('oauth2')}"
 
   describe('the engine over Vault', () => {
     it('rotates a provider in one pass, with its credentials resolved from Vault, and publishes a token consumers can read', async () => {
-      await storeFrom({}).write('credentials/generic', { client_secret: secrets.oauth2.clientSecret }, null);
+      await (await storeFrom({})).write('credentials/generic', { client_secret: secrets.oauth2.clientSecret }, null);
       const { roleId, secretId } = await approleCredentials('rotator');
       const loaded = await parseConfig(
         `store:
@@ -387,7 +387,7 @@ providers:
         'inline.yaml',
         { VAULT_SECRET_ID: secretId },
       );
-      const rotator = createRotator(loaded);
+      const rotator = await createRotator(loaded);
       try {
         const summary = await rotator.pass();
         expect(summary.outcomes).toMatchObject([{ provider: 'generic', status: 'rotated', method: 'obtain' }]);
@@ -418,10 +418,10 @@ providers:
       const tls = await startOpenBao({ tls: true });
       try {
         const section = { kind: 'vault', address: tls.address, auth: { method: 'token', token: tls.rootToken } };
-        const trusting = createStore(resolvedVaultSchema.parse({ ...section, ca_file: tls.caFile }));
+        const trusting = await createStore(resolvedVaultSchema.parse({ ...section, ca_file: tls.caFile }));
         await trusting.write('tokens/a', { n: 1 }, null);
         expect(await trusting.read('tokens/a')).toEqual({ value: { n: 1 }, version: '1' });
-        const untrusting = createStore(resolvedVaultSchema.parse(section));
+        const untrusting = await createStore(resolvedVaultSchema.parse(section));
         const error = await untrusting.read('tokens/a').catch((e: unknown) => e);
         expect(error).toBeInstanceOf(StoreError);
         expect((error as StoreError).message).toMatch(/could not reach Vault/);
@@ -434,7 +434,7 @@ providers:
   describe('an unreachable Vault', () => {
     it('fails a read with a StoreError at once when the server was stopped', async () => {
       const other = await startOpenBao();
-      const store = createStore(
+      const store = await createStore(
         resolvedVaultSchema.parse({
           kind: 'vault',
           address: other.address,
@@ -464,7 +464,7 @@ providers:
       const port = await freePort();
       await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
       try {
-        const store = createStore(
+        const store = await createStore(
           resolvedVaultSchema.parse({
             kind: 'vault',
             address: `http://127.0.0.1:${port}`,

@@ -308,7 +308,7 @@ describe('createHandler', () => {
   it("stops waiting for another runner's lease before the invocation's deadline", async () => {
     const { configPath } = await workspace({ lease_seconds: 60, request_timeout_seconds: 1 });
     const loaded = await loadConfig(configPath, {});
-    const store = createStore(loaded.store);
+    const store = await createStore(loaded.store);
     const now = Date.now();
     await store.write(
       'state/generic',

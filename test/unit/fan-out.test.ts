@@ -141,7 +141,7 @@ describe('SecondaryStores', () => {
   it('builds a store once per unchanged section, anew when it changes, and closes every one', async () => {
     const built: string[] = [];
     const closed: string[] = [];
-    const secondaries = new SecondaryStores<{ directory: string }>((config) => {
+    const secondaries = new SecondaryStores<{ directory: string }>(async (config) => {
       built.push(config.directory);
       return { close: async () => void closed.push(config.directory) } as unknown as SecretStore;
     });
@@ -159,7 +159,7 @@ describe('SecondaryStores: a section that cannot be built', () => {
   it('fails that secondary with a warning, never the caller, and builds it again next time', async () => {
     let attempts = 0;
     const healthy = new MemoryStore();
-    const secondaries = new SecondaryStores<{ n: number }>(() => {
+    const secondaries = new SecondaryStores<{ n: number }>(async () => {
       attempts++;
       if (attempts === 1) throw new Error('kubeconfig not readable');
       return healthy;

@@ -149,7 +149,7 @@ providers:
       'inline.yaml',
       { BILLING_SECRET: randomBytes(12).toString('hex') },
     );
-    return createRotator(config, { store, now, holder: 'unit:1:beef' });
+    return await createRotator(config, { store, now, holder: 'unit:1:beef' });
   }
 
   it('records every pass in exactly one store write, readable through heartbeat()', async () => {

@@ -141,8 +141,8 @@ describe('the engine and the store it is given', () => {
     );
     const store = Object.assign(new MemoryStore(), { capabilities: { compareAndSet: false } });
 
-    expect(() => createRotator(loaded, { store })).toThrow(ConfigError);
+    await expect(createRotator(loaded, { store })).rejects.toThrow(ConfigError);
     expect(store.writes).toBe(0);
-    expect(createRotator(loaded, { store: new MemoryStore() }).gapSeconds).toBe(300);
+    expect((await createRotator(loaded, { store: new MemoryStore() })).gapSeconds).toBe(300);
   });
 });

@@ -57,7 +57,7 @@ async function setUp(name: string) {
   await writeFile(secretFile, 'f'.repeat(32));
   const store = new FlakyStore();
   await store.write('credentials/api', { client_secret: 's'.repeat(32) }, null);
-  const rotator = createRotator(await parseConfig(config(secretFile), 'test.yaml', env), { store });
+  const rotator = await createRotator(await parseConfig(config(secretFile), 'test.yaml', env), { store });
   return { secretFile, store, rotator };
 }
 

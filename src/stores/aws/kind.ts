@@ -3,12 +3,12 @@
  * too often for one secret.
  */
 import { defineStoreKind } from '../definition.js';
-import { createAwsStore } from './index.js';
 import { awsStoreSchema } from './schema.js';
 
 /** The `aws` kind, as the registry lists it. */
 export const awsStoreKind = defineStoreKind({
   kind: 'aws',
   schema: awsStoreSchema,
-  create: (config, options) => createAwsStore(config, { logger: options.logger }),
+  // Imported on demand: a config that names one kind loads none of the others.
+  create: async (config, options) => (await import('./index.js')).createAwsStore(config, { logger: options.logger }),
 });

@@ -245,7 +245,10 @@ describe('KubernetesStore.remove against a real API server', () => {
 
     it('lets the rotator with the revoke component remove the named Secrets, and no other', async () => {
       const ns = await namespace();
-      await kube.apply([...(await manifests('rotator-role.yaml')), ...(await manifests('revoke/revoke-role.yaml'))], ns);
+      await kube.apply(
+        [...(await manifests('rotator-role.yaml')), ...(await manifests('revoke/revoke-role.yaml'))],
+        ns,
+      );
       const token = await kube.serviceAccountToken(ns, 'token-rotator');
       const rotator = await storeAs(ns, token);
       for (const path of ['tokens/klikoo', 'state/klikoo', 'runner/heartbeat']) {

@@ -10,9 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ErrorCodes, StoreError } from '../../src/errors.js';
+import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { isRecordRemover } from '../../src/stores/contract.js';
 import { KubernetesClient, KubernetesHttpError } from '../../src/stores/kubernetes/client.js';
 import { kubeconfigConnection } from '../../src/stores/kubernetes/connection.js';
@@ -21,6 +21,7 @@ import {
   type KubernetesStore,
   RECORD_KEY,
   RECORD_PATH_ANNOTATION,
+  REMOVE_ATTEMPTS,
   secretNameOf,
 } from '../../src/stores/kubernetes/index.js';
 import { type Kube, startKube } from '../helpers/kube.js';
@@ -196,6 +197,63 @@ describe('KubernetesStore.remove against a real API server', () => {
     const store = await storeAs('no-such-namespace');
 
     expect(await store.remove('tokens/klikoo')).toBe(false);
+  });
+
+  describe('a write between the read and the delete', () => {
+    /**
+     * Makes a real write of `path` land right after each of the store's reads of its
+     * Secret, `times` times: the race a remove meets when a runner writes meanwhile.
+     */
+    function writeAfterEachRead(writer: KubernetesStore, path: string, times: number) {
+      const original = KubernetesClient.prototype.getSecret;
+      let writes = 0;
+      return vi.spyOn(KubernetesClient.prototype, 'getSecret').mockImplementation(async function (
+        this: KubernetesClient,
+        namespace: string,
+        name: string,
+      ) {
+        const secret = await original.call(this, namespace, name);
+        if (secret !== undefined && writes < times) {
+          writes++;
+          const current = await original.call(this, namespace, name);
+          await writer.write(path, { ...STATE, generation: 10 + writes }, current!.metadata.resourceVersion);
+        }
+        return secret;
+      });
+    }
+
+    it('reads again and deletes the changed Secret: the precondition failed once, the remove did not', async () => {
+      const ns = await namespace();
+      const store = await storeAs(ns);
+      const writer = await storeAs(ns);
+      await store.write('state/klikoo', STATE, null);
+      const spy = writeAfterEachRead(writer, 'state/klikoo', 1);
+      try {
+        expect(await store.remove('state/klikoo')).toBe(true);
+      } finally {
+        spy.mockRestore();
+      }
+
+      expect(await store.read('state/klikoo')).toBeUndefined();
+      expect(await secretNames(ns)).toEqual([]);
+    });
+
+    it(`gives up with a ConflictError after ${REMOVE_ATTEMPTS} tries when every delete meets a newer write, and deletes nothing`, async () => {
+      const ns = await namespace();
+      const store = await storeAs(ns);
+      const writer = await storeAs(ns);
+      await store.write('state/klikoo', STATE, null);
+      const spy = writeAfterEachRead(writer, 'state/klikoo', REMOVE_ATTEMPTS);
+      let error: unknown;
+      try {
+        error = await store.remove('state/klikoo').catch((caught: unknown) => caught);
+      } finally {
+        spy.mockRestore();
+      }
+
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((await store.read('state/klikoo'))?.value).toEqual({ ...STATE, generation: 10 + REMOVE_ATTEMPTS });
+    });
   });
 
   describe('the delete precondition (KubernetesClient.deleteSecret)', () => {

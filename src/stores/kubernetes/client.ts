@@ -1,10 +1,11 @@
 /**
  * A thin typed client of the Kubernetes API: the four Secret calls the store makes (get,
- * create, replace, and delete for `token-rotator revoke`), and the two Deployment calls of the optional restart on rotation
- * (list, patch; see restart.ts), over `node:https` so the cluster CA and a client certificate apply
- * without a dependency (Node's `fetch` takes them only through an undici `Agent`, and
- * undici is not a dependency of this package; `@kubernetes/client-node` would bring
- * dozens of packages and seconds of start-up for three calls, see docs/kubernetes.md).
+ * create, replace, and delete for `token-rotator revoke`), and the two Deployment calls of
+ * the optional restart on rotation (list, patch; see restart.ts), over `node:https` so the
+ * cluster CA and a client certificate apply without a dependency (Node's `fetch` takes
+ * them only through an undici `Agent`, and undici is not a dependency of this package;
+ * `@kubernetes/client-node` would bring dozens of packages and seconds of start-up for a
+ * few calls, see docs/kubernetes.md).
  *
  * It knows Kubernetes' wire format, not records: the store maps its errors onto the store
  * contract. No error it throws holds a header, a token or a Secret's data: an error from

@@ -29,7 +29,7 @@ async function objectsOf(file: string): Promise<(K8sObject & { rules?: Rule[] })
 }
 
 describe('the Kubernetes store RBAC (deploy/kubernetes/rbac)', () => {
-  it.each(['rotator-role.yaml', 'consumer-role.yaml', 'restart/restart-role.yaml'])(
+  it.each(['rotator-role.yaml', 'consumer-role.yaml', 'restart/restart-role.yaml', 'revoke/revoke-role.yaml'])(
     '%s is valid against the strict schemas',
     async (file) => {
       const { code, verdicts } = await validate(await readFile(join(RBAC_DIR, file), 'utf8'));
@@ -79,6 +79,47 @@ describe('the Kubernetes store RBAC (deploy/kubernetes/rbac)', () => {
       ]);
     } finally {
       await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("renders the revoke Role and RoleBinding as a component of their own, in the including overlay's namespace", async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'rbac-revoke-'));
+    try {
+      await writeFile(
+        join(scratch, 'kustomization.yaml'),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: team-a\ncomponents:\n  - ${relative(scratch, join(RBAC_DIR, 'revoke'))}\n`,
+      );
+      const result = await runTool(tool('kustomize'), ['build', '--load-restrictor', 'LoadRestrictionsNone', scratch]);
+
+      expect(result.stderr).toBe('');
+      const objects = parseAllDocuments(result.stdout).map((document) => document.toJS() as K8sObject);
+      expect(objects.map((object) => [object.kind, object.metadata.name, object.metadata.namespace])).toEqual([
+        ['Role', 'token-rotator-revoke', 'team-a'],
+        ['RoleBinding', 'token-rotator-revoke', 'team-a'],
+      ]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it("lets `revoke` delete only the named providers' public and state Secrets: no heartbeat, no other verb", async () => {
+    const role = (await objectsOf('revoke/revoke-role.yaml')).find((object) => object.kind === 'Role')!;
+
+    expect(role.rules).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['token-rotator-tokens-klikoo', 'token-rotator-state-klikoo'],
+        verbs: ['delete'],
+      },
+    ]);
+  });
+
+  it("never lets the rotator's own Role, nor the restart Role, delete anything", async () => {
+    for (const file of ['rotator-role.yaml', 'restart/restart-role.yaml']) {
+      const role = (await objectsOf(file)).find((object) => object.kind === 'Role')!;
+
+      for (const rule of role.rules!) expect(rule.verbs, file).not.toContain('delete');
     }
   });
 

@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreError } from '../../src/errors.js';
 import { createTokenReader } from '../../src/reader.js';
 import { AwsStore, sdkParameterStore, sdkSecretsManager } from '../../src/stores/aws/index.js';
 import {
@@ -59,32 +60,33 @@ const SHORT = publicRecord('short');
 let moto: Moto;
 let setup: ConsumerOptions;
 /** Where and as whom each IAM user reaches moto, once made in `beforeAll`. */
-const principals = new Map<'consumer' | 'rotator', ConsumerOptions>();
-const as = (user: 'consumer' | 'rotator'): ConsumerOptions => {
+const principals = new Map<'consumer' | 'rotator' | 'revoker', ConsumerOptions>();
+const as = (user: 'consumer' | 'rotator' | 'revoker'): ConsumerOptions => {
   const options = principals.get(user);
   if (options === undefined) throw new Error(`no IAM user ${user}: the setup failed`);
   return options;
 };
 
-/** An IAM user holding `policy` (a file of deploy/aws/), and its keys. */
-async function userWith(name: string, policy: string): Promise<ConsumerOptions> {
+/** An IAM user holding `policies` (files of deploy/aws/), and its keys. */
+async function userWith(name: string, ...policies: string[]): Promise<ConsumerOptions> {
   await awsCli(['iam', 'create-user', '--user-name', name], setup);
   // put-user-policy answers nothing: its empty output, which awsCli cannot parse, is its success.
-  await awsCli(
-    [
-      'iam',
-      'put-user-policy',
-      '--user-name',
-      name,
-      '--policy-name',
-      policy,
-      '--policy-document',
-      readFileSync(resolve(POLICIES, policy), 'utf8'),
-    ],
-    setup,
-  ).catch((error: unknown) => {
-    if (!/printed 0 characters that are not JSON/.test((error as Error).message)) throw error;
-  });
+  for (const policy of policies)
+    await awsCli(
+      [
+        'iam',
+        'put-user-policy',
+        '--user-name',
+        name,
+        '--policy-name',
+        policy,
+        '--policy-document',
+        readFileSync(resolve(POLICIES, policy), 'utf8'),
+      ],
+      setup,
+    ).catch((error: unknown) => {
+      if (!/printed 0 characters that are not JSON/.test((error as Error).message)) throw error;
+    });
   const { json } = await awsCli(['iam', 'create-access-key', '--user-name', name], setup);
   const key = (json as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } }).AccessKey;
   // No session token: a user's long-term keys, as a service is given them.
@@ -132,6 +134,7 @@ beforeAll(async () => {
   await owner.close();
   principals.set('consumer', await userWith('consumer', 'consumer-policy.json'));
   principals.set('rotator', await userWith('rotator', 'rotator-policy.json'));
+  principals.set('revoker', await userWith('revoker', 'rotator-policy.json', 'revoke-policy.json'));
 
   // Spend the unauthenticated requests left: IAM is on once the default keys are refused.
   const client = new SecretsManagerClient({
@@ -280,5 +283,56 @@ describe('deploy/aws/rotator-policy.json, enforced by moto', () => {
     expect(
       await refusal(['secretsmanager', 'delete-secret', '--secret-id', 'token-rotator/state/hourly@0'], rotator),
     ).toMatch(/AccessDenied/);
+  });
+});
+
+describe('deploy/aws/revoke-policy.json added to the rotator policy, enforced by moto', () => {
+  /** The store as the IAM user `user`. */
+  const storeOf = (user: 'rotator' | 'revoker') => {
+    const env = as(user).env!;
+    return storeAs({ accessKeyId: env['AWS_ACCESS_KEY_ID']!, secretAccessKey: env['AWS_SECRET_ACCESS_KEY']! });
+  };
+
+  it("refuses the rotator policy alone the removal of a provider's state (not retryable), which stays readable", async () => {
+    const rotator = storeOf('rotator');
+    try {
+      await rotator.write('state/refused', { schema: 1, refresh_token: 'rt-refused' }, null, {
+        usage: { writesPerDay: 92 },
+      });
+
+      const error = await rotator.remove('state/refused').catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ retryable: false });
+      // AWS answers AccessDeniedException; moto, an XML 403 the SDK cannot parse: either is access denied.
+      expect((error as Error).message).toMatch(
+        /DeleteSecret failed for secret token-rotator\/state\/refused@0 \(.*(?:AccessDenied|access denied)/,
+      );
+      expect((error as Error).message).not.toContain('rt-refused');
+      expect((await rotator.read('state/refused'))?.value).toEqual({ schema: 1, refresh_token: 'rt-refused' });
+    } finally {
+      await rotator.close();
+    }
+  });
+
+  it("lets a principal holding both remove a provider's records, its public record in either place and its state", async () => {
+    const rotator = storeOf('rotator');
+    const revoker = storeOf('revoker');
+    try {
+      await rotator.write('tokens/gone', publicRecord('gone'), null, { usage: { writesPerDay: 46 } });
+      await rotator.write('tokens/gone-short', publicRecord('gone-short'), null, { usage: { writesPerDay: 233 } });
+      await rotator.write('state/gone', { schema: 1 }, null, { usage: { writesPerDay: 466 } });
+
+      for (const path of ['tokens/gone', 'tokens/gone-short', 'state/gone']) {
+        expect(await revoker.remove(path), path).toBe(true);
+        expect(await revoker.read(path), path).toBeUndefined();
+      }
+      const left = await revoker.list('');
+      for (const path of ['tokens/gone', 'tokens/gone-short', 'state/gone']) expect(left).not.toContain(path);
+      expect(left).toEqual(expect.arrayContaining(['state/hourly', 'tokens/hourly', 'tokens/short']));
+    } finally {
+      await rotator.close();
+      await revoker.close();
+    }
   });
 });

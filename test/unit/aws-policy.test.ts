@@ -215,6 +215,8 @@ async function recordProviderLife(): Promise<{
   readerAuthorizations: Authorization[];
   calls: string[];
   names: string[];
+  /** What removing the provider's records (`token-rotator revoke`) made AWS authorize, after the life. */
+  removeAuthorizations: Authorization[];
 }> {
   const secrets = new FakeSecretsManager();
   const parameters = new FakeParameterStore();
@@ -287,11 +289,18 @@ async function recordProviderLife(): Promise<{
   settle();
 
   const names = [...secrets.secrets.keys(), ...parameters.parameters.keys()].sort();
+  // `token-rotator revoke`: the provider's records removed, recorded apart from the life's calls.
+  expect([await store.remove('tokens/klikoo'), await store.remove('state/klikoo')]).toEqual([true, true]);
+  const removeAuthorizations = calls
+    .splice(0)
+    .flatMap(({ call, input }) => authorizationsOf(call, input, secureParameter));
+  expect([...secrets.secrets.keys()]).toEqual(['token-rotator/credentials/klikoo']);
   return {
     authorizations,
     readerAuthorizations,
     calls: [...new Set(authorizations.map((a) => a.action))].sort(),
     names,
+    removeAuthorizations,
   };
 }
 
@@ -462,8 +471,55 @@ describe('deploy/aws IAM policies', () => {
     });
   });
 
+  describe('the revoke policy (added to the rotator policy for `token-rotator revoke`)', () => {
+    const revoke = policy('revoke-policy.json');
+    const describeRequest = (r: Authorization) => `${r.action} on ${r.resource}`;
+
+    it("allows, with the rotator policy, every call removing a provider's records makes (public record, state ring)", () => {
+      const denied = life.removeAuthorizations.filter(
+        (request) => allowing(rotator, request) === undefined && allowing(revoke, request) === undefined,
+      );
+
+      expect(life.removeAuthorizations.map((r) => r.action)).toEqual(
+        expect.arrayContaining([
+          'secretsmanager:BatchGetSecretValue',
+          'secretsmanager:DeleteSecret',
+          'ssm:DeleteParameter',
+        ]),
+      );
+      expect(denied.map(describeRequest)).toEqual([]);
+    });
+
+    it("is what the rotator policy lacks: deleting the state's secrets, which a runner is never allowed", () => {
+      const beyondRotator = life.removeAuthorizations.filter((request) => allowing(rotator, request) === undefined);
+
+      expect(beyondRotator.map(describeRequest).sort()).toEqual(
+        [0, 1, 2, 3, 4].map((n) => `secretsmanager:DeleteSecret on ${secretArn(`token-rotator/state/klikoo@${n}`)}`),
+      );
+    });
+
+    it("deletes the state's secrets only: no operator credential, no heartbeat ring, nothing outside the prefix", () => {
+      for (const name of ['token-rotator/state/klikoo', 'token-rotator/state/klikoo@7']) {
+        expect(allows(revoke, 'secretsmanager:DeleteSecret', secretArn(name)), name).toBe(true);
+      }
+      for (const name of [
+        'token-rotator/credentials/klikoo',
+        'token-rotator/runner/heartbeat@0',
+        'another-app/state/x',
+      ]) {
+        expect(allows(revoke, 'secretsmanager:DeleteSecret', secretArn(name)), name).toBe(false);
+      }
+      expect(revoke.Statement.flatMap((s) => list(s.Action))).toEqual(['secretsmanager:DeleteSecret']);
+    });
+  });
+
   it('never grants a wildcard action, and grants on `*` only what cannot be scoped to a secret', () => {
-    for (const statement of [...rotator.Statement, ...consumer.Statement, ...policy('prune-policy.json').Statement]) {
+    for (const statement of [
+      ...rotator.Statement,
+      ...consumer.Statement,
+      ...policy('prune-policy.json').Statement,
+      ...policy('revoke-policy.json').Statement,
+    ]) {
       for (const action of list(statement.Action)) expect(action, statement.Sid).not.toMatch(/\*/);
       if (list(statement.Resource).includes('*')) {
         for (const action of list(statement.Action)) {

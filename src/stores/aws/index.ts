@@ -29,6 +29,7 @@ import {
   type PruneReport,
   type RecordLister,
   type RecordPruner,
+  type RecordRemover,
   type RecordUsage,
   type SecretStore,
   type StoreCapabilities,
@@ -180,7 +181,7 @@ function parseVersion(text: string | null): Version | undefined {
  * await store.write('tokens/keliweb', { access_token: '…' }, v1, { usage: { writesPerDay: 46 } }); // secret token-rotator/tokens/keliweb
  * ```
  */
-export class AwsStore implements SecretStore, RecordLister, RecordPruner {
+export class AwsStore implements SecretStore, RecordLister, RecordPruner, RecordRemover {
   readonly kind = 'aws';
   /**
    * Every write to a secret is a new version, and Secrets Manager keeps at most about 100
@@ -274,6 +275,53 @@ export class AwsStore implements SecretStore, RecordLister, RecordPruner {
       case 'ring':
         return this.#writeRing(path, value, expectedVersion, expected, options.usage);
     }
+  }
+
+  /**
+   * Removes the record at `path` from every place a read without usage may find it, each
+   * without a recovery window (a window would keep the name taken for 7 to 30 days, so a
+   * provider could not be set up again under its name): the secret `<prefix><path>`, every
+   * slot a ring of any release may have (`@0` … `@19`), and, for a public record or the
+   * heartbeat, the parameter. `usage` is not needed: every place is looked at whatever it
+   * is. For `token-rotator revoke` ({@link RecordRemover}); the engine never removes.
+   *
+   * What a read would return goes last (the latest ring slot, the public record's secret
+   * and parameter), so a remove interrupted half-way leaves the latest record or none,
+   * never an older one. A secret scheduled for deletion by someone else is deleted at once
+   * too, so the name is free for a new record, but does not count as a record found.
+   *
+   * Calls: one `BatchGetSecretValue` per 20 names (two), a `DeleteSecret` per secret found,
+   * and a `DeleteParameter` for a public record or the heartbeat.
+   * @returns `false` when there was no record at `path`.
+   * @throws {StoreError} as {@link write} does: not retryable when access is denied.
+   */
+  async remove(path: string, _usage?: RecordUsage): Promise<boolean> {
+    assertRecordPath(path);
+    const name = this.secretName(path);
+    const slots = Array.from({ length: MAX_RING_SIZE }, (_, slot) => slotName(name, slot));
+    const { live, deleting } = await this.#secrets.presence([name, ...slots]);
+    const liveSlots = slots.filter((slot) => live.has(slot));
+    const parameter = placementOf(path, undefined) === 'ring' ? undefined : this.parameterName(path);
+    let first: string[];
+    let last: string[];
+    if (parameter === undefined) {
+      // A ring shadows the plain secret and its older slots: its latest slot goes last.
+      const latest = latestDecodable(liveSlots, live);
+      last = latest === undefined ? [...liveSlots, name] : [latest];
+      first = [name, ...liveSlots].filter((secret) => !last.includes(secret));
+    } else {
+      // The new names shadow an earlier release's ring.
+      first = liveSlots;
+      last = [name];
+    }
+    const deleteAll = (names: readonly string[]) =>
+      Promise.all(names.filter((secret) => live.has(secret)).map((secret) => this.#secrets.deleteNow(secret)));
+    await Promise.all([deleteAll(first), ...deleting.map((secret) => this.#secrets.deleteNow(secret))]);
+    const [, parameterFound] = await Promise.all([
+      deleteAll(last),
+      parameter === undefined ? false : this.#parameters.delete(parameter),
+    ]);
+    return live.size > 0 || parameterFound;
   }
 
   /**
@@ -493,7 +541,7 @@ export class AwsStore implements SecretStore, RecordLister, RecordPruner {
   }
 
   /** Cleanup after a record moved: a failure is logged, never fails the write that landed. */
-  async #tidy(action: () => Promise<void>): Promise<void> {
+  async #tidy(action: () => Promise<unknown>): Promise<void> {
     await action().catch((error: unknown) => {
       this.#logger?.warn(
         { err: { class: 'store', code: ErrorCodes.STORE_UNAVAILABLE, message: (error as Error).message } },
@@ -574,6 +622,22 @@ function latestSlot(
     }
   });
   return latest;
+}
+
+/**
+ * The slot holding the highest `seq` among `names` in what {@link SecretCells.presence}
+ * found; `undefined` when none decodes (then no slot can be told to be the latest).
+ */
+function latestDecodable(names: readonly string[], live: ReadonlyMap<string, string | undefined>) {
+  let latest: { readonly name: string; readonly seq: number } | undefined;
+  for (const name of names) {
+    const text = live.get(name);
+    const decoded = text === undefined ? undefined : decodeSlot(text);
+    if (decoded?.ok === true && (latest === undefined || decoded.position.seq > latest.seq)) {
+      latest = { name, seq: decoded.position.seq };
+    }
+  }
+  return latest?.name;
 }
 
 function single(current: CurrentValue): Version {

@@ -103,14 +103,18 @@ export class ParameterCells {
     return version;
   }
 
-  /** Deletes `name`; a parameter already gone is not an error. */
-  async delete(name: string): Promise<void> {
+  /**
+   * Deletes `name` with all its versions; a parameter already gone is not an error.
+   * @returns whether there was one to delete.
+   */
+  async delete(name: string): Promise<boolean> {
     try {
       await this.#client.deleteParameter({ Name: name });
     } catch (error) {
-      if (isNamed(error, 'ParameterNotFound')) return;
+      if (isNamed(error, 'ParameterNotFound')) return false;
       throw failure(SERVICE, 'DeleteParameter', `parameter ${name}`, error);
     }
+    return true;
   }
 
   /** The names of the parameters under the path `prefix` (ending in `/`), at any depth. */

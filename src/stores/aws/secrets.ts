@@ -60,6 +60,14 @@ export interface CurrentValue {
   readonly createdAt?: number | undefined;
 }
 
+/** What {@link SecretCells.presence} found. */
+export interface Presence {
+  /** Secrets a read finds, with their `AWSCURRENT` text when they hold one. */
+  readonly live: ReadonlyMap<string, string | undefined>;
+  /** Secrets scheduled for deletion: not found by a read, but their names are not free yet. */
+  readonly deleting: readonly string[];
+}
+
 /** How new secrets are created: their KMS key and tags. */
 export interface CreateOptions {
   readonly kmsKeyId?: string | undefined;
@@ -111,6 +119,38 @@ export class SecretCells {
       throw failure(SERVICE, 'BatchGetSecretValue', `secret ${failed.SecretId ?? names[0]}`, exception);
     }
     return found;
+  }
+
+  /**
+   * Which of `names` exist, in as many `BatchGetSecretValue` calls as {@link BATCH_LIMIT}
+   * takes: `live` maps each secret a read would find to its `AWSCURRENT` text (`undefined`
+   * when it holds no text); `deleting` lists those scheduled for deletion, which a read
+   * does not find but whose name a create cannot take until they are gone.
+   */
+  async presence(names: readonly string[]): Promise<Presence> {
+    const live = new Map<string, string | undefined>();
+    const deleting: string[] = [];
+    for (let start = 0; start < names.length; start += BATCH_LIMIT) {
+      const chunk = names.slice(start, start + BATCH_LIMIT);
+      let output: Awaited<ReturnType<SecretsManagerApi['batchGetSecretValue']>>;
+      try {
+        output = await this.#client.batchGetSecretValue({ SecretIdList: chunk });
+      } catch (error) {
+        throw failure(SERVICE, 'BatchGetSecretValue', `secret ${chunk[0]} and ${chunk.length - 1} more`, error);
+      }
+      for (const value of output.SecretValues ?? [])
+        if (value.Name !== undefined) live.set(value.Name, value.SecretString);
+      for (const entry of output.Errors ?? []) {
+        if (entry.ErrorCode === 'ResourceNotFoundException') continue;
+        if (isMarkedForDeletion({ name: entry.ErrorCode, message: entry.Message })) {
+          if (entry.SecretId !== undefined) deleting.push(entry.SecretId);
+          continue;
+        }
+        const exception = Object.assign(new Error('batch entry failed'), { name: entry.ErrorCode ?? 'Error' });
+        throw failure(SERVICE, 'BatchGetSecretValue', `secret ${entry.SecretId ?? chunk[0]}`, exception);
+      }
+    }
+    return { live, deleting };
   }
 
   /**
@@ -186,7 +226,14 @@ export class SecretCells {
     }
   }
 
-  /** Deletes `name` at once, without a recovery window; a secret already gone is not an error. */
+  /**
+   * Deletes `name` at once, without a recovery window; a secret already gone is not an
+   * error. AWS answers a forced delete of a secret that does not exist with success, not
+   * `ResourceNotFoundException`, so whether there was one is for {@link presence} to say.
+   * The deletion itself finishes in the background: for a moment after, the name is still
+   * taken (a create is refused as for a secret scheduled for deletion).
+   * @see https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html
+   */
   async deleteNow(name: string): Promise<void> {
     try {
       await this.#client.deleteSecret({ SecretId: name, ForceDeleteWithoutRecovery: true });

@@ -1,10 +1,11 @@
 /**
- * A thin typed client of the Kubernetes API: the three Secret calls the store makes (get,
- * create, replace), and the two Deployment calls of the optional restart on rotation
- * (list, patch; see restart.ts), over `node:https` so the cluster CA and a client certificate apply
- * without a dependency (Node's `fetch` takes them only through an undici `Agent`, and
- * undici is not a dependency of this package; `@kubernetes/client-node` would bring
- * dozens of packages and seconds of start-up for three calls, see docs/kubernetes.md).
+ * A thin typed client of the Kubernetes API: the four Secret calls the store makes (get,
+ * create, replace, and delete for `token-rotator revoke`), and the two Deployment calls of
+ * the optional restart on rotation (list, patch; see restart.ts), over `node:https` so the
+ * cluster CA and a client certificate apply without a dependency (Node's `fetch` takes
+ * them only through an undici `Agent`, and undici is not a dependency of this package;
+ * `@kubernetes/client-node` would bring dozens of packages and seconds of start-up for a
+ * few calls, see docs/kubernetes.md).
  *
  * It knows Kubernetes' wire format, not records: the store maps its errors onto the store
  * contract. No error it throws holds a header, a token or a Secret's data: an error from
@@ -228,6 +229,25 @@ export class KubernetesClient {
   async replaceSecret(namespace: string, secret: SecretObject): Promise<StoredSecret> {
     const what = `update of secret ${namespace}/${secret.metadata.name}`;
     return parseSecret(await this.#send('PUT', secretPath(namespace, secret.metadata.name), what, secret), what);
+  }
+
+  /**
+   * Deletes the Secret if its resourceVersion is still `resourceVersion` (a `DeleteOptions`
+   * precondition: the delete's compare-and-set).
+   * @returns `false` when there is no such Secret (404).
+   * @throws {KubernetesHttpError} 409 `Conflict` when the Secret changed since it was read.
+   * @see https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/delete-options/
+   */
+  async deleteSecret(namespace: string, name: string, resourceVersion: string): Promise<boolean> {
+    const what = `delete of secret ${namespace}/${name}`;
+    const options = { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } };
+    try {
+      await this.#send('DELETE', secretPath(namespace, name), what, options);
+    } catch (error) {
+      if (error instanceof KubernetesHttpError && error.status === 404) return false;
+      throw error;
+    }
+    return true;
   }
 
   /**

@@ -13,6 +13,8 @@
  * - Labels: `app.kubernetes.io/managed-by: token-rotator`; annotations
  *   `token-rotator/record-path` and one `token-rotator/<label>` per write label
  *   (`provider`, `expires_at`). A write replaces the whole Secret, annotations included.
+ * - Remove (`token-rotator revoke`): a delete of the Secret on the precondition of the
+ *   `resourceVersion` just read, after checking it holds the record, as a read does.
  * - No write budget: etcd keeps one revision of a Secret, so writes cost nothing that
  *   accumulates. Record usage is ignored.
  * - Restart on rotation (optional, `restart_on_rotation`): a replace of `tokens/<p>` with a
@@ -28,6 +30,7 @@ import { ConflictError, ErrorCodes, RotatorError, StoreError } from '../../error
 import { type Logger, silentLogger } from '../../observability/logger.js';
 import {
   assertRecordPath,
+  type RecordRemover,
   type SecretStore,
   type StoreCapabilities,
   type StoredRecord,
@@ -81,6 +84,12 @@ const ANNOTATION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** HTTP statuses that repeating the same request cannot change. */
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 413, 415, 422]);
 
+/** The RBAC verbs an operation needs, for the message of a 403 (`write`: create or update). */
+const FORBIDDEN_VERBS: Readonly<Record<string, string>> = { read: 'get', remove: 'delete' };
+
+/** Reads and deletes one remove tries when the Secret keeps changing in between. */
+export const REMOVE_ATTEMPTS = 3;
+
 /** Options of {@link KubernetesStore}. */
 export interface KubernetesStoreOptions {
   readonly connection: KubernetesConnection;
@@ -114,7 +123,7 @@ const PUBLIC_RECORD = /^tokens\/([^/]+)$/;
  * const version = await store.write('tokens/klikoo', { access_token: '…' }, null); // a resourceVersion
  * ```
  */
-export class KubernetesStore implements SecretStore {
+export class KubernetesStore implements SecretStore, RecordRemover {
   readonly kind = 'kubernetes';
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   readonly #client: KubernetesClient;
@@ -267,6 +276,45 @@ export class KubernetesStore implements SecretStore {
     return version;
   }
 
+  /**
+   * Deletes the record's Secret, with the compare-and-set of writes: it reads the Secret,
+   * checks that it holds this record (as a read does), then deletes it on the condition
+   * that its `resourceVersion` has not changed, so a Secret that another record's writer
+   * took over meanwhile is never deleted; a Secret changed by a write of this record is
+   * read again and deleted, up to {@link REMOVE_ATTEMPTS} times. etcd keeps no older
+   * revision a consumer could read. For `token-rotator revoke` ({@link RecordRemover});
+   * the engine never removes. Record usage is ignored, as by writes.
+   * @returns `false` when there was no Secret (nor namespace).
+   * @throws {ConflictError} when the Secret kept changing between the read and the delete.
+   * @throws {StoreError} as {@link write} does; `STORE_RECORD_INVALID` when the Secret
+   *   holds another record; not retryable when the credentials may not `delete` it (403).
+   */
+  async remove(path: string): Promise<boolean> {
+    const name = this.secretName(path);
+    this.#assertOpen();
+    for (let attempt = 1; ; attempt++) {
+      let secret: StoredSecret | undefined;
+      try {
+        secret = await this.#client.getSecret(this.#namespace, name);
+      } catch (error) {
+        throw this.#wrap(error, 'read', path);
+      }
+      if (secret === undefined) return false;
+      this.#assertHolds(secret, path);
+      try {
+        const removed = await this.#client.deleteSecret(this.#namespace, name, secret.metadata.resourceVersion);
+        this.#published.delete(path);
+        return removed;
+      } catch (error) {
+        if (error instanceof KubernetesHttpError && error.status === 409) {
+          if (attempt < REMOVE_ATTEMPTS) continue;
+          throw new ConflictError(path, { cause: error });
+        }
+        throw this.#wrap(error, 'remove', path);
+      }
+    }
+  }
+
   /** Keeps the generation of a public record at `version`, when restart on rotation is on. */
   #remember(path: string, version: string, value: Record<string, unknown>): void {
     if (this.#restarter === undefined || !PUBLIC_RECORD.test(path)) return;
@@ -283,15 +331,21 @@ export class KubernetesStore implements SecretStore {
     if (this.#closing.signal.aborted) throw new StoreError('the Kubernetes store is closed');
   }
 
-  #valueOf(secret: StoredSecret, path: string): Record<string, unknown> {
-    const where = `secret ${this.#namespace}/${secret.metadata.name}`;
+  /** Refuses a Secret whose annotation names another record path (two paths, one name). */
+  #assertHolds(secret: StoredSecret, path: string): void {
     const named = secret.metadata.annotations?.[RECORD_PATH_ANNOTATION];
     if (named !== undefined && named !== path) {
+      const where = `secret ${this.#namespace}/${secret.metadata.name}`;
       throw new StoreError(`${where} holds record ${named}, not ${path}: two record paths share a Secret name`, {
         code: ErrorCodes.STORE_RECORD_INVALID,
         retryable: false,
       });
     }
+  }
+
+  #valueOf(secret: StoredSecret, path: string): Record<string, unknown> {
+    const where = `secret ${this.#namespace}/${secret.metadata.name}`;
+    this.#assertHolds(secret, path);
     const data = secret.data ?? {};
     const record = data[RECORD_KEY];
     if (record === undefined) {
@@ -337,7 +391,7 @@ export class KubernetesStore implements SecretStore {
         error.status === 401
           ? ` (the API server refused the credentials of ${this.#source})`
           : error.status === 403
-            ? ` (forbidden: the credentials of ${this.#source} may not ${operation === 'read' ? 'get' : 'create or update'} this Secret)`
+            ? ` (forbidden: the credentials of ${this.#source} may not ${FORBIDDEN_VERBS[operation] ?? 'create or update'} this Secret${operation === 'remove' ? '; apply the Role of deploy/kubernetes/rbac/revoke' : ''})`
             : error.status === 404 && error.detailsKind === 'namespaces'
               ? ` (namespace ${this.#namespace} does not exist)`
               : '';

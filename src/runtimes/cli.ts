@@ -33,6 +33,11 @@ interface Command {
   readonly positionals?: number;
   /** Its secrets come on standard input: an extra argument may be one, so it is never quoted back. */
   readonly secretsOnStdin?: boolean;
+  /**
+   * It runs until stopped and is idle between passes: V8's young generation is kept at its
+   * initial size (`heap.ts`), set before any of its modules load.
+   */
+  readonly longRunning?: boolean;
   /** Imports `commands/<name>.ts`, only once the arguments are known to be valid. */
   load(): Promise<CommandModule>;
 }
@@ -87,6 +92,7 @@ SIGINT it finishes the pass in flight, releasing its leases, and exits 0.
                       /metrics) and /metrics (Prometheus) on HOST:PORT, e.g.
                       127.0.0.1:9464 or [::1]:9464`,
     options: { provider: { type: 'string', short: 'p', multiple: true }, listen: { type: 'string' } },
+    longRunning: true,
     load: () => import('./commands/daemon.js'),
   },
   status: {
@@ -162,6 +168,7 @@ Starts the sandbox with 45-60 s tokens, writes a config to DIR (default
 the status table after each pass: refreshes, re-authentications and the sandbox's
 counters. Ctrl-C stops it.`,
     options: { dir: { type: 'string' } },
+    longRunning: true,
     load: () => import('./commands/demo.js'),
   },
   import: {
@@ -257,6 +264,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   let door: typeof import('./door.js') | undefined;
   let path = '';
   try {
+    if (command.longRunning) (await import('./heap.js')).keepYoungGenerationSmall();
     door = await import('./door.js');
     const { configPath, openRotator, resolveLogLevel, runtimeLogger } = door;
     path = configPath(text(values['config']), io.env);

@@ -217,12 +217,13 @@ export function createHttpProvider(
       { timeoutMs, ...(options?.signal ? { signal: options.signal } : {}), ...(send ? { fetch: send } : {}) },
     );
     const answer = parseAnswer(raw);
-    if (!isSuccess(raw.status, answer, condition)) throw classifyRefusal(raw.status, answer, classification, call);
-    if (answer === undefined)
+    // A status that may carry a token, without JSON, is malformed; a refusal may well be HTML.
+    if (answer === undefined && condition.status.includes(raw.status))
       throw new ProviderError('permanent', `token endpoint answered HTTP ${raw.status} with a body that is not JSON`, {
         status: raw.status,
         reason: 'malformed_response',
       });
+    if (!isSuccess(raw.status, answer, condition)) throw classifyRefusal(raw.status, answer, classification, call);
     return mapToken(raw.status, answer, mapping, defaults, instant);
   }
 

@@ -179,7 +179,7 @@ export function httpSchema(kit: FieldKit) {
               secret: z.optional(kit.secret()).check(z.describe('hmac-sha256: the HMAC key (a reference)')),
               over: text().check(
                 z.describe(
-                  'The template signed, e.g. "{{secret:client_id}}|{{now:…}}"; its built-ins match the request\'s',
+                  'The string signed, a template, e.g. "${env:CLIENT_ID}|{{now:yyyy-MM-ddTHH:mm:ssXXX@+07:00}}"; its built-ins have the values the request sends',
                 ),
               ),
               encoding: z

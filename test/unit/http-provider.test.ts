@@ -338,6 +338,10 @@ describe('the http section', () => {
     ],
     [['method: GET', 'body: { form: { a: b } }'], 'providers.p.body: a GET request sends no body'],
     [
+      ['method: GET', 'refresh: { body: { form: { r: "{{refresh_token}}" } } }'],
+      'providers.p.refresh.body: a GET request sends no body',
+    ],
+    [
       ['headers: { Content-Type: text/plain }', 'body: { multipart: { a: b } }'],
       'providers.p.headers: a multipart body sets its own content-type (with its boundary): remove content-type',
     ],
@@ -517,6 +521,26 @@ describe('the http provider over an injected fetch', () => {
     expect(requests[1]?.headers.get('x-requested-with')).toBe('XMLHttpRequest');
     expect(requests[1]?.headers.get('content-type')).toBe('application/x-www-form-urlencoded;charset=UTF-8');
     expect(await requests[1]?.text()).toBe('grant_type=refresh_token&refresh_token=r1');
+  });
+
+  it('sends the refresh request with the top-level method, to its own url when it has one', async () => {
+    const { requests, send } = recordingFetch({ body: { access_token: 'a2' } });
+    const provider = createHttpProvider(
+      section({
+        method: 'PUT',
+        body: { json: { grant: 'client' } },
+        refresh: { url: 'https://auth.example.com/refresh', body: { json: { token: '{{refresh_token}}' } } },
+      }),
+      1000,
+      { fetch: send },
+    );
+
+    await provider.refresh?.('r1');
+
+    expect(requests.map((request) => [request.method, request.url])).toEqual([
+      ['PUT', 'https://auth.example.com/refresh'],
+    ]);
+    expect(await requests[0]?.text()).toBe('{"token":"r1"}');
   });
 
   it('has no refresh without a refresh request', () => {

@@ -149,7 +149,11 @@ export function createHttpProvider(
   const refreshPlan =
     config.refresh === undefined
       ? undefined
-      : planRequest(config.refresh.url ?? config.url, config.refresh, config.refresh.headers ?? config.headers);
+      : planRequest(
+          config.refresh.url ?? config.url,
+          { ...config.refresh, method: config.refresh.method ?? config.method },
+          config.refresh.headers ?? config.headers,
+        );
 
   const { response } = config;
   const condition: SuccessCondition = {

@@ -377,9 +377,11 @@ export function templateIssues(section: TemplatedSection): SectionIssue[] {
     [section.refresh, ['refresh']],
   ] as const) {
     if (request === undefined) continue;
-    if (request.method === 'GET' && request.body !== undefined)
+    const inherited = request === section.refresh;
+    const method = request.method ?? (inherited ? section.method : undefined);
+    if (method === 'GET' && request.body !== undefined)
       issues.push({ path: [...prefix, 'body'], message: 'a GET request sends no body' });
-    const headers = request.headers ?? (request === section.refresh ? section.headers : undefined);
+    const headers = request.headers ?? (inherited ? section.headers : undefined);
     if (request.body?.multipart !== undefined && hasContentType(headers))
       issues.push({
         path: [...prefix, 'headers'],

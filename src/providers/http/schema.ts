@@ -102,11 +102,13 @@ export function httpSchema(kit: FieldKit) {
     success: z.prefault(
       z
         .strictObject({
-          status: z
-            ._default(z.array(z.number().check(z.int(), z.minimum(100), z.maximum(599))).check(z.minLength(1)), () => [
-              200,
-            ])
-            .check(z.describe('HTTP statuses that may carry a token (default [200])')),
+          // Array defaults are described inside: `.check()` on a default would share one array (common/zod.ts).
+          status: z._default(
+            z
+              .array(z.number().check(z.int(), z.minimum(100), z.maximum(599)))
+              .check(z.minLength(1), z.describe('HTTP statuses that may carry a token (default [200])')),
+            () => [200],
+          ),
           pointer: z.optional(pointer('For a wrapped answer: the member that says whether it succeeded')),
           equals: z
             .optional(z.union([z.string(), z.number(), z.boolean()]))
@@ -140,16 +142,24 @@ export function httpSchema(kit: FieldKit) {
   });
   const errors = z.strictObject({
     pointer: pointerWithDefault(RFC6749_ERRORS.pointer, 'Where the error code of a refusal is (default /error)'),
-    retryable: z
-      ._default(z.array(text()), () => [...RFC6749_ERRORS.retryable])
-      .check(z.describe('Error codes worth retrying later (default temporarily_unavailable, server_error, slow_down)')),
-    reauthenticate: z
-      ._default(z.array(text()), () => [...RFC6749_ERRORS.reauthenticate])
-      .check(
-        z.describe(
-          'Error codes that, on a refresh, mean the refresh token is dead (default invalid_grant); any other code is permanent',
+    retryable: z._default(
+      z
+        .array(text())
+        .check(
+          z.describe('Error codes worth retrying later (default temporarily_unavailable, server_error, slow_down)'),
         ),
-      ),
+      () => [...RFC6749_ERRORS.retryable],
+    ),
+    reauthenticate: z._default(
+      z
+        .array(text())
+        .check(
+          z.describe(
+            'Error codes that, on a refresh, mean the refresh token is dead (default invalid_grant); any other code is permanent',
+          ),
+        ),
+      () => [...RFC6749_ERRORS.reauthenticate],
+    ),
   });
 
   return z
@@ -243,7 +253,7 @@ function checkSignatureKey(
 }
 
 /** Every template of a request, with its path in the section. */
-export interface TemplateSite {
+interface TemplateSite {
   readonly path: readonly (string | number)[];
   readonly text: string;
 }
@@ -268,7 +278,7 @@ function jsonSites(value: JsonTemplate, path: readonly (string | number)[]): Tem
 }
 
 /** The templates of one request's headers and body. */
-export function requestSites(request: RequestSection, prefix: readonly string[] = []): TemplateSite[] {
+function requestSites(request: RequestSection, prefix: readonly string[] = []): TemplateSite[] {
   const sites: TemplateSite[] = [];
   for (const [name, text] of Object.entries(request.headers ?? {}))
     sites.push({ path: [...prefix, 'headers', name], text });

@@ -25,9 +25,9 @@ import { formatInstant, parseTemplate, parseTimeFormat, render } from '../../src
 const INSTANT = new Date('2022-03-21T03:11:40.789Z');
 const SECRET = 'sk-5b1e0c7d2f9a4e63b8c1';
 
-function templateError(text: string): string {
+function templateError(text: string, quoteNames = true): string {
   try {
-    parseTemplate(text);
+    parseTemplate(text, { quoteNames });
   } catch (error) {
     return (error as Error).message;
   }
@@ -97,6 +97,12 @@ describe('the http template language', () => {
   it('never quotes the template in an error, which may hold a referenced value', () => {
     expect(templateError(`${SECRET}{{${SECRET.slice(0, 2)}`)).not.toContain(SECRET);
     expect(templateError(`${SECRET}{{nonce}}`)).not.toContain(SECRET);
+  });
+
+  it('repeats no name between braces unless told the text is as written in the file', () => {
+    expect(templateError('{{leakedname}}', false)).toBe(
+      'unknown built-in: use one of now, uuid, secret, signature, refresh_token',
+    );
   });
 });
 
@@ -392,12 +398,13 @@ describe('the http section', () => {
   });
 
   it('refuses a template that a reference broke, without quoting the referenced value', async () => {
-    const issues = await configIssues(['headers: { X: "a ${env:BROKEN}" }'], { BROKEN: `${SECRET}{{x}}` });
+    const issues = await configIssues(['headers: { X: "a ${env:BROKEN}" }'], { BROKEN: `${SECRET}{{leakedname}}` });
 
     expect(issues).toEqual([
-      'providers.p.headers.X: unknown built-in {{x}}: use one of now, uuid, secret, signature, refresh_token',
+      'providers.p.headers.X: unknown built-in: use one of now, uuid, secret, signature, refresh_token',
     ]);
     expect(issues.join('\n')).not.toContain(SECRET);
+    expect(issues.join('\n')).not.toContain('leakedname');
   });
 
   it('is described in the JSON Schema for editors', () => {
@@ -559,9 +566,7 @@ describe('the http provider over an injected fetch', () => {
     });
 
     expect(() => createHttpProvider(broken, 1000)).toThrow(
-      new TypeError(
-        'headers.X-Key: unknown built-in {{nonce}}: use one of now, uuid, secret, signature, refresh_token',
-      ),
+      new TypeError('headers.X-Key: unknown built-in: use one of now, uuid, secret, signature, refresh_token'),
     );
     expect(() => createHttpProvider(badKey, 1000)).toThrow(
       new TypeError('signature.key is not a readable PEM private key'),

@@ -9,7 +9,7 @@ import type { FieldKit } from '../../common/fields.js';
 import * as z from '../../common/zod.js';
 import { commonProviderFields } from '../shared/fields.js';
 import { isJsonPointer, RFC6749_ERRORS, RFC6749_MAPPING } from './response.js';
-import { type BuiltIn, builtInsOf, parseTemplate, secretsOf, TemplateError } from './template.js';
+import { type BuiltIn, builtInsOf, type ParseOptions, parseTemplate, secretsOf, TemplateError } from './template.js';
 
 /** HTTP methods a token endpoint may be called with; GET sends no body. */
 export const HTTP_METHODS = ['POST', 'PUT', 'PATCH', 'GET'] as const;
@@ -222,7 +222,7 @@ export function httpSchema(kit: FieldKit) {
         .check(z.describe('Refresh token lifetime when the answer does not give one')),
       ...commonProviderFields(kit),
     })
-    .check(z.superRefine(checkTemplates));
+    .check(z.superRefine(checkTemplates(kit.raw)));
 }
 
 /** A resolved `http` section. */
@@ -319,7 +319,7 @@ function hasContentType(headers: Readonly<Record<string, string>> | undefined): 
  * `validate` names the field) and the factory (which refuses to build a bad section).
  * Messages never quote a template: a reference may have put a credential in it.
  */
-export function templateIssues(section: TemplatedSection): SectionIssue[] {
+export function templateIssues(section: TemplatedSection, options: ParseOptions = {}): SectionIssue[] {
   const issues: SectionIssue[] = [];
   const secretNames = new Set(Object.keys(section.secrets ?? {}));
   const usedSecrets = new Set<string>();
@@ -328,7 +328,7 @@ export function templateIssues(section: TemplatedSection): SectionIssue[] {
   const check = (site: TemplateSite, forbidden: ReadonlyMap<BuiltIn, string>): void => {
     let parsed: ReturnType<typeof parseTemplate>;
     try {
-      parsed = parseTemplate(site.text);
+      parsed = parseTemplate(site.text, options);
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
       issues.push({ path: site.path, message: error.message });
@@ -342,7 +342,10 @@ export function templateIssues(section: TemplatedSection): SectionIssue[] {
     for (const name of secretsOf(parsed)) {
       usedSecrets.add(name);
       if (!secretNames.has(name))
-        issues.push({ path: site.path, message: `{{secret:${name}}} names no entry of secrets` });
+        issues.push({
+          path: site.path,
+          message: `${options.quoteNames ? `{{secret:${name}}}` : 'a {{secret:…}}'} names no entry of secrets`,
+        });
     }
   };
 
@@ -403,7 +406,10 @@ export function templateIssues(section: TemplatedSection): SectionIssue[] {
   return issues;
 }
 
-function checkTemplates(section: TemplatedSection, ctx: z.core.$RefinementCtx): void {
-  for (const issue of templateIssues(section))
-    ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+/** The template check of one pass: the raw pass reads the file as written, so it may quote names. */
+function checkTemplates(quoteNames: boolean) {
+  return (section: TemplatedSection, ctx: z.core.$RefinementCtx): void => {
+    for (const issue of templateIssues(section, { quoteNames }))
+      ctx.addIssue({ code: 'custom', path: [...issue.path], message: issue.message });
+  };
 }

@@ -168,18 +168,28 @@ export function formatInstant(instant: Date, format: TimeFormat): string {
 
 const BUILT_IN = /\{\{([a-z_]+)(?::([^{}]*))?\}\}/g;
 
+/** How {@link parseTemplate} words its errors. */
+export interface ParseOptions {
+  /**
+   * Whether a message may repeat a name written between braces (`{{nonce}}`,
+   * `{{secret:NAME}}`). True only for the text as written in the file: once references are
+   * resolved, braces may come from a referenced value, and none of it is ever repeated.
+   */
+  readonly quoteNames?: boolean;
+}
+
 /**
  * Parses a template. `{{` always opens a built-in: an unknown name, a missing `}}` or an
  * argument where none is taken is an error.
  * @throws {TemplateError}
  */
-export function parseTemplate(text: string): Template {
+export function parseTemplate(text: string, options: ParseOptions = {}): Template {
   const segments: Segment[] = [];
   let last = 0;
   for (const match of text.matchAll(BUILT_IN)) {
     const index = match.index;
     pushText(segments, text.slice(last, index));
-    segments.push(builtIn(match[1] ?? '', match[2]));
+    segments.push(builtIn(match[1] ?? '', match[2], options.quoteNames ?? false));
     last = index + match[0].length;
   }
   pushText(segments, text.slice(last));
@@ -192,7 +202,7 @@ function pushText(segments: Segment[], text: string): void {
   segments.push({ type: 'text', text });
 }
 
-function builtIn(name: string, argument: string | undefined): Segment {
+function builtIn(name: string, argument: string | undefined, quoteNames: boolean): Segment {
   switch (name) {
     case 'now':
       return { type: 'now', format: parseTimeFormat(argument) };
@@ -206,7 +216,9 @@ function builtIn(name: string, argument: string | undefined): Segment {
       if (argument !== undefined) throw new TemplateError(`{{${name}}} takes no argument`);
       return { type: name };
     default:
-      throw new TemplateError(`unknown built-in {{${name.slice(0, 20)}}}: use one of ${BUILT_INS.join(', ')}`);
+      throw new TemplateError(
+        `unknown built-in${quoteNames ? ` {{${name.slice(0, 20)}}}` : ''}: use one of ${BUILT_INS.join(', ')}`,
+      );
   }
 }
 

@@ -4,7 +4,7 @@
  * section's validation, and the provider over an injected `fetch` (what it sends, what it
  * makes of what it gets). The real peer is in test/integration/http-provider.test.ts.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fieldKit } from '../../src/common/fields.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -21,6 +21,8 @@ import {
 } from '../../src/providers/http/response.js';
 import { type HttpProviderConfig, httpSchema } from '../../src/providers/http/schema.js';
 import { formatInstant, parseTemplate, parseTimeFormat, render } from '../../src/providers/http/template.js';
+import { createRotator } from '../../src/rotator.js';
+import { MemoryStore } from '../helpers/memory-store.js';
 
 const INSTANT = new Date('2022-03-21T03:11:40.789Z');
 const SECRET = 'sk-5b1e0c7d2f9a4e63b8c1';
@@ -571,6 +573,32 @@ describe('the http provider over an injected fetch', () => {
     expect(() => createHttpProvider(badKey, 1000)).toThrow(
       new TypeError('signature.key is not a readable PEM private key'),
     );
+    expect(() => createHttpProvider({ ...section({}), headers: { S: '{{signature}}' } }, 1000)).toThrow(
+      new TypeError('headers.S: uses {{signature}}, but no signature is configured'),
+    );
+  });
+
+  it('is refused by the rotator as a config error when its key is not an RSA key', async () => {
+    const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const loaded = await parseConfig(
+      configText([
+        'headers: { S: "{{signature}}" }',
+        'signature: { algorithm: rsa-sha256, key: "${env:KEY}", over: "{{now}}" }',
+      ]),
+      'test.yaml',
+      { KEY: ecKey },
+    );
+
+    const error = await createRotator(loaded, { store: new MemoryStore() })
+      .check()
+      .catch((thrown: unknown) => thrown);
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      { path: 'providers.p', message: 'cannot be built: signature.key must be an RSA key for rsa-sha256' },
+    ]);
   });
 
   it('takes a success status without JSON for malformed, and an HTML refusal for a permanent one', async () => {

@@ -11,12 +11,13 @@ import { kindRegistry } from '../common/registry.js';
 import type * as z from '../common/zod.js';
 import type { TokenProvider } from './contract.js';
 import type { ProviderBuildOptions, ProviderKindDefinition } from './definition.js';
+import { httpKind } from './http/kind.js';
 import { keliwebKind } from './keliweb/kind.js';
 import { klikooKind } from './klikoo/kind.js';
 import { oauth2Kind } from './oauth2/kind.js';
 
 /** Every provider kind: one entry each. */
-const registry = kindRegistry<ProviderKindDefinition>('provider')([oauth2Kind, keliwebKind, klikooKind]);
+const registry = kindRegistry<ProviderKindDefinition>('provider')([oauth2Kind, keliwebKind, klikooKind, httpKind]);
 
 /** Every provider kind's definition. */
 export const PROVIDER_KINDS = registry.definitions;

@@ -35,9 +35,9 @@ describe('the registries', () => {
 
   describe('providers', () => {
     it('lists every provider kind once, and the config accepts exactly those kinds', () => {
-      expect(PROVIDER_KINDS.map((kind) => kind.kind)).toEqual(['oauth2', 'keliweb', 'klikoo']);
+      expect(PROVIDER_KINDS.map((kind) => kind.kind)).toEqual(['oauth2', 'keliweb', 'klikoo', 'http']);
       const kinds = providerSchema(fieldKit('raw')).def.options.map((option) => option.shape.kind.def.values[0]);
-      expect(kinds).toEqual(['oauth2', 'keliweb', 'klikoo']);
+      expect(kinds).toEqual(['oauth2', 'keliweb', 'klikoo', 'http']);
     });
 
     it('names the registered kinds when a provider or the store has another', async () => {
@@ -51,7 +51,10 @@ describe('the registries', () => {
           path: 'store.kind',
           message: "Invalid discriminator value. Expected 'file' | 'vault' | 'aws' | 'kubernetes'",
         },
-        { path: 'providers.x.kind', message: "Invalid discriminator value. Expected 'oauth2' | 'keliweb' | 'klikoo'" },
+        {
+          path: 'providers.x.kind',
+          message: "Invalid discriminator value. Expected 'oauth2' | 'keliweb' | 'klikoo' | 'http'",
+        },
       ]);
     });
   });

@@ -39,6 +39,8 @@ export interface OidcServer {
   readonly issuer: string;
   /** The token endpoint. */
   readonly tokenUrl: string;
+  /** The revocation endpoint (RFC 7009); it answers only when started with `revocation: true`. */
+  readonly revocationUrl: string;
   /** The test CA (PEM) that signed the server's certificate and the trusted client certificates. */
   readonly ca: string;
   /** Where `ca` is written, for a `${file:…}` reference. */
@@ -56,6 +58,8 @@ export interface OidcServer {
 export interface OidcServerOptions {
   /** The clients it knows, as RFC 7591 metadata; `introspector` is added for {@link OidcServer.introspect}. */
   readonly clients: readonly ClientMetadata[];
+  /** Turns the revocation endpoint on (oidc-provider's `revocation` feature); default off. */
+  readonly revocation?: boolean;
 }
 
 /** A certificate for `subject` signed by CA `ca`, read back as PEM. */
@@ -168,6 +172,19 @@ export async function startOidcProvider(options: OidcServerOptions): Promise<Oid
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: async () => true },
+        // A client revokes only its own tokens (the RFC 7009 §2.1 check oidc-provider asks to configure).
+        ...(options.revocation
+          ? {
+              revocation: {
+                enabled: true,
+                allowedPolicy: async (
+                  _ctx: KoaContextWithOIDC,
+                  client: { clientId: string },
+                  token: { clientId?: string },
+                ) => token.clientId === client.clientId,
+              },
+            }
+          : {}),
         mTLS: {
           enabled: true,
           tlsClientAuth: true,
@@ -186,6 +203,7 @@ export async function startOidcProvider(options: OidcServerOptions): Promise<Oid
     return {
       issuer,
       tokenUrl: `${issuer}/token`,
+      revocationUrl: `${issuer}/token/revocation`,
       ca,
       caFile: join(directory, 'test-ca.crt'),
       directory,

@@ -11,9 +11,15 @@
  *   provider without `revocation_url` is refused unless `--remove-only`; a failed
  *   revocation removes nothing.
  *
+ * - Refresh tokens: a refresh token the test mints at the server (as an authorization-code
+ *   flow would leave one) is imported into a `grant: refresh_token` provider. After a
+ *   refresh nothing is revoked, and the grant survives: oidc-provider revokes a whole grant
+ *   when one of its tokens is revoked (RFC 7009 §2.1 allows it), so revoking the superseded
+ *   access token would have revoked the new one. `token-rotator revoke` then makes the
+ *   refresh token and the access token inactive.
+ *
  * The server's client-credentials tokens belong to no grant, so revoking one never touches
- * another; refresh tokens are covered by the engine's unit tests (test/unit/revocation.test.ts).
- * Every output goes through the leak canary.
+ * another. Every output goes through the leak canary.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,10 +33,11 @@ import { BIN, Canary, type CliResult, captureOutput } from '../helpers/scenario.
 
 /** Providers by name, each its own client at the server. */
 const CLIENTS = ['billing', 'ledger', 'plain', 'broken'] as const;
-const SECRETS = Object.fromEntries(CLIENTS.map((name) => [name, randomBytes(24).toString('hex')])) as Record<
-  (typeof CLIENTS)[number],
-  string
->;
+/** The refresh-only provider, whose refresh token comes from the test. */
+const REFRESHING = 'crm';
+const SECRETS = Object.fromEntries(
+  [...CLIENTS, REFRESHING].map((name) => [name, randomBytes(24).toString('hex')]),
+) as Record<(typeof CLIENTS)[number] | typeof REFRESHING, string>;
 
 let server: OidcServer;
 let dir: string;
@@ -45,13 +52,15 @@ interface Outcome {
   method?: string;
 }
 
-async function cli(args: readonly string[]): Promise<CliResult> {
+async function cli(args: readonly string[], input = ''): Promise<CliResult> {
   const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
     env: { PATH: process.env['PATH'] },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  const done = captureOutput(child);
+  child.stdin!.end(input);
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const result = await captureOutput(child);
+  const result = await done;
   clearTimeout(timer);
   canary.outputs.push(result.stdout, result.stderr);
   return result;
@@ -99,14 +108,24 @@ async function exists(path: string): Promise<boolean> {
 beforeAll(async () => {
   server = await startOidcProvider({
     revocation: true,
-    clients: CLIENTS.map((name) => ({
-      client_id: name,
-      client_secret: SECRETS[name],
-      token_endpoint_auth_method: 'client_secret_basic',
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-    })),
+    clients: [
+      ...CLIENTS.map((name) => ({
+        client_id: name,
+        client_secret: SECRETS[name],
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      })),
+      {
+        client_id: REFRESHING,
+        client_secret: SECRETS[REFRESHING],
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: ['https://crm.example/callback'],
+      },
+    ],
   });
   dir = await mkdtemp(join(tmpdir(), 'tr-e2e-revocation-'));
   const file = async (name: string, text: string) => {
@@ -115,7 +134,7 @@ beforeAll(async () => {
     return `\${file:${path}}`;
   };
   const ca = await file('ca.pem', server.ca);
-  const provider = async (name: (typeof CLIENTS)[number], extra: Record<string, unknown>) => ({
+  const provider = async (name: keyof typeof SECRETS, extra: Record<string, unknown>) => ({
     kind: 'oauth2',
     token_url: server.tokenUrl,
     client_id: name,
@@ -138,6 +157,11 @@ beforeAll(async () => {
         ledger: await provider('ledger', { revocation_url: server.revocationUrl }),
         plain: await provider('plain', {}),
         // A revocation endpoint that does not exist: oidc-provider answers 404.
+        [REFRESHING]: await provider(REFRESHING, {
+          grant: 'refresh_token',
+          revocation_url: server.revocationUrl,
+          revoke_superseded: true,
+        }),
         broken: await provider('broken', {
           revocation_url: `${server.issuer}/no-revocation-here`,
           revoke_superseded: true,
@@ -160,7 +184,7 @@ describe('revocation against oidc-provider', () => {
   });
 
   it('rotates every provider, each token active by introspection', async () => {
-    const result = await cli(['run', '--json']);
+    const result = await cli(['run', '--json', ...CLIENTS.flatMap((name) => ['--provider', name])]);
 
     expect(result.code, result.stderr.slice(-2000)).toBe(0);
     expect(outcomes(result).map((o) => o.status)).toEqual(['rotated', 'rotated', 'rotated', 'rotated']);
@@ -295,6 +319,55 @@ describe('revocation against oidc-provider', () => {
       const again = await cli(['run', '--json', '--provider', 'billing']);
       expect(outcomes(again)).toMatchObject([{ provider: 'billing', status: 'rotated', method: 'obtain' }]);
       await expect(server.introspect(await publishedToken('billing'))).resolves.toMatchObject({ active: true });
+    });
+  });
+
+  describe('with refresh tokens', () => {
+    let refreshToken: string;
+
+    it('refreshes from an imported refresh token of the server', async () => {
+      refreshToken = await server.mintRefreshToken(REFRESHING);
+      canary.addSecret(refreshToken);
+      expect((await cli(['import', REFRESHING], `${refreshToken}\n`)).code).toBe(0);
+
+      const result = await cli(['run', '--json', '--provider', REFRESHING]);
+
+      expect(result.code, result.stderr.slice(-2000)).toBe(0);
+      expect(outcomes(result)).toMatchObject([{ provider: REFRESHING, status: 'rotated', method: 'refresh' }]);
+      await expect(server.introspect(await publishedToken(REFRESHING))).resolves.toMatchObject({ active: true });
+    });
+
+    it('revokes nothing after a refresh, so the grant and the new tokens stay active', async () => {
+      const first = await publishedToken(REFRESHING);
+
+      const result = await cli(['run', '--json', '--force', '--provider', REFRESHING]);
+
+      expect(result.code, result.stderr.slice(-2000)).toBe(0);
+      expect(outcomes(result)).toMatchObject([{ provider: REFRESHING, status: 'rotated', method: 'refresh' }]);
+      const second = await publishedToken(REFRESHING);
+      expect(second).not.toBe(first);
+      await expect(server.introspect(second)).resolves.toMatchObject({ active: true });
+      const state = await record('store', `state/${REFRESHING}`);
+      canary.addSecret(state?.['refresh_token'] as string);
+      await expect(server.introspect(state?.['refresh_token'] as string)).resolves.toMatchObject({ active: true });
+      expect(
+        logLines(result).some((line) => line['msg']?.startsWith('superseded tokens not revoked after a refresh')),
+      ).toBe(true);
+    });
+
+    it('token-rotator revoke makes the refresh token and the access token inactive and removes the records', async () => {
+      const access = await publishedToken(REFRESHING);
+      const refresh = (await record('store', `state/${REFRESHING}`))?.['refresh_token'] as string;
+
+      const result = await cli(['revoke', REFRESHING]);
+
+      expect(result.code, result.stderr.slice(-2000)).toBe(0);
+      expect(result.stdout).toMatch(/^revoked the refresh token of crm \(fingerprint sha256:[0-9a-f]{12}\)$/m);
+      expect(result.stdout).toMatch(/^revoked the access token of crm \(fingerprint sha256:[0-9a-f]{12}\)$/m);
+      await expect(server.introspect(refresh)).resolves.toMatchObject({ active: false });
+      await expect(server.introspect(access)).resolves.toMatchObject({ active: false });
+      expect(await record('store', `state/${REFRESHING}`)).toBeUndefined();
+      expect(await record('store', `tokens/${REFRESHING}`)).toBeUndefined();
     });
   });
 

@@ -49,6 +49,12 @@ export interface OidcServer {
   readonly directory: string;
   /** Asks the server's introspection endpoint (RFC 7662) about `token`. */
   introspect(token: string): Promise<{ active: boolean; client_id?: string } & Record<string, unknown>>;
+  /**
+   * A refresh token for `clientId`, of a new grant, made straight in the server's store as
+   * an authorization-code flow would leave one (the rotator cannot run that flow: it imports
+   * such a token). Scope `offline_access`, no `openid`, so refreshing it gives no ID token.
+   */
+  mintRefreshToken(clientId: string): Promise<string>;
   /** Token requests the server answered, by outcome: how many, for "the request reached the server" checks. */
   readonly answered: { readonly granted: number; readonly refused: number };
   close(): Promise<void>;
@@ -121,6 +127,16 @@ function tlsSocket(ctx: KoaContextWithOIDC): TLSSocket {
 function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
   const peer = tlsSocket(ctx).getPeerCertificate();
   return peer?.raw === undefined ? undefined : new X509Certificate(peer.raw);
+}
+
+/** The models of oidc-provider that {@link OidcServer.mintRefreshToken} uses (test/types declares none). */
+interface OidcModels {
+  readonly Client: { find(id: string): Promise<object | undefined> };
+  readonly Grant: new (fields: {
+    accountId: string;
+    clientId: string;
+  }) => { addOIDCScope(scope: string): void; save(): Promise<string> };
+  readonly RefreshToken: new (fields: Record<string, unknown>) => { save(): Promise<string> };
 }
 
 /** Starts oidc-provider; see the file header. */
@@ -208,6 +224,23 @@ export async function startOidcProvider(options: OidcServerOptions): Promise<Oid
       caFile: join(directory, 'test-ca.crt'),
       directory,
       answered,
+      async mintRefreshToken(clientId) {
+        const models = provider as unknown as OidcModels;
+        const client = await models.Client.find(clientId);
+        if (client === undefined) throw new Error(`no client ${clientId}`);
+        const accountId = `user-${randomBytes(4).toString('hex')}`;
+        const grant = new models.Grant({ accountId, clientId });
+        grant.addOIDCScope('offline_access');
+        const grantId = await grant.save();
+        const token = new models.RefreshToken({
+          client,
+          accountId,
+          grantId,
+          gty: 'authorization_code',
+          scope: 'offline_access',
+        });
+        return token.save();
+      },
       introspect(token) {
         const body = new URLSearchParams({ token }).toString();
         return new Promise((resolveAnswer, reject) => {

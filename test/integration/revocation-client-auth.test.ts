@@ -7,6 +7,7 @@
  * refused client is a permanent ProviderError that never quotes the token.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fieldKit } from '../../src/common/fields.js';
 import { ProviderError } from '../../src/errors.js';
@@ -20,6 +21,7 @@ import {
   signingKey,
   startOidcProvider,
 } from '../helpers/oidc-provider.js';
+import { listenOnLoopback } from '../helpers/ports.js';
 
 const KEY = signingKey('ec');
 const SECRET = randomBytes(24).toString('hex');
@@ -133,6 +135,31 @@ describe('oauth2 provider revoke', () => {
     expect((error as ProviderError).message).not.toContain(accessToken);
     expect(JSON.stringify(error)).not.toContain(accessToken);
     await expect(server.introspect(accessToken)).resolves.toMatchObject({ active: true });
+  });
+
+  it('gives up within the request timeout when the revocation endpoint never answers, as retryable', async () => {
+    const silent: Server = createServer(() => {}); // reads the request, never answers
+    const port = await listenOnLoopback(silent);
+    try {
+      const config = oauth2Schema(fieldKit('resolved')).parse({
+        kind: 'oauth2',
+        token_url: server.tokenUrl,
+        revocation_url: `http://127.0.0.1:${port}/revoke`,
+        tls_ca: server.ca,
+        ...sections.basic,
+      });
+      const provider = oauth2Kind.create(config, { timeoutMs: 300 });
+      const started = performance.now();
+
+      const error = await provider.revoke!('some-token-value', 'access_token').catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(error).toMatchObject({ failureClass: 'retryable' });
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('has no revoke without revocation_url, and revokeSuperseded only as configured', () => {

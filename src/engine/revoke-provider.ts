@@ -17,7 +17,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7009
  * @see docs/revocation.md
  */
-import { ConflictError, ErrorCodes, ProviderError, RotatorError, StoreError } from '../errors.js';
+import { ConflictError, describeError, ErrorCodes, ProviderError, RotatorError, StoreError } from '../errors.js';
 import { fingerprint } from '../observability/fingerprint.js';
 import type { Logger } from '../observability/logger.js';
 import type { TokenProvider, TokenTypeHint } from '../providers/contract.js';
@@ -141,7 +141,13 @@ async function releaseLease(options: DecommissionOptions, leased: Leased): Promi
     );
   } catch (error) {
     options.logger.warn(
-      { err: { message: error instanceof Error ? error.message : String(error) } },
+      {
+        err: {
+          class: 'store',
+          code: error instanceof RotatorError ? error.code : ErrorCodes.STORE_UNAVAILABLE,
+          message: describeError(error),
+        },
+      },
       'could not release the lease; it expires by itself',
     );
   }
@@ -170,7 +176,7 @@ export async function decommissionProvider(options: DecommissionOptions): Promis
       } catch (error) {
         await releaseLease(options, leased);
         const done = revoked.length === 0 ? '' : ` (${revoked.map((r) => r.hint).join(' and ')} already revoked)`;
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = describeError(error);
         const message = `could not revoke the ${hint.replace('_', ' ')} of ${provider} (${fp})${done}: ${reason}; no record was removed and the lease is released`;
         throw error instanceof ProviderError
           ? new ProviderError(error.failureClass, message, {
@@ -198,7 +204,7 @@ export async function decommissionProvider(options: DecommissionOptions): Promis
         ...(revoked.length > 0 ? [`revoked the ${revoked.map((r) => r.hint.replace('_', ' ')).join(' and ')}`] : []),
         ...removed.map((r) => `removed ${r.path}${r.store === undefined ? '' : ` in store ${r.store}`}`),
       ];
-      const message = `could not remove ${where}: ${error instanceof Error ? error.message : String(error)}${done.length > 0 ? `; already ${done.join(', ')}` : ''}; run \`token-rotator revoke ${provider} --remove-only\` to finish`;
+      const message = `could not remove ${where}: ${describeError(error)}${done.length > 0 ? `; already ${done.join(', ')}` : ''}; run \`token-rotator revoke ${provider} --remove-only\` to finish`;
       throw new StoreError(message, {
         cause: error,
         ...(error instanceof StoreError ? { retryable: error.retryable } : {}),

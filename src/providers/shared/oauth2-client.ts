@@ -2,14 +2,17 @@
  * The standard OAuth 2.0 profile: client credentials (RFC 6749 §4.4) and password
  * (§4.3) grants, refresh (§6), client authentication in the body or HTTP Basic (§2.3.1),
  * by a signed JWT (`private_key_jwt`, RFC 7523 §2.2) or by the TLS client certificate
- * (`tls_client_auth`, RFC 8705 §2.1), error responses (§5.2). oauth4webapi builds the
+ * (`tls_client_auth`, RFC 8705 §2.1), error responses (§5.2), and token revocation
+ * (RFC 7009) at `revocation_url` with the same client authentication. oauth4webapi builds the
  * requests, signs the assertions and validates the responses; a custom fetch re-encodes
  * its form body as JSON or multipart for the vendors that want that (the generic API of
  * docs/protocols.md takes JSON, Keliweb accepts multipart) and routes every call through
  * the shared transport (timeout, size cap, HTTPS rule, 5xx/429 classification), over a
  * client certificate or a private CA when the config gives one (shared/tls-fetch.ts).
  * @see https://www.rfc-editor.org/rfc/rfc6749
+ * @see https://www.rfc-editor.org/rfc/rfc7009
  * @see docs/oauth2-client-auth.md
+ * @see docs/revocation.md
  * @see docs/protocols.md#oauth-20
  */
 import { createPrivateKey, type KeyObject, webcrypto } from 'node:crypto';

@@ -129,10 +129,17 @@ async function takeLease(options: DecommissionOptions): Promise<Leased> {
   }
 }
 
-/** Writes the state back without this process's lease; a failure is logged (the lease expires anyway). */
-async function releaseLease(options: DecommissionOptions, leased: Leased): Promise<void> {
+/**
+ * Writes the state back without this process's lease, and without its tokens when they
+ * were revoked (so no runner publishes them again: the next pass obtains a new token, and
+ * a second `revoke` is not kept waiting by this one's lease). A failure is logged: the
+ * lease expires anyway.
+ */
+async function releaseLease(options: DecommissionOptions, leased: Leased, dropTokens = false): Promise<void> {
   if (leased.state === undefined || leased.version === undefined) return;
-  const { lease: _mine, ...released } = leased.state;
+  const { lease: _mine, token: _token, refresh_token: _refresh, refresh_expires_at: _expiry, ...bare } = leased.state;
+  const { lease: _lease, ...kept } = leased.state;
+  const released: StateRecord = dropTokens ? bare : kept;
   try {
     await options.store.write(
       recordPaths.state(options.provider),
@@ -199,6 +206,9 @@ export async function decommissionProvider(options: DecommissionOptions): Promis
         logger.info({ path, ...(name === undefined ? {} : { store: name }) }, 'removed record');
       }
     } catch (error) {
+      // The state still holds this lease only when its own removal failed.
+      if (path === recordPaths.state(provider) && name === undefined)
+        await releaseLease(options, leased, revoked.length > 0);
       const where = name === undefined ? path : `${path} in store ${name}`;
       const done = [
         ...(revoked.length > 0 ? [`revoked the ${revoked.map((r) => r.hint.replace('_', ' ')).join(' and ')}`] : []),

@@ -315,6 +315,32 @@ describe('decommissionProvider', () => {
     expect(context.store.records.has('state/p1')).toBe(true);
   });
 
+  it('releases its lease and drops the revoked tokens when the state cannot be removed, so --remove-only can finish', async () => {
+    const context = await rotated();
+    const held = context.state()!;
+    context.store.failRemoves.add('state/p1');
+
+    const error = await decommission(context).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(StoreError);
+    const left = context.state()!;
+    expect(left.lease).toBeUndefined();
+    expect(left.token).toBeUndefined();
+    expect(left.refresh_token).toBeUndefined();
+    expect(left.generation).toBe(held.generation);
+    context.store.failRemoves.clear();
+    const finished = await decommissionProvider({
+      provider: 'p1',
+      store: context.store,
+      secondaries: [],
+      holder: 'revoke:another-process',
+      leaseSeconds: 60,
+      now: () => context.clock.now,
+      logger: silentLogger(),
+    });
+    expect(finished.removed).toEqual([{ path: 'state/p1' }, { path: 'tokens/p1' }]);
+  });
+
   it('says what it had done and how to finish when a removal fails', async () => {
     const context = await rotated();
     context.secondary.failRemoves.add('tokens/p1');

@@ -13,7 +13,9 @@
  * still valid, and records that vanished would hide them from the operator. Revocation
  * goes refresh token first (RFC 7009 §2.1: the server may then revoke the access tokens of
  * its grant too), and the access token of the public record when it differs from the
- * state's (a public record behind its state).
+ * state's (a public record behind its state). If the state cannot be removed after the
+ * tokens were revoked, it is written back without them and without the lease, so no runner
+ * publishes them again and a second run (`--remove-only`) need not wait for the lease.
  * @see https://www.rfc-editor.org/rfc/rfc7009
  * @see docs/revocation.md
  */

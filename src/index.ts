@@ -29,7 +29,7 @@ export {
   StoreError,
   TokenUnavailableError,
 } from './errors.js';
-export type { TokenProvider, TokenSet } from './providers/contract.js';
+export type { TokenProvider, TokenSet, TokenTypeHint } from './providers/contract.js';
 export { createTokenReader, type Token, type TokenReader, type TokenReaderOptions } from './reader.js';
 export { createRotator, type PassOptions, type ProviderStatus, type Rotator, type RotatorOptions } from './rotator.js';
 export type { SecretStore, StoreCapabilities, StoredRecord } from './stores/contract.js';

@@ -24,6 +24,7 @@ import type { EffectivePolicy } from './policy.js';
 import { publishBehind } from './publish.js';
 import { recordPaths } from './records.js';
 import { type WriteRetryOptions, writeWithRetry } from './records-io.js';
+import { revokeSuperseded } from './revoke.js';
 
 export type { Outcome, OutcomeError, OutcomeStatus, RotationReason } from './outcome.js';
 
@@ -162,6 +163,15 @@ async function renewUnderLease(
     logger: log,
     writeRetry: env.writeRetry,
     usage: usage?.public,
+  });
+  // The new token is stored and published: what it replaced may go (never throws; bounded by the request timeout).
+  await revokeSuperseded({
+    provider: target.provider,
+    previous: leased,
+    next,
+    method: result.method,
+    logger: log,
+    signal: env.signal,
   });
   return { status: 'rotated', ok: true, method: result.method, reason, ...tokenFacts(next) };
 }

@@ -45,6 +45,24 @@ export interface TokenProvider {
    * whenever it holds a refresh token, however close to its expiry. Absent: `true`.
    */
   readonly reauthenticates?: boolean;
+  /**
+   * Revokes `token` at the provider's revocation endpoint (RFC 7009), when the profile
+   * has one (`oauth2` with `revocation_url`). An unknown or already invalid token is not an
+   * error: the server answers 200 for it (RFC 7009 §2.2). Failures are classified as for
+   * token calls (`unsupported_token_type` is permanent, a 503 retryable).
+   * @throws {ProviderError}
+   * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.1
+   */
+  revoke?(token: string, hint: TokenTypeHint, options?: CallOptions): Promise<void>;
+  /**
+   * True when the engine should revoke the tokens a rotation superseded once the new ones
+   * are published (`revoke_superseded` in config); only meaningful with {@link revoke}.
+   * Absent: false.
+   */
+  readonly revokeSuperseded?: boolean;
 }
+
+/** What a token given to {@link TokenProvider.revoke} is (RFC 7009 §2.1 `token_type_hint`). */
+export type TokenTypeHint = 'access_token' | 'refresh_token';
 
 export type { ProviderError };

@@ -187,6 +187,25 @@ store fails. Only fingerprints of the tokens are printed or logged. See docs/imp
     secretsOnStdin: true,
     load: () => import('./commands/import.js'),
   },
+  revoke: {
+    summary: 'decommission a provider: revoke its tokens (RFC 7009), then remove its records',
+    usage: `token-rotator revoke PROVIDER [--remove-only]
+
+Takes PROVIDER's lease, revokes its current refresh and access tokens at the provider's
+revocation_url (RFC 7009), then removes its records: state/PROVIDER and tokens/PROVIDER
+from the store, tokens/PROVIDER from its publish_to stores. Prints what it revoked (by
+fingerprint) and removed. Remove the provider from the config afterwards, or the next
+pass obtains a new token. Exits 0 once done; 2 for an unknown provider, or one without a
+revocation_url unless --remove-only (nothing done); 1 when another runner holds the lease,
+a store cannot remove records, or a revocation fails (nothing removed: the tokens are
+still valid) or a removal fails (the message says what was done). See docs/revocation.md.
+
+      --remove-only   remove the records without revoking anything (the tokens stay
+                      valid until they expire)`,
+    options: { 'remove-only': { type: 'boolean' } },
+    positionals: 1,
+    load: () => import('./commands/revoke.js'),
+  },
   schema: {
     summary: 'print the JSON Schema of the config file',
     usage: `token-rotator schema

@@ -39,6 +39,8 @@ export interface OidcServer {
   readonly issuer: string;
   /** The token endpoint. */
   readonly tokenUrl: string;
+  /** The revocation endpoint (RFC 7009); it answers only when started with `revocation: true`. */
+  readonly revocationUrl: string;
   /** The test CA (PEM) that signed the server's certificate and the trusted client certificates. */
   readonly ca: string;
   /** Where `ca` is written, for a `${file:…}` reference. */
@@ -47,6 +49,12 @@ export interface OidcServer {
   readonly directory: string;
   /** Asks the server's introspection endpoint (RFC 7662) about `token`. */
   introspect(token: string): Promise<{ active: boolean; client_id?: string } & Record<string, unknown>>;
+  /**
+   * A refresh token for `clientId`, of a new grant, made straight in the server's store as
+   * an authorization-code flow would leave one (the rotator cannot run that flow: it imports
+   * such a token). Scope `offline_access`, no `openid`, so refreshing it gives no ID token.
+   */
+  mintRefreshToken(clientId: string): Promise<string>;
   /** Token requests the server answered, by outcome: how many, for "the request reached the server" checks. */
   readonly answered: { readonly granted: number; readonly refused: number };
   close(): Promise<void>;
@@ -56,6 +64,8 @@ export interface OidcServer {
 export interface OidcServerOptions {
   /** The clients it knows, as RFC 7591 metadata; `introspector` is added for {@link OidcServer.introspect}. */
   readonly clients: readonly ClientMetadata[];
+  /** Turns the revocation endpoint on (oidc-provider's `revocation` feature); default off. */
+  readonly revocation?: boolean;
 }
 
 /** A certificate for `subject` signed by CA `ca`, read back as PEM. */
@@ -119,6 +129,16 @@ function peerCertificate(ctx: KoaContextWithOIDC): X509Certificate | undefined {
   return peer?.raw === undefined ? undefined : new X509Certificate(peer.raw);
 }
 
+/** The models of oidc-provider that {@link OidcServer.mintRefreshToken} uses (test/types declares none). */
+interface OidcModels {
+  readonly Client: { find(id: string): Promise<object | undefined> };
+  readonly Grant: new (fields: {
+    accountId: string;
+    clientId: string;
+  }) => { addOIDCScope(scope: string): void; save(): Promise<string> };
+  readonly RefreshToken: new (fields: Record<string, unknown>) => { save(): Promise<string> };
+}
+
 /** Starts oidc-provider; see the file header. */
 export async function startOidcProvider(options: OidcServerOptions): Promise<OidcServer> {
   const directory = await mkdtemp(join(tmpdir(), 'tr-oidc-'));
@@ -168,6 +188,19 @@ export async function startOidcProvider(options: OidcServerOptions): Promise<Oid
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
         introspection: { enabled: true, allowedPolicy: async () => true },
+        // A client revokes only its own tokens (the RFC 7009 §2.1 check oidc-provider asks to configure).
+        ...(options.revocation
+          ? {
+              revocation: {
+                enabled: true,
+                allowedPolicy: async (
+                  _ctx: KoaContextWithOIDC,
+                  client: { clientId: string },
+                  token: { clientId?: string },
+                ) => token.clientId === client.clientId,
+              },
+            }
+          : {}),
         mTLS: {
           enabled: true,
           tlsClientAuth: true,
@@ -186,10 +219,28 @@ export async function startOidcProvider(options: OidcServerOptions): Promise<Oid
     return {
       issuer,
       tokenUrl: `${issuer}/token`,
+      revocationUrl: `${issuer}/token/revocation`,
       ca,
       caFile: join(directory, 'test-ca.crt'),
       directory,
       answered,
+      async mintRefreshToken(clientId) {
+        const models = provider as unknown as OidcModels;
+        const client = await models.Client.find(clientId);
+        if (client === undefined) throw new Error(`no client ${clientId}`);
+        const accountId = `user-${randomBytes(4).toString('hex')}`;
+        const grant = new models.Grant({ accountId, clientId });
+        grant.addOIDCScope('offline_access');
+        const grantId = await grant.save();
+        const token = new models.RefreshToken({
+          client,
+          accountId,
+          grantId,
+          gty: 'authorization_code',
+          scope: 'offline_access',
+        });
+        return token.save();
+      },
       introspect(token) {
         const body = new URLSearchParams({ token }).toString();
         return new Promise((resolveAnswer, reject) => {

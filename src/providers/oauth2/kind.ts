@@ -35,6 +35,9 @@ function refreshOnly(provider: TokenProvider): TokenProvider {
     obtain: () =>
       Promise.reject(new ProviderError('permanent', IMPORT_REQUIRED_MESSAGE, { reason: IMPORT_REQUIRED_REASON })),
     ...(provider.refresh === undefined ? {} : { refresh: provider.refresh.bind(provider) }),
+    ...(provider.revoke === undefined
+      ? {}
+      : { revoke: provider.revoke.bind(provider), revokeSuperseded: provider.revokeSuperseded === true }),
   };
 }
 
@@ -65,6 +68,8 @@ export const oauth2Kind = defineProviderKind({
       headers: config.headers,
       defaultLifetimeSeconds: config.default_lifetime_seconds ?? OAUTH2_FALLBACK_SECONDS,
       refreshLifetimeSeconds: config.refresh_lifetime_seconds,
+      revocationUrl: config.revocation_url,
+      revokeSuperseded: config.revoke_superseded,
       timeoutMs,
     });
     return config.grant === 'refresh_token' ? refreshOnly(provider) : provider;

@@ -39,6 +39,7 @@ export function oauth2Schema(kit: FieldKit) {
       audience: z.optional(text()),
       headers: headersField(kit),
       refresh_lifetime_seconds: z.optional(seconds()),
+      ...revocationFields(kit),
       ...clientAuthFields(kit),
       ...commonProviderFields(kit),
     })
@@ -52,6 +53,7 @@ export function oauth2Schema(kit: FieldKit) {
         }
       }),
       z.superRefine(checkRefreshOnly),
+      z.superRefine(checkRevocation),
       z.superRefine(checkClientAuth),
     );
 }
@@ -79,6 +81,42 @@ function checkRefreshOnly(
       path: ['renewal'],
       message: 'grant refresh_token cannot re-authenticate: it only refreshes an imported refresh token',
     });
+}
+
+// ─── Revocation (RFC 7009, issue 14) ──────────────────────────────────────────────────
+
+/**
+ * The revocation fields of an `oauth2` section: where tokens are revoked, and whether the
+ * engine revokes the tokens each re-authentication supersedes. `token-rotator revoke`
+ * uses `revocation_url` whatever `revoke_superseded` says. See docs/revocation.md.
+ * @see https://www.rfc-editor.org/rfc/rfc7009
+ */
+function revocationFields(kit: FieldKit) {
+  return {
+    revocation_url: z
+      .optional(kit.url())
+      .check(
+        z.describe(
+          'The RFC 7009 revocation endpoint; enables `token-rotator revoke` and revoke_superseded. The client authenticates as at token_url',
+        ),
+      ),
+    revoke_superseded: z
+      ._default(z.boolean(), false)
+      .check(
+        z.describe(
+          'After a re-authentication is published, revoke the access and refresh tokens it replaced (needs revocation_url). Consumers still holding the old access token lose it at once: for consumers that read the token again on a 401',
+        ),
+      ),
+  };
+}
+
+/** `revoke_superseded` needs somewhere to revoke. */
+function checkRevocation(
+  value: { revocation_url?: string | undefined; revoke_superseded: boolean },
+  ctx: z.core.$RefinementCtx,
+): void {
+  if (value.revoke_superseded && value.revocation_url === undefined)
+    ctx.addIssue({ code: 'custom', path: ['revoke_superseded'], message: 'needs revocation_url' });
 }
 
 /** A resolved `oauth2` section. */

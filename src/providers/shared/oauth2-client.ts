@@ -2,21 +2,24 @@
  * The standard OAuth 2.0 profile: client credentials (RFC 6749 §4.4) and password
  * (§4.3) grants, refresh (§6), client authentication in the body or HTTP Basic (§2.3.1),
  * by a signed JWT (`private_key_jwt`, RFC 7523 §2.2) or by the TLS client certificate
- * (`tls_client_auth`, RFC 8705 §2.1), error responses (§5.2). oauth4webapi builds the
+ * (`tls_client_auth`, RFC 8705 §2.1), error responses (§5.2), and token revocation
+ * (RFC 7009) at `revocation_url` with the same client authentication. oauth4webapi builds the
  * requests, signs the assertions and validates the responses; a custom fetch re-encodes
  * its form body as JSON or multipart for the vendors that want that (the generic API of
  * docs/protocols.md takes JSON, Keliweb accepts multipart) and routes every call through
  * the shared transport (timeout, size cap, HTTPS rule, 5xx/429 classification), over a
  * client certificate or a private CA when the config gives one (shared/tls-fetch.ts).
  * @see https://www.rfc-editor.org/rfc/rfc6749
+ * @see https://www.rfc-editor.org/rfc/rfc7009
  * @see docs/oauth2-client-auth.md
+ * @see docs/revocation.md
  * @see docs/protocols.md#oauth-20
  */
 import { createPrivateKey, type KeyObject, webcrypto } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import { isLoopbackHost } from '../../common/urls.js';
 import { ProviderError } from '../../errors.js';
-import type { CallOptions, TokenProvider, TokenSet } from '../contract.js';
+import type { CallOptions, TokenProvider, TokenSet, TokenTypeHint } from '../contract.js';
 import { encodeBody, post } from './http.js';
 import { tlsFetch } from './tls-fetch.js';
 
@@ -52,6 +55,13 @@ export interface OAuth2Settings {
   /** Refresh token lifetime when the server does not say (Keliweb: 10 days). */
   readonly refreshLifetimeSeconds?: number | undefined;
   readonly timeoutMs: number;
+  /**
+   * The revocation endpoint (RFC 7009); when set, the provider gets
+   * {@link TokenProvider.revoke}, authenticating as at the token endpoint.
+   */
+  readonly revocationUrl?: string | undefined;
+  /** Whether the engine revokes the tokens a rotation superseded ({@link TokenProvider.revokeSuperseded}). */
+  readonly revokeSuperseded?: boolean | undefined;
 }
 
 /**
@@ -106,6 +116,43 @@ export function classifyOAuthError(error: unknown, grant: string): ProviderError
   return new ProviderError(
     'permanent',
     `token request failed: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
+/**
+ * Maps what a revocation call threw to a classified {@link ProviderError}, as
+ * {@link classifyOAuthError} does for token calls, with messages that name the revocation
+ * endpoint (never the token): `unsupported_token_type` and `invalid_client` are permanent,
+ * `temporarily_unavailable` and a 5xx or 429 retryable.
+ * @see https://www.rfc-editor.org/rfc/rfc7009#section-2.2.1
+ */
+export function classifyRevocationError(error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  if (error instanceof oauth.ResponseBodyError) {
+    const reason = error.error;
+    return new ProviderError(
+      RETRYABLE_OAUTH_ERRORS.has(reason) ? 'retryable' : 'permanent',
+      `revocation endpoint refused the request: ${reason} (HTTP ${error.status})`,
+      { status: error.status, reason },
+    );
+  }
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    return new ProviderError(
+      'permanent',
+      `revocation endpoint refused the client (HTTP ${error.status}, authentication challenge)`,
+      { status: error.status, reason: 'invalid_client' },
+    );
+  }
+  if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
+    const status = (error.cause as { status?: unknown } | undefined)?.status;
+    return new ProviderError('permanent', `unexpected revocation response: ${error.message}`, {
+      ...(typeof status === 'number' ? { status } : {}),
+      reason: 'malformed_response',
+    });
+  }
+  return new ProviderError(
+    'permanent',
+    `revocation request failed: ${error instanceof Error ? error.message : String(error)}`,
   );
 }
 
@@ -324,15 +371,20 @@ function clientTransport(settings: OAuth2Settings): typeof fetch | undefined {
  */
 export function createOAuth2Provider(settings: OAuth2Settings): TokenProvider {
   const tokenUrl = new URL(settings.tokenUrl);
-  const as: oauth.AuthorizationServer = { issuer: tokenUrl.origin, token_endpoint: tokenUrl.href };
+  const revocationUrl = settings.revocationUrl === undefined ? undefined : new URL(settings.revocationUrl);
+  const as: oauth.AuthorizationServer = {
+    issuer: tokenUrl.origin,
+    token_endpoint: tokenUrl.href,
+    ...(revocationUrl === undefined ? {} : { revocation_endpoint: revocationUrl.href }),
+  };
   const client: oauth.Client = { client_id: settings.clientId };
   const clientAuth = clientAuthentication(settings, tokenUrl);
   const send = clientTransport(settings);
 
-  function requestOptions(call: CallOptions | undefined) {
+  function requestOptions(call: CallOptions | undefined, endpoint: URL = tokenUrl) {
     return {
       [oauth.customFetch]: transportFetch(settings, send, call?.signal),
-      [oauth.allowInsecureRequests]: isLoopbackHost(tokenUrl.hostname),
+      [oauth.allowInsecureRequests]: isLoopbackHost(endpoint.hostname),
       ...(settings.headers === undefined ? {} : { headers: { ...settings.headers } }),
     };
   }
@@ -348,8 +400,26 @@ export function createOAuth2Provider(settings: OAuth2Settings): TokenProvider {
     return parameters;
   }
 
+  /**
+   * RFC 7009 §2.1: the token and its type hint, authenticated as at the token endpoint,
+   * sent with the token endpoint's body encoding; 200 means revoked or never valid.
+   */
+  async function revoke(token: string, hint: TokenTypeHint, call?: CallOptions): Promise<void> {
+    if (revocationUrl === undefined) throw new ProviderError('permanent', 'no revocation_url is configured');
+    try {
+      const response = await oauth.revocationRequest(as, client, clientAuth, token, {
+        ...requestOptions(call, revocationUrl),
+        additionalParameters: { token_type_hint: hint },
+      });
+      await oauth.processRevocationResponse(response);
+    } catch (error) {
+      throw classifyRevocationError(error);
+    }
+  }
+
   return {
     kind: settings.kind ?? 'oauth2',
+    ...(revocationUrl === undefined ? {} : { revoke, revokeSuperseded: settings.revokeSuperseded === true }),
     async obtain(call) {
       try {
         const response =

@@ -10,7 +10,7 @@
  */
 
 import type { Dirent } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConflictError, RotatorError, StoreError } from '../../errors.js';
@@ -18,6 +18,7 @@ import {
   assertRecordPath,
   isRecordPath,
   type RecordLister,
+  type RecordRemover,
   type SecretStore,
   type StoreCapabilities,
   type StoredRecord,
@@ -70,7 +71,7 @@ export interface FileStoreOptions {
  * await store.write('tokens/klikoo', { access_token: '…' }, version); // '2'
  * ```
  */
-export class FileStore implements SecretStore, RecordLister {
+export class FileStore implements SecretStore, RecordLister, RecordRemover {
   readonly kind = 'file';
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   /** The absolute store directory. */
@@ -148,6 +149,43 @@ export class FileStore implements SecretStore, RecordLister {
     } catch (error) {
       throw wrap(error, `could not write record ${path} in ${this.directory}`);
     }
+  }
+
+  /**
+   * Removes the record's file under the record's lock, so a write in flight either lands
+   * before (and is removed) or after (and creates the record anew, at version 1). A write
+   * that read the removed record's version then fails with a conflict. For `token-rotator
+   * revoke` ({@link RecordRemover}); the engine never removes a record.
+   * @returns `false` when there was no record at `path`.
+   * @throws {StoreError} on an I/O failure or when the lock stays held too long.
+   */
+  async remove(path: string): Promise<boolean> {
+    assertRecordPath(path);
+    const file = this.#fileOf(path);
+    let lock: HeldLock;
+    try {
+      lock = await acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs });
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return false; // no directory, so no record
+      throw wrap(error, `could not remove record ${path} in ${this.directory}`);
+    }
+    let removed: boolean;
+    try {
+      await unlink(file);
+      this.#unsynced.add(dirname(file));
+      removed = true;
+    } catch (error) {
+      await lock.release().catch(() => undefined);
+      if (errorCode(error) === 'ENOENT') return false;
+      throw wrap(error, `could not remove record ${path} in ${this.directory}`);
+    }
+    try {
+      await lock.release();
+    } catch (error) {
+      // Removed all the same; a lock left behind would hold other writers up until it is stale.
+      throw wrap(error, `removed record ${path} in ${this.directory} but could not release its lock`);
+    }
+    return removed;
   }
 
   /**

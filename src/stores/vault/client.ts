@@ -212,7 +212,7 @@ export interface VaultClientOptions {
 }
 
 interface Call {
-  readonly method: 'GET' | 'POST' | 'PATCH';
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** After `/v1/`, already encoded. */
   readonly path: string;
   readonly token?: string;
@@ -320,6 +320,20 @@ export class VaultClient {
       token,
       body: metadata,
       what,
+    });
+  }
+
+  /**
+   * Deletes a secret's metadata and every version of it, so nothing of it can be read or
+   * undeleted. Vault answers 204 whether or not the secret existed.
+   * @see https://openbao.org/api-docs/secret/kv/kv-v2/#delete-metadata-and-all-versions
+   */
+  async kvDeleteMetadata(mount: string, path: string, token: string): Promise<void> {
+    await this.#call({
+      method: 'DELETE',
+      path: `${encodePath(mount)}/metadata/${encodePath(path)}`,
+      token,
+      what: `delete of ${mount}/metadata/${path}`,
     });
   }
 

@@ -16,6 +16,7 @@ import {
   assertRecordPath,
   isRecordPath,
   type RecordLister,
+  type RecordRemover,
   type SecretStore,
   type StoreCapabilities,
   type StoredRecord,
@@ -86,7 +87,7 @@ export interface VaultStoreOptions {
  * const version = await store.write('tokens/klikoo', { access_token: '…' }, null); // '1'
  * ```
  */
-export class VaultStore implements SecretStore, RecordLister {
+export class VaultStore implements SecretStore, RecordLister, RecordRemover {
   readonly kind = 'vault';
   readonly capabilities: StoreCapabilities = Object.freeze({ compareAndSet: true });
   readonly #client: VaultClient;
@@ -220,6 +221,31 @@ export class VaultStore implements SecretStore, RecordLister {
         }
       }
       throw new ConflictError(path, { cause: error });
+    }
+  }
+
+  /**
+   * Removes the record with every version Vault keeps of it (`DELETE <mount>/metadata/…`),
+   * so it can be neither read nor undeleted. For `token-rotator revoke`
+   * ({@link RecordRemover}); needs the `delete` capability on the metadata path, which the
+   * rotator's own policy (deploy/vault/rotator-policy.hcl) does not grant.
+   * @returns `false` when there was no record (none, or its latest version deleted).
+   * @throws {StoreError} when Vault is unreachable, slow or refuses the removal.
+   */
+  async remove(path: string): Promise<boolean> {
+    assertRecordPath(path);
+    const secretPath = this.#secretPath(path);
+    try {
+      return await this.#authorized(async (token) => {
+        const metadata = await this.#client.kvReadMetadata(this.#mount, secretPath, token);
+        if (metadata === undefined) return false;
+        await this.#client.kvDeleteMetadata(this.#mount, secretPath, token);
+        // A record written again later gets its metadata anew.
+        this.#prepared.delete(path);
+        return !metadata.currentDeleted;
+      });
+    } catch (error) {
+      throw this.#wrap(error, 'remove', path);
     }
   }
 

@@ -591,9 +591,8 @@ describe('the http provider over an injected fetch', () => {
       { KEY: ecKey },
     );
 
-    const error = await createRotator(loaded, { store: new MemoryStore() })
-      .check()
-      .catch((thrown: unknown) => thrown);
+    const rotator = await createRotator(loaded, { store: new MemoryStore() });
+    const error = await rotator.check().catch((thrown: unknown) => thrown);
 
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).issues).toEqual([

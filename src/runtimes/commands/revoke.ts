@@ -43,7 +43,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     for (const storeName of config.publish_to?.[name] ?? []) {
       const storeConfig = config.stores?.[storeName];
       if (storeConfig === undefined) continue; // config checked every name
-      const store = createStore(storeConfig, { logger });
+      const store = await createStore(storeConfig, { logger });
       built.push(store);
       if (!isRecordRemover(store)) return refuse(ctx, `the ${store.kind} store ${storeName} cannot remove records`);
       secondaries.push({ name: storeName, store });

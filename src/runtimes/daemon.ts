@@ -16,10 +16,11 @@ import { CronSchedule } from '../common/cron.js';
 import type { PassSummary } from '../engine/pass.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { RotatorMetrics } from '../observability/metrics.js';
+import type { RotatorMetrics } from '../observability/metrics.js';
 import type { Rotator } from '../rotator.js';
 import { errorCode, type PassReport, prometheusReport, reportedPass } from './door.js';
-import { type ListenAddress, type OpsServer, startOpsServer } from './http.js';
+import type { OpsServer } from './http.js';
+import type { ListenAddress } from './listen.js';
 import { createReadiness, type ReadinessCheck } from './readiness.js';
 
 /** Options for {@link runDaemon}. */
@@ -68,12 +69,14 @@ export const FULL_CHECK_EVERY_MS = 10 * 60 * 1000;
  * registry per process with the schedule gap the alert rules read. Without either there is
  * none: nothing would ever read it, and feeding it is not free (prom-client's event-loop
  * monitor wakes the process every 10 ms, ~8 ms of CPU a second, and a pass sets gauges for
- * every provider; issue 13).
+ * every provider; issue 13). prom-client (and the OpenTelemetry API it loads) is imported
+ * only then.
  */
-function daemonMetrics(options: DaemonOptions): RotatorMetrics | undefined {
+async function daemonMetrics(options: DaemonOptions): Promise<RotatorMetrics | undefined> {
   if (options.metrics !== undefined) return options.metrics;
   if (options.listen === undefined) return undefined;
   const providers = options.providers ?? options.configuredProviders;
+  const { RotatorMetrics } = await import('../observability/metrics.js');
   return new RotatorMetrics({
     gapSeconds: options.rotator.gapSeconds,
     ...(providers ? { providers } : {}),
@@ -91,6 +94,7 @@ async function startListener(
 ): Promise<{ server: OpsServer; readiness: ReadinessCheck } | undefined> {
   if (options.listen === undefined) return undefined;
   const { rotator, logger } = options;
+  const { startOpsServer } = await import('./http.js');
   const readiness = createReadiness({
     metrics,
     gapSeconds: rotator.gapSeconds,
@@ -129,7 +133,7 @@ export async function checkAtStart(rotator: Pick<Rotator, 'check'>, logger: Logg
 /** Runs passes until stopped. Resolves once the last pass has finished. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { logger } = options;
-  const metrics = daemonMetrics(options);
+  const metrics = await daemonMetrics(options);
   const listener = metrics === undefined ? undefined : await startListener(options, metrics);
   try {
     const report = metrics === undefined ? UNREPORTED : prometheusReport(metrics);

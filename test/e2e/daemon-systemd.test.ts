@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseListen } from '../../src/runtimes/http.js';
+import { parseListen } from '../../src/runtimes/listen.js';
 import { BIN } from '../helpers/scenario.js';
 
 const UNIT = resolve(import.meta.dirname, '../../deploy/systemd/token-rotator.service');

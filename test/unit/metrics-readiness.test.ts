@@ -4,7 +4,7 @@ import type { Outcome } from '../../src/engine/rotate.js';
 import { StoreError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RotatorMetrics } from '../../src/observability/metrics.js';
-import { parseListen } from '../../src/runtimes/http.js';
+import { parseListen } from '../../src/runtimes/listen.js';
 import { createReadiness } from '../../src/runtimes/readiness.js';
 import { parseExposition, sampleValue } from '../helpers/exposition.js';
 

@@ -1,7 +1,7 @@
 /** `token-rotator daemon`: passes on the config's schedule until SIGTERM or SIGINT. */
 import { checkAtStart, runDaemon } from '../daemon.js';
 import { EXIT, stopOnSignals } from '../door.js';
-import { type ListenAddress, parseListen } from '../http.js';
+import { type ListenAddress, parseListen } from '../listen.js';
 import { packageVersion } from '../version.js';
 import { type CommandContext, text, texts, UsageError } from './contract.js';
 

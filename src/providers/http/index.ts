@@ -19,7 +19,7 @@ import {
   type ResponseMapping,
   type SuccessCondition,
 } from './response.js';
-import { type HttpProviderConfig, type JsonTemplate, templateIssues } from './schema.js';
+import { type HttpProviderConfig, type JsonTemplate, type RequestSection, templateIssues } from './schema.js';
 import { type CallValues, parseTemplate, render, type Template } from './template.js';
 
 /** Lifetime assumed when the answer gives none and the section sets no `default_lifetime_seconds`. */
@@ -66,19 +66,7 @@ function renderJson(plan: JsonPlan, values: CallValues): unknown {
   return Object.fromEntries(Object.entries(plan).map(([key, item]) => [key, renderJson(item, values)]));
 }
 
-type RequestConfig = {
-  readonly method?: string | undefined;
-  readonly headers?: Readonly<Record<string, string>> | undefined;
-  readonly body?:
-    | {
-        readonly json?: JsonTemplate | undefined;
-        readonly form?: Readonly<Record<string, string>> | undefined;
-        readonly multipart?: Readonly<Record<string, string>> | undefined;
-      }
-    | undefined;
-};
-
-function planRequest(url: string, request: RequestConfig, headers: Readonly<Record<string, string>> | undefined) {
+function planRequest(url: string, request: RequestSection, headers: Readonly<Record<string, string>> | undefined) {
   const fields = (record: Readonly<Record<string, string>>) =>
     Object.entries(record).map(([name, text]) => [name, parseTemplate(text)] as const);
   const body = request.body;

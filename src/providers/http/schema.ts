@@ -258,7 +258,9 @@ interface TemplateSite {
   readonly text: string;
 }
 
-type RequestSection = {
+/** What a request (the token request, or `refresh`) describes: its headers and body templates. */
+export type RequestSection = {
+  readonly method?: string | undefined;
   readonly headers?: Readonly<Record<string, string>> | undefined;
   readonly body?:
     | {

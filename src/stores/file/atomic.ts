@@ -11,11 +11,20 @@
  * then a power loss or a kernel crash, not a crash of the process, may undo the rename,
  * bringing the previous whole file back; see `FileStore` for what that means for records.
  * Also the few file-system helpers the lock and the records share.
+ *
+ * Only the fsync waits on the thread pool. Opening, writing a record of a few hundred
+ * bytes, renaming and closing are each one system call of microseconds on a local disk,
+ * less than the hop to the thread pool and back that an asynchronous call costs; made
+ * synchronously, a write costs 1 asynchronous call instead of 5 (issue 13).
  */
 
 import { randomUUID } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const fsyncAsync = promisify(fsync);
 
 /** File mode of records (and their temporary files): the owner alone may read tokens. */
 export const FILE_MODE = 0o600;
@@ -37,7 +46,7 @@ export interface ReplaceHooks {
    * abandons the write, removes the temporary file and leaves the target untouched.
    */
   readonly beforeRename?: () => Promise<void>;
-  /** Runs once the target is replaced, alongside the closing of the temporary file. */
+  /** Runs once the target is replaced and the temporary file closed. */
   readonly afterRename?: () => Promise<void>;
 }
 
@@ -61,34 +70,49 @@ export interface TemporaryFile {
 /** Opens a new temporary file next to `file`, to replace it with {@link TemporaryFile.replace}. */
 export async function openTemporaryFile(file: string): Promise<TemporaryFile> {
   const temp = sidePath(file, 'tmp');
-  // `wx`: never follow or reuse a file someone else planted under our temporary name.
-  const handle = await open(temp, 'wx', FILE_MODE);
+  const fd = openSync(temp, 'wx', FILE_MODE);
   let used = false;
+  const close = () => {
+    try {
+      closeSync(fd);
+    } catch {
+      // Closing a descriptor only fails if it is not open; nothing to undo.
+    }
+  };
   const discard = async (): Promise<void> => {
     if (used) return;
     used = true;
-    await handle.close().catch(() => undefined);
-    await rm(temp, { force: true }).catch(() => undefined);
+    close();
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // Left behind: a dot file that listings skip, and nothing reads.
+    }
   };
   return {
     discard,
     replace: async (content, hooks = {}) => {
       if (used) throw new Error('this temporary file was already used');
       try {
-        await handle.writeFile(content, 'utf8');
-        await handle.sync();
+        writeAll(fd, content);
+        await fsyncAsync(fd);
         await hooks.beforeRename?.();
-        await rename(temp, file);
+        renameSync(temp, file);
       } catch (error) {
         await discard();
         throw error;
       }
       used = true;
-      // The content was flushed before the rename, so closing cannot lose any of it: it
-      // is not waited for before what follows the rename, and its failure is moot.
-      await Promise.all([handle.close().catch(() => undefined), hooks.afterRename?.()]);
+      close();
+      await hooks.afterRename?.();
     },
   };
+}
+
+/** Writes all of `content` at the start of the empty file `fd` (a short write is repeated for the rest). */
+function writeAll(fd: number, content: string): void {
+  const bytes = Buffer.from(content, 'utf8');
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset, bytes.length - offset, offset);
 }
 
 /** Flushes a directory's entries (a rename, a new file) to disk. */

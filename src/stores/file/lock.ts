@@ -20,7 +20,8 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { link, lstat, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
+import { symlinkSync, unlinkSync } from 'node:fs';
+import { link, lstat, readFile, readlink, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../errors.js';
@@ -136,7 +137,8 @@ async function tryCreate(lockPath: string): Promise<HeldLock | undefined> {
   // Taken before the lock exists, so the lock's true age is never more than we count.
   const since = performance.now();
   try {
-    await symlink(target, lockPath);
+    // One system call of microseconds: synchronous, as the file store's writes (atomic.ts).
+    symlinkSync(target, lockPath);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return undefined;
     throw error;
@@ -173,7 +175,7 @@ function held(lockPath: string, owner: LockOwner, target: string, since: number)
     release: async () => {
       if (young()) {
         try {
-          await unlink(lockPath);
+          unlinkSync(lockPath);
         } catch (error) {
           if (errorCode(error) !== 'ENOENT') throw error;
         }

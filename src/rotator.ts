@@ -177,7 +177,7 @@ function buildTargets(config: Config, selected: readonly string[], built?: Map<s
     try {
       const target: RotationTarget = {
         name,
-        provider: createProvider(provider, { timeoutMs: policy.request_timeout_seconds * 1000 }),
+        provider: createProvider(provider, { timeoutMs: policy.request_timeout_seconds * 1000, name }),
         policy,
         renewal: provider.renewal,
       };

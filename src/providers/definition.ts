@@ -13,6 +13,8 @@ export type ProviderSchema = z.ZodMiniObject<{ kind: z.ZodMiniLiteral<string> }>
 export interface ProviderBuildOptions {
   /** Longest wait for one call to the token endpoint. */
   readonly timeoutMs: number;
+  /** The provider's name in config, for messages that tell an operator what to run. */
+  readonly name?: string | undefined;
 }
 
 /**

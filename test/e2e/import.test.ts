@@ -194,7 +194,7 @@ describe('token-rotator import', () => {
     expect(outcome.status).toBe('failed');
     expect(outcome.error?.class).toBe('permanent');
     expect(outcome.error?.code).toBe('PROVIDER_PERMANENT');
-    expect(outcome.error?.message).toMatch(/import a new one with `token-rotator import <provider>`/);
+    expect(outcome.error?.message).toContain(`import a new one with \`token-rotator import ${PROVIDER}\``);
     const state = await stateRecord();
     expect(state['refresh_token']).toBeUndefined();
   });

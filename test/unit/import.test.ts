@@ -215,12 +215,12 @@ ${extra}`;
     );
     const section = config.providers['crm'];
     if (section?.kind !== 'oauth2') throw new Error('expected an oauth2 section');
-    const provider = oauth2Kind.create(section, { timeoutMs: 1000 });
+    const provider = oauth2Kind.create(section, { timeoutMs: 1000, name: 'crm' });
     expect(provider.refresh).toBeTypeOf('function');
     const failure = provider.obtain();
     await expect(failure).rejects.toBeInstanceOf(ProviderError);
     await expect(failure).rejects.toMatchObject({ failureClass: 'permanent', reason: IMPORT_REQUIRED_REASON });
-    await expect(failure).rejects.toThrow(/token-rotator import/);
+    await expect(failure).rejects.toThrow('import a new one with `token-rotator import crm`');
   });
 });
 

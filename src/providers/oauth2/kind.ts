@@ -18,22 +18,23 @@ export const OAUTH2_FALLBACK_SECONDS = 3600;
 export const IMPORT_REQUIRED_REASON = 'refresh_token_required';
 
 /**
- * What such a provider's failure says. The provider does not know its own name in config,
- * so the command is given with a placeholder; `status` and `run` print it on the provider's row.
+ * What such a provider's failure says: the command that brings it back, with the
+ * provider's name (a placeholder when it was built without one).
  */
-export const IMPORT_REQUIRED_MESSAGE =
-  'no usable refresh token and grant refresh_token cannot re-authenticate: import a new one with `token-rotator import <provider>`';
+export function importRequiredMessage(name: string | undefined): string {
+  return `no usable refresh token and grant refresh_token cannot re-authenticate: import a new one with \`token-rotator import ${name ?? '<provider>'}\``;
+}
 
 /**
  * A provider that only refreshes: its `obtain`, which the engine calls when there is no
  * refresh token or the one it had was refused, fails permanently asking for an import.
  */
-function refreshOnly(provider: TokenProvider): TokenProvider {
+function refreshOnly(provider: TokenProvider, name: string | undefined): TokenProvider {
+  const message = importRequiredMessage(name);
   return {
     kind: provider.kind,
     reauthenticates: false,
-    obtain: () =>
-      Promise.reject(new ProviderError('permanent', IMPORT_REQUIRED_MESSAGE, { reason: IMPORT_REQUIRED_REASON })),
+    obtain: () => Promise.reject(new ProviderError('permanent', message, { reason: IMPORT_REQUIRED_REASON })),
     ...(provider.refresh === undefined ? {} : { refresh: provider.refresh.bind(provider) }),
     ...(provider.revoke === undefined
       ? {}
@@ -46,7 +47,7 @@ export const oauth2Kind = defineProviderKind({
   kind: 'oauth2',
   schema: oauth2Schema,
   expectedLifetime: (config) => config.default_lifetime_seconds ?? OAUTH2_FALLBACK_SECONDS,
-  create: (config, { timeoutMs }) => {
+  create: (config, { timeoutMs, name }) => {
     const provider = createOAuth2Provider({
       tokenUrl: config.token_url,
       // A refresh-only provider never sends a grant of its own; its `obtain` is replaced below.
@@ -72,6 +73,6 @@ export const oauth2Kind = defineProviderKind({
       revokeSuperseded: config.revoke_superseded,
       timeoutMs,
     });
-    return config.grant === 'refresh_token' ? refreshOnly(provider) : provider;
+    return config.grant === 'refresh_token' ? refreshOnly(provider, name) : provider;
   },
 });

@@ -7,7 +7,6 @@
  * token of the new kind ever reaches an output.
  */
 
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import { createDemoClients, startSandbox } from '../../src/sandbox/index.js';
-import { BIN, Canary, type CliResult, captureOutput } from '../helpers/scenario.js';
+import { Canary, type CliResult, runCli } from '../helpers/scenario.js';
 
 const STRANGER_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 })
   .privateKey.export({ type: 'pkcs8', format: 'pem' })
@@ -37,16 +36,8 @@ interface Outcome {
   error?: { class: string; code: string; message: string };
 }
 
-async function cli(args: readonly string[], config = configPath, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args, '--config', config], {
-    env: { PATH: process.env['PATH'], ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const result = await captureOutput(child);
-  clearTimeout(timer);
-  canary.outputs.push(result.stdout, result.stderr);
-  return result;
+function cli(args: readonly string[], config = configPath, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { config, canary, env });
 }
 
 async function secretFile(name: string, text: string): Promise<string> {

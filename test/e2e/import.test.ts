@@ -8,7 +8,6 @@
  * Every output, the pushed metrics included, goes through the leak canary.
  */
 
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -18,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type Sandbox, startSandbox } from '../../src/sandbox/index.js';
-import { BIN, Canary, type CliResult, captureOutput } from '../helpers/scenario.js';
+import { Canary, type CliResult, runCli } from '../helpers/scenario.js';
 
 const PROVIDER = 'crm';
 const CLIENT_ID = 'crm-rotator';
@@ -34,18 +33,8 @@ const canary = new Canary();
 canary.addSecret(CLIENT_SECRET);
 
 /** Runs the built CLI with `input` on standard input; every output goes to the canary. */
-async function cli(args: readonly string[], input = ''): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
-    env: { PATH: process.env['PATH'] },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const done = captureOutput(child);
-  child.stdin!.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const result = await done;
-  clearTimeout(timer);
-  canary.outputs.push(result.stdout, result.stderr);
-  return result;
+function cli(args: readonly string[], input = ''): Promise<CliResult> {
+  return runCli(args, { config: configPath, canary, input });
 }
 
 /** A refresh token of a new token family, straight from the sandbox (as an authorization-code flow would give one). */

@@ -5,7 +5,6 @@
  * user would configure it (issue 14). A wrong key and a wrong certificate are permanent
  * failures, shown by `status`; and no key, certificate key or token reaches any output.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import {
   signingKey,
   startOidcProvider,
 } from '../helpers/oidc-provider.js';
-import { BIN, Canary, type CliResult, captureOutput } from '../helpers/scenario.js';
+import { Canary, type CliResult, runCli } from '../helpers/scenario.js';
 
 const KEY = signingKey('ec');
 const STRANGER_KEY = signingKey('ec');
@@ -36,16 +35,8 @@ interface Outcome {
   error?: { class: string; code: string; message: string };
 }
 
-async function cli(args: readonly string[]): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
-    env: { PATH: process.env['PATH'] },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const result = await captureOutput(child);
-  clearTimeout(timer);
-  canary.outputs.push(result.stdout, result.stderr);
-  return result;
+function cli(args: readonly string[]): Promise<CliResult> {
+  return runCli(args, { config: configPath, canary });
 }
 
 /** Writes `text` as a 0600 file in the workspace and returns its `${file:…}` reference. */

@@ -8,7 +8,6 @@
  * refused: exit 1, the message says how to finish, and `--remove-only` with the fuller
  * token finishes. Every output, and the Vault tokens, go through the leak canary.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type OidcServer, startOidcProvider } from '../helpers/oidc-provider.js';
 import { type OpenBao, startOpenBao } from '../helpers/openbao.js';
-import { BIN, Canary, type CliResult, captureOutput } from '../helpers/scenario.js';
+import { Canary, type CliResult, runCli } from '../helpers/scenario.js';
 
 const PROVIDERS = ['billing', 'ledger'] as const;
 const SECRETS = Object.fromEntries(PROVIDERS.map((name) => [name, randomBytes(24).toString('hex')])) as Record<
@@ -40,16 +39,8 @@ let operatorToken: string;
 const canary = new Canary();
 for (const secret of Object.values(SECRETS)) canary.addSecret(secret);
 
-async function cli(args: readonly string[], vaultToken: string): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
-    env: { PATH: process.env['PATH'], VAULT_TOKEN: vaultToken },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const result = await captureOutput(child);
-  clearTimeout(timer);
-  canary.outputs.push(result.stdout, result.stderr);
-  return result;
+function cli(args: readonly string[], vaultToken: string): Promise<CliResult> {
+  return runCli(args, { config: configPath, canary, env: { VAULT_TOKEN: vaultToken } });
 }
 
 /** The latest data of a record, read with the root token; undefined when there is none. */

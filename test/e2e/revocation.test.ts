@@ -21,7 +21,6 @@
  * The server's client-credentials tokens belong to no grant, so revoking one never touches
  * another. Every output goes through the leak canary.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,7 +28,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type OidcServer, startOidcProvider } from '../helpers/oidc-provider.js';
-import { BIN, Canary, type CliResult, captureOutput } from '../helpers/scenario.js';
+import { Canary, type CliResult, runCli } from '../helpers/scenario.js';
 
 /** Providers by name, each its own client at the server. */
 const CLIENTS = ['billing', 'ledger', 'plain', 'broken'] as const;
@@ -52,18 +51,8 @@ interface Outcome {
   method?: string;
 }
 
-async function cli(args: readonly string[], input = ''): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args, '--config', configPath], {
-    env: { PATH: process.env['PATH'] },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const done = captureOutput(child);
-  child.stdin!.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const result = await done;
-  clearTimeout(timer);
-  canary.outputs.push(result.stdout, result.stderr);
-  return result;
+function cli(args: readonly string[], input = ''): Promise<CliResult> {
+  return runCli(args, { config: configPath, canary, input });
 }
 
 /** The record at `path` in the file store under `root`, or undefined when there is none. */

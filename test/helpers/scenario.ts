@@ -44,6 +44,33 @@ export function captureOutput(child: ChildProcess): Promise<CliResult> {
   );
 }
 
+/** Options of {@link runCli}. */
+export interface RunCliOptions {
+  /** The config file, given as `--config`. */
+  readonly config: string;
+  /** Gets both outputs, to check for secrets. */
+  readonly canary: Canary;
+  /** Added to an environment of only `PATH`. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Written to standard input, which is otherwise closed. */
+  readonly input?: string;
+}
+
+/** Runs the built CLI as a user would, killed after 30 s; both outputs go to the canary. */
+export async function runCli(args: readonly string[], options: RunCliOptions): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...args, '--config', options.config], {
+    env: { PATH: process.env['PATH'], ...options.env },
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  const done = captureOutput(child);
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const result = await done;
+  clearTimeout(timer);
+  options.canary.outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
 /** Collects every output of a scenario and the secrets that must never be in it. */
 export class Canary {
   readonly outputs: string[] = [];

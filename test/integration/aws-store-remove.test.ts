@@ -17,10 +17,9 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes, StoreError } from '../../src/errors.js';
 import {
   AwsStore,
@@ -30,33 +29,10 @@ import {
   sdkSecretsManager,
 } from '../../src/stores/aws/index.js';
 import { isRecordRemover, type RecordUsage } from '../../src/stores/contract.js';
-import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
+import { useMoto } from '../helpers/moto-suite.js';
 
-let moto: Moto;
-let raw: SecretsManagerClient;
-let ssm: SSMClient;
-const opened: AwsStore[] = [];
-
-beforeAll(async () => {
-  for (const [key, value] of Object.entries(MOTO_ENV)) vi.stubEnv(key, value);
-  moto = await startMoto();
-  const client = {
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  };
-  raw = new SecretsManagerClient(client);
-  ssm = new SSMClient(client);
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((store) => store.close()));
-  raw?.destroy();
-  ssm?.destroy();
-  await moto?.stop();
-  vi.unstubAllEnvs();
-});
-
+const aws = useMoto();
+const { opened } = aws;
 /** An hour token's public record: one secret. */
 const HOURLY: RecordUsage = { writesPerDay: 46 };
 /** A 900 s token's public record: a parameter. */
@@ -68,7 +44,7 @@ const FREQUENT_STATE: RecordUsage = { writesPerDay: 466 };
 
 /** A store on its own prefix; `deletes`, when given, receives each DeleteSecret's name in order. */
 function newStore(deletes?: string[]): AwsStore {
-  const config = { region: 'us-east-1', endpoint: moto.endpoint, ssm_endpoint: moto.endpoint, max_attempts: 2 };
+  const config = { region: 'us-east-1', endpoint: aws.moto.endpoint, ssm_endpoint: aws.moto.endpoint, max_attempts: 2 };
   const client = sdkSecretsManager(config);
   const recorded: SecretsManagerApi =
     deletes === undefined
@@ -90,7 +66,7 @@ async function secretsUnder(store: AwsStore): Promise<string[]> {
   const names: string[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await raw.send(
+    const page = await aws.raw.send(
       new ListSecretsCommand({
         Filters: [{ Key: 'name', Values: [store.prefix] }],
         IncludePlannedDeletion: true,
@@ -104,7 +80,7 @@ async function secretsUnder(store: AwsStore): Promise<string[]> {
 }
 
 async function secretExists(name: string): Promise<boolean> {
-  return raw.send(new DescribeSecretCommand({ SecretId: name })).then(
+  return aws.raw.send(new DescribeSecretCommand({ SecretId: name })).then(
     () => true,
     (error: unknown) => {
       if ((error as Error).name === 'ResourceNotFoundException') return false;
@@ -114,7 +90,7 @@ async function secretExists(name: string): Promise<boolean> {
 }
 
 async function parameterExists(name: string): Promise<boolean> {
-  return ssm.send(new GetParameterCommand({ Name: name })).then(
+  return aws.ssm.send(new GetParameterCommand({ Name: name })).then(
     () => true,
     (error: unknown) => {
       if ((error as Error).name === 'ParameterNotFound') return false;
@@ -132,7 +108,7 @@ async function writeSeveral(store: AwsStore, path: string, values: Record<string
 
 /** One slot of a ring as release 0.1 wrote it, `size` slots in all. */
 async function legacySlot(name: string, n: number, seq: number, size: number, record: Record<string, unknown>) {
-  await raw.send(
+  await aws.raw.send(
     new CreateSecretCommand({
       Name: `${name}@${n}`,
       SecretString: JSON.stringify({ ring: { seq, size }, record }),
@@ -163,7 +139,7 @@ describe('AwsStore.remove against moto', () => {
       expect(await store.remove('tokens/keliweb', HOURLY)).toBe(false);
       const again = await store.write('tokens/keliweb', { generation: 1 }, null, { usage: HOURLY });
       expect(await store.read('tokens/keliweb')).toEqual({ value: { generation: 1 }, version: again });
-      const { SecretString } = await raw.send(
+      const { SecretString } = await aws.raw.send(
         new GetSecretValueCommand({ SecretId: store.secretName('tokens/keliweb') }),
       );
       expect(JSON.parse(SecretString!)).toEqual({ generation: 1 });
@@ -215,7 +191,7 @@ describe('AwsStore.remove against moto', () => {
     it("deletes the one-slot ring of an hour token's state, and the plain secret a ring started over", async () => {
       const store = newStore();
       // An operator's plain secret at the path, then the rotator's ring over it.
-      await raw.send(
+      await aws.raw.send(
         new CreateSecretCommand({ Name: store.secretName('state/keliweb'), SecretString: '{"generation":0}' }),
       );
       const plain = await store.read('state/keliweb', HOURLY_STATE);
@@ -234,7 +210,7 @@ describe('AwsStore.remove against moto', () => {
 
     it("deletes an operator's plain secret (a ${store:} credential)", async () => {
       const store = newStore();
-      await raw.send(
+      await aws.raw.send(
         new CreateSecretCommand({
           Name: store.secretName('credentials/klikoo'),
           SecretString: '{"client_secret":"x"}',
@@ -263,7 +239,7 @@ describe('AwsStore.remove against moto', () => {
       const name = store.secretName('tokens/keliweb');
       for (let n = 0; n < 6; n++) await legacySlot(name, n, n, 6, { generation: n });
       await store.write('tokens/keliweb', { generation: 7 }, null, { usage: HOURLY });
-      await ssm.send(
+      await aws.ssm.send(
         new PutParameterCommand({
           Name: store.parameterName('tokens/keliweb'),
           Value: '{"generation":6}',
@@ -326,7 +302,7 @@ describe('AwsStore.remove against moto', () => {
     const store = newStore(deletes);
     // Seven writes over five slots: the latest (seq 6) is in slot 1.
     await writeSeveral(store, 'state/klikoo', generations(7), FREQUENT_STATE);
-    await raw.send(
+    await aws.raw.send(
       new CreateSecretCommand({ Name: store.secretName('state/klikoo'), SecretString: '{"generation":0}' }),
     );
 
@@ -341,7 +317,7 @@ describe('AwsStore.remove against moto', () => {
   it('frees the name of a ring slot someone scheduled for deletion (no record, so false), which a create could not take', async () => {
     const store = newStore();
     await store.write('state/klikoo', { generation: 1 }, null, { usage: HOURLY_STATE });
-    await raw.send(
+    await aws.raw.send(
       new DeleteSecretCommand({ SecretId: `${store.secretName('state/klikoo')}@0`, RecoveryWindowInDays: 7 }),
     );
     expect(await store.read('state/klikoo')).toBeUndefined();

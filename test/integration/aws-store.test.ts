@@ -24,15 +24,9 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  DescribeParametersCommand,
-  GetParameterCommand,
-  ListTagsForResourceCommand,
-  SSMClient,
-} from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DescribeParametersCommand, GetParameterCommand, ListTagsForResourceCommand } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { createRotator } from '../../src/rotator.js';
@@ -48,34 +42,11 @@ import {
 } from '../../src/stores/aws/index.js';
 import { MAX_PARAMETER_BYTES } from '../../src/stores/aws/parameters.js';
 import type { RecordUsage } from '../../src/stores/contract.js';
-import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
+import { useMoto } from '../helpers/moto-suite.js';
 import { NON_ASCII } from '../helpers/store-conformance.js';
 
-let moto: Moto;
-let raw: SecretsManagerClient;
-let ssm: SSMClient;
-const opened: AwsStore[] = [];
-
-beforeAll(async () => {
-  for (const [key, value] of Object.entries(MOTO_ENV)) vi.stubEnv(key, value);
-  moto = await startMoto();
-  const client = {
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  };
-  raw = new SecretsManagerClient(client);
-  ssm = new SSMClient(client);
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((store) => store.close()));
-  raw?.destroy();
-  ssm?.destroy();
-  await moto?.stop();
-  vi.unstubAllEnvs();
-});
-
+const aws = useMoto();
+const { opened } = aws;
 /** The usage of an hour token's public record (default policy): one secret. */
 const HOURLY: RecordUsage = { writesPerDay: 46 };
 /** The usage of a 900 s token's public record: over one secret's budget, so a parameter. */
@@ -89,7 +60,7 @@ function newStore(overrides: { tags?: Record<string, string>; kms_key_id?: strin
     kind: 'aws',
     prefix: `t-${randomUUID()}/`,
     region: 'us-east-1',
-    endpoint: moto.endpoint,
+    endpoint: aws.moto.endpoint,
     max_attempts: 2,
     ...overrides,
   });
@@ -100,12 +71,12 @@ function newStore(overrides: { tags?: Record<string, string>; kms_key_id?: strin
 /** A store on `prefix` built from its two SDK clients, with one attempt per call. */
 function storeOn(
   prefix: string,
-  client = sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 }),
+  client = sdkSecretsManager({ region: 'us-east-1', endpoint: aws.moto.endpoint, max_attempts: 1 }),
 ) {
   const store = new AwsStore({
     prefix,
     client,
-    parameters: sdkParameterStore({ region: 'us-east-1', ssm_endpoint: moto.endpoint, max_attempts: 1 }),
+    parameters: sdkParameterStore({ region: 'us-east-1', ssm_endpoint: aws.moto.endpoint, max_attempts: 1 }),
   });
   opened.push(store);
   return store;
@@ -120,22 +91,23 @@ async function currentId(name: string): Promise<string> {
 }
 
 async function stagesOf(name: string): Promise<Record<string, string[]>> {
-  return (await raw.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};
+  return (await aws.raw.send(new DescribeSecretCommand({ SecretId: name }))).VersionIdsToStages ?? {};
 }
 
 async function versionCount(name: string): Promise<number> {
   return (
-    (await raw.send(new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }))).Versions?.length ?? 0
+    (await aws.raw.send(new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }))).Versions
+      ?.length ?? 0
   );
 }
 
 /** What a consumer's plain `GetSecretValue` (no VersionStage) returns, parsed. */
 async function consumerRead(name: string): Promise<unknown> {
-  return JSON.parse((await raw.send(new GetSecretValueCommand({ SecretId: name }))).SecretString!);
+  return JSON.parse((await aws.raw.send(new GetSecretValueCommand({ SecretId: name }))).SecretString!);
 }
 
 async function secretExists(name: string): Promise<boolean> {
-  return raw.send(new DescribeSecretCommand({ SecretId: name })).then(
+  return aws.raw.send(new DescribeSecretCommand({ SecretId: name })).then(
     () => true,
     (error: unknown) => {
       if ((error as Error).name === 'ResourceNotFoundException') return false;
@@ -145,7 +117,7 @@ async function secretExists(name: string): Promise<boolean> {
 }
 
 async function parameterExists(name: string): Promise<boolean> {
-  return ssm.send(new GetParameterCommand({ Name: name })).then(
+  return aws.ssm.send(new GetParameterCommand({ Name: name })).then(
     () => true,
     (error: unknown) => {
       if ((error as Error).name === 'ParameterNotFound') return false;
@@ -156,7 +128,7 @@ async function parameterExists(name: string): Promise<boolean> {
 
 /** Writes one slot of a ring as release 0.1 did: the envelope at AWSCURRENT, tagged. */
 async function legacySlot(name: string, n: number, seq: number, record: Record<string, unknown>, provider: string) {
-  await raw.send(
+  await aws.raw.send(
     new CreateSecretCommand({
       Name: `${name}@${n}`,
       SecretString: JSON.stringify({ ring: { seq, size: 6 }, record }),
@@ -212,7 +184,7 @@ describe('AwsStore against moto', () => {
 
       await store.write('tokens/keliweb', { generation: 0 }, null, { usage: HOURLY });
 
-      const described = await raw.send(new DescribeSecretCommand({ SecretId: store.secretName('tokens/keliweb') }));
+      const described = await aws.raw.send(new DescribeSecretCommand({ SecretId: store.secretName('tokens/keliweb') }));
       expect(described.Tags).toEqual(
         expect.arrayContaining([
           { Key: 'managed-by', Value: 'token-rotator' },
@@ -297,7 +269,7 @@ describe('AwsStore against moto', () => {
       const name = store.secretName('tokens/keliweb');
       const token = randomUUID();
       const put = (value: string) =>
-        raw.send(
+        aws.raw.send(
           new PutSecretValueCommand({
             SecretId: name,
             SecretString: value,
@@ -325,7 +297,7 @@ describe('AwsStore against moto', () => {
       const name = slot(store, 'state/klikoo', 0);
       expect(version).toMatch(new RegExp(`^r:0:1:${await currentId(name)}(,)*$`));
       expect(await store.read('state/klikoo')).toEqual({ value: { generation: 1 }, version });
-      const stored = await raw.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
+      const stored = await aws.raw.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
       expect(JSON.parse(stored.SecretString!)).toEqual({ ring: { seq: 0, size: 1 }, record: { generation: 1 } });
       expect(await secretExists(store.secretName('state/klikoo'))).toBe(false);
     });
@@ -335,7 +307,7 @@ describe('AwsStore against moto', () => {
 
       await store.write('state/klikoo', { generation: 0 }, null);
 
-      const described = await raw.send(new DescribeSecretCommand({ SecretId: slot(store, 'state/klikoo', 0) }));
+      const described = await aws.raw.send(new DescribeSecretCommand({ SecretId: slot(store, 'state/klikoo', 0) }));
       expect(described.Tags).toEqual(
         expect.arrayContaining([
           { Key: 'managed-by', Value: 'token-rotator' },
@@ -395,7 +367,7 @@ describe('AwsStore against moto', () => {
     it('rejects a write whose expected version is replaced between its check and its move: moto refuses the RemoveFromVersionId', async () => {
       const prefix = `t-${randomUUID()}/`;
       const rival = storeOn(prefix);
-      const client = sdkSecretsManager({ region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 1 });
+      const client = sdkSecretsManager({ region: 'us-east-1', endpoint: aws.moto.endpoint, max_attempts: 1 });
       const putSecretValue = client.putSecretValue;
       let rivalVersion: string | undefined;
       const v1 = await rival.write('state/klikoo', { holder: 'none' }, null);
@@ -423,7 +395,7 @@ describe('AwsStore against moto', () => {
       const first = await currentId(name);
       const body = JSON.stringify({ ring: { seq: 1, size: 1 }, record: { generation: 2 } });
       const token = requestToken(name, v1);
-      await raw.send(
+      await aws.raw.send(
         new PutSecretValueCommand({
           SecretId: name,
           SecretString: body,
@@ -460,7 +432,9 @@ describe('AwsStore against moto', () => {
         value: { generation: 19 },
         version: v19,
       });
-      expect(JSON.parse((await raw.send(new GetSecretValueCommand({ SecretId: `${name}@0` }))).SecretString!)).toEqual({
+      expect(
+        JSON.parse((await aws.raw.send(new GetSecretValueCommand({ SecretId: `${name}@0` }))).SecretString!),
+      ).toEqual({
         ring: { seq: 19, size: 1 },
         record: { generation: 19 },
       });
@@ -469,7 +443,7 @@ describe('AwsStore against moto', () => {
 
     it('reads a single secret an operator created as the record', async () => {
       const store = newStore();
-      await raw.send(
+      await aws.raw.send(
         new CreateSecretCommand({
           Name: store.secretName('credentials/klikoo'),
           SecretString: '{"client_secret":"x"}',
@@ -495,7 +469,7 @@ describe('AwsStore against moto', () => {
         value: { at: '2026-11-29T10:05:00.000Z' },
         version: 'p:2',
       });
-      const { Parameter } = await ssm.send(new GetParameterCommand({ Name: name }));
+      const { Parameter } = await aws.ssm.send(new GetParameterCommand({ Name: name }));
       expect(Parameter).toMatchObject({ Type: 'String', Version: 2 });
       expect(JSON.parse(Parameter!.Value!)).toEqual({ at: '2026-11-29T10:05:00.000Z' });
       expect(await secretExists(store.secretName('runner/heartbeat@0'))).toBe(false);
@@ -623,7 +597,7 @@ describe('AwsStore against moto', () => {
         message: expect.stringContaining('over the Secrets Manager limit of 65536'),
       });
       await expect(
-        raw.send(new DescribeSecretCommand({ SecretId: store.secretName('tokens/klikoo') })),
+        aws.raw.send(new DescribeSecretCommand({ SecretId: store.secretName('tokens/klikoo') })),
       ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
     });
   });
@@ -654,11 +628,11 @@ describe('AwsStore parameter placement (public records written over 96 times a d
     });
     expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a1', expires_in: 900 }, version });
     expect(await secretExists(store.secretName('tokens/klikoo'))).toBe(false);
-    const encrypted = await ssm.send(new GetParameterCommand({ Name: name }));
+    const encrypted = await aws.ssm.send(new GetParameterCommand({ Name: name }));
     expect(encrypted.Parameter).toMatchObject({ Type: 'SecureString', Version: 1 });
-    const decrypted = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+    const decrypted = await aws.ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
     expect(JSON.parse(decrypted.Parameter!.Value!)).toEqual({ access_token: 'a1', expires_in: 900 });
-    const described = await ssm.send(
+    const described = await aws.ssm.send(
       new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [name] }] }),
     );
     // moto echoes the tier asked for; AWS answers Standard for a value of 4 KB or less
@@ -666,7 +640,7 @@ describe('AwsStore parameter placement (public records written over 96 times a d
     // for the ciphertext AWS returns: not the record's JSON either way.
     expect(described.Parameters).toMatchObject([{ Name: name, Type: 'SecureString', Tier: 'Intelligent-Tiering' }]);
     expect(encrypted.Parameter?.Value).not.toBe(decrypted.Parameter?.Value);
-    const tags = await ssm.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
+    const tags = await aws.ssm.send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
     expect(tags.TagList).toEqual(
       expect.arrayContaining([
         { Key: 'managed-by', Value: 'token-rotator' },
@@ -805,7 +779,7 @@ describe('createRotator with an aws store (moto and the provider sandbox)', () =
   });
 
   const config = (prefix: string, password: string) => `
-store: { kind: aws, prefix: ${prefix}, region: us-east-1, endpoint: ${moto.endpoint} }
+store: { kind: aws, prefix: ${prefix}, region: us-east-1, endpoint: ${aws.moto.endpoint} }
 providers:
   fatture:
     kind: keliweb
@@ -852,7 +826,7 @@ providers:
       client_secret: secrets['keliweb-fatture'].clientSecret,
       password: secrets['keliweb-fatture'].password,
     };
-    await raw.send(
+    await aws.raw.send(
       new CreateSecretCommand({ Name: `${prefix}credentials/fatture`, SecretString: JSON.stringify(credentials) }),
     );
     const rotator = await createRotator(
@@ -870,7 +844,13 @@ providers:
 });
 
 function newStoreAt(prefix: string): AwsStore {
-  const store = createAwsStore({ kind: 'aws', prefix, region: 'us-east-1', endpoint: moto.endpoint, max_attempts: 2 });
+  const store = createAwsStore({
+    kind: 'aws',
+    prefix,
+    region: 'us-east-1',
+    endpoint: aws.moto.endpoint,
+    max_attempts: 2,
+  });
   opened.push(store);
   return store;
 }

@@ -309,7 +309,12 @@ export function defineStoreConformance(backend: ConformanceBackend): void {
         let version = start;
         for (let count = 1; count <= total; count++) {
           const win = next.get(version);
-          expect(win, `the write that replaced version ${version}`).toBeDefined();
+          // On a break, the wins around it say which racer saw what (versions only, no values).
+          const around = wins.filter((w) => Math.abs(w.count - count) <= 1);
+          expect(
+            win,
+            `the write that replaced version ${version}; wins around it: ${JSON.stringify(around)}`,
+          ).toBeDefined();
           expect(win!.count).toBe(count);
           version = win!.to;
         }

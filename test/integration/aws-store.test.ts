@@ -388,6 +388,37 @@ describe('AwsStore against moto', () => {
       expect(Object.values(stages).filter((labels) => labels.includes('AWSCURRENT'))).toHaveLength(1);
     });
 
+    it('reports a write as landed when a rival finished it and a third writer replaced it before its own move', async () => {
+      const prefix = `t-${randomUUID()}/`;
+      const rival = storeOn(prefix);
+      const third = storeOn(prefix);
+      const client = sdkSecretsManager({ region: 'us-east-1', endpoint: aws.moto.endpoint, max_attempts: 1 });
+      const move = client.updateSecretVersionStage;
+      let thirdVersion: string | undefined;
+      const v1 = await rival.write('state/klikoo', { holder: 'none' }, null);
+      // Between our staging and our move: a rival over the same version loses and finishes
+      // our write, then a third writer reads it and writes over it.
+      client.updateSecretVersionStage = async (input) => {
+        if (thirdVersion === undefined) {
+          await expect(rival.write('state/klikoo', { holder: 'rival' }, v1)).rejects.toBeInstanceOf(ConflictError);
+          const finished = await third.read('state/klikoo');
+          expect(finished?.value).toEqual({ holder: 'us' });
+          thirdVersion = await third.write('state/klikoo', { holder: 'third' }, finished!.version);
+        }
+        return move(input);
+      };
+      const store = storeOn(prefix, client);
+
+      const ours = await store.write('state/klikoo', { holder: 'us' }, v1);
+
+      expect(thirdVersion).toBeDefined();
+      const name = slot(store, 'state/klikoo', 0);
+      expect(ours).toMatch(new RegExp(`^r:1:1:${requestToken(name, v1)}(,)*$`));
+      // The third writer wrote over exactly the version ours reports: one chain, no lost write.
+      expect(thirdVersion).toMatch(new RegExp(`^r:2:1:${requestToken(name, ours)}(,)*$`));
+      expect(await store.read('state/klikoo')).toEqual({ value: { holder: 'third' }, version: thirdVersion });
+    });
+
     it('completes a write that crashed after staging its version, reusing that version instead of adding one', async () => {
       const store = newStore();
       const v1 = await store.write('state/klikoo', { generation: 1 }, null);

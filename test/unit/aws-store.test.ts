@@ -277,6 +277,30 @@ describe('AwsStore (over fake clients)', () => {
       expect(secrets.secrets.get('tr/tokens/a')!.versions.size).toBe(2);
     });
 
+    it('reports its write as landed when a rival finished it and a third writer replaced it before its own move', async () => {
+      const { store, secrets, parameters } = setup();
+      const v1 = await store.write('tokens/a', { n: 1 }, null);
+      const rival = new AwsStore({ client: secrets, parameters, prefix: 'tr/' });
+      const third = new AwsStore({ client: secrets, parameters, prefix: 'tr/' });
+      let thirdVersion: string | undefined;
+      secrets.before.set('updateSecretVersionStage', async () => {
+        await expect(rival.write('tokens/a', { holder: 'rival' }, v1)).rejects.toBeInstanceOf(ConflictError);
+        const finished = await third.read('tokens/a', HOURLY_PUBLIC);
+        expect(finished?.value).toEqual({ holder: 'us' });
+        thirdVersion = await third.write('tokens/a', { holder: 'third' }, finished!.version);
+      });
+
+      const ours = await store.write('tokens/a', { holder: 'us' }, v1);
+
+      // The third writer wrote over exactly the version ours reports: one chain, no lost write.
+      expect(ours).toBe(`s:${requestToken('tr/tokens/a', v1)}`);
+      expect(await store.read('tokens/a', HOURLY_PUBLIC)).toEqual({
+        value: { holder: 'third' },
+        version: thirdVersion,
+      });
+      expect(thirdVersion).toBe(`s:${requestToken('tr/tokens/a', ours)}`);
+    });
+
     it('finishes a write that staged its version and never moved AWSCURRENT (its writer died), then reports a conflict', async () => {
       const { store, secrets, parameters } = setup();
       const v1 = await store.write('tokens/a', { n: 1 }, null);

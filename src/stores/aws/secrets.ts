@@ -13,7 +13,9 @@
  * writer refused that way finishes the first one's write (moves `AWSCURRENT` onto it, as
  * its writer was about to, or would have had it not died) and reports a conflict, so a
  * write staged and never moved cannot block the record either. Lost races therefore cost
- * nothing of the version budget.
+ * nothing of the version budget. For the same reason a writer whose own move fails while
+ * the version it read is no longer current knows its write landed: nothing else could
+ * have replaced that version.
  *
  * What moto 5.2.5 (the test server) does here, checked by experiment and in its source:
  * - It rejects `UpdateSecretVersionStage` when `RemoveFromVersionId` does not carry the
@@ -178,7 +180,7 @@ export class SecretCells {
    * Makes `body` the `AWSCURRENT` value of `name` if `AWSCURRENT` is still on
    * `expectedVersionId`, as version `token`. A retry of a write whose answer was lost finds
    * its own version current and succeeds.
-   * @throws {ConflictError} when another writer moved `AWSCURRENT` first, or the secret is gone.
+   * @throws {ConflictError} when another writer's value is staged over the version read, or the secret is gone.
    */
   async swap(path: string, name: string, body: string, token: string, expectedVersionId: string): Promise<void> {
     assertSize(path, name, body);
@@ -215,14 +217,16 @@ export class SecretCells {
       });
     } catch (error) {
       // AWS names no exception for a mismatch, and a lost answer may hide a success:
-      // what is current now decides.
+      // what is current now decides. Still the version read: the move really failed. The
+      // secret gone: removed under us, a conflict. Any other version replaced the one read,
+      // and only `token` can (every writer over the version read stages this same id, and
+      // one refused for it finishes this write): this write landed, perhaps finished by a
+      // racer and written over since.
       const after = await this.#currentVersion(name).catch(() => {
         throw failure(SERVICE, 'UpdateSecretVersionStage', `secret ${name}`, error);
       });
-      if (after !== token) {
-        if (after !== expectedVersionId) throw new ConflictError(path, { cause: error });
-        throw failure(SERVICE, 'UpdateSecretVersionStage', `secret ${name}`, error);
-      }
+      if (after === expectedVersionId) throw failure(SERVICE, 'UpdateSecretVersionStage', `secret ${name}`, error);
+      if (after === undefined) throw new ConflictError(path, { cause: error });
     }
   }
 

@@ -4,7 +4,7 @@
  * record in the configured store). They are resolved at each run and never written back.
  * A reference may stand alone or inside a longer string; `$${` writes a literal `${`.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { REFERENCE_PATTERN as REFERENCE } from '../common/reference-syntax.js';
 import type { ConfigIssue } from '../errors.js';
 
@@ -45,10 +45,12 @@ export interface ReferenceSources {
 }
 
 /**
- * At most this many file reads and store lookups are in flight at once during one
- * resolution. Each open file holds a descriptor until it is read: a config of 20,000
- * `${file:…}` references read all at once failed with `EMFILE` under the usual open-files
- * limits (issue 13), while a few dozen reads in flight already keep a disk or a store busy.
+ * At most this many store lookups are in flight at once during one resolution: a few
+ * dozen already keep a store busy. Files are read one at a time, synchronously: credential
+ * files are small and local (a mounted Secret, a tmpfs), where a synchronous read takes
+ * microseconds, while `fs/promises` spends four thread-pool round trips and a file handle
+ * on each; at 10,000 `${file:…}` references that was half the config phase's CPU, and
+ * reading them all at once had failed with `EMFILE` (issue 13).
  */
 export const MAX_READS_IN_FLIGHT = 64;
 
@@ -80,35 +82,30 @@ function limiter(max: number): <T>(task: () => Promise<T>) => Promise<T> {
 
 function noop(): void {}
 
-/** Why a file could not be read: its errno code, kept apart so each reference gets its own message. */
-class FileUnreadable extends Error {
-  override readonly name = 'FileUnreadable';
-}
-
 /**
  * The reads of one resolution: each distinct file read once however many references name
  * it (many providers may share a credential file), each distinct store reference looked up
- * once, and never more than {@link MAX_READS_IN_FLIGHT} of them in flight together.
+ * once, and never more than {@link MAX_READS_IN_FLIGHT} lookups in flight together.
  */
 class Reads {
   readonly #limit = limiter(MAX_READS_IN_FLIGHT);
-  readonly #files = new Map<string, Promise<string>>();
+  /** A file's contents, trimmed, or the errno code it could not be read with. */
+  readonly #files = new Map<string, { readonly text: string } | { readonly code: string }>();
   readonly #lookups = new Map<string, Promise<string | undefined>>();
 
-  /** The file's contents, trimmed. @throws {FileUnreadable} with the errno code as its message. */
-  file(path: string): Promise<string> {
-    let content = this.#files.get(path);
-    if (content === undefined) {
-      content = this.#limit(async () => {
-        try {
-          return (await readFile(path, 'utf8')).trim();
-        } catch (error) {
-          throw new FileUnreadable((error as NodeJS.ErrnoException).code ?? 'error');
-        }
-      });
-      this.#files.set(path, content);
+  /** The file's contents, trimmed. @throws {ReferenceProblem} naming the file and the errno code. */
+  file(path: string): string {
+    let read = this.#files.get(path);
+    if (read === undefined) {
+      try {
+        read = { text: readFileSync(path, 'utf8').trim() };
+      } catch (error) {
+        read = { code: (error as NodeJS.ErrnoException).code ?? 'error' };
+      }
+      this.#files.set(path, read);
     }
-    return content;
+    if ('code' in read) throw new ReferenceProblem(`cannot read file ${path} (${read.code})`);
+    return read.text;
   }
 
   /** What the store answered for `PATH#KEY`, or what it threw, unchanged. */
@@ -123,51 +120,67 @@ class Reads {
   }
 }
 
-async function resolveOne(kind: string, target: string, sources: ReferenceSources, reads: Reads): Promise<string> {
+/** The value of an `env` or `file` reference, read at once. @throws {ReferenceProblem} */
+function resolveLocal(kind: string, target: string, sources: ReferenceSources, reads: Reads): string {
   switch (kind) {
     case 'env': {
       const value = sources.env[target];
       if (value === undefined || value === '') throw new ReferenceProblem(`environment variable ${target} is not set`);
       return value;
     }
-    case 'file': {
-      try {
-        return await reads.file(target);
-      } catch (error) {
-        const code = error instanceof FileUnreadable ? error.message : 'error';
-        throw new ReferenceProblem(`cannot read file ${target} (${code})`);
-      }
-    }
-    case 'store': {
-      if (sources.store === undefined)
-        throw new ReferenceProblem('${store:…} references cannot be used to configure the store itself');
-      if (sources.store === 'defer') return `\${store:${target}}`;
-      const hash = target.lastIndexOf('#');
-      if (hash <= 0 || hash === target.length - 1)
-        throw new ReferenceProblem(`store reference "${target}" must be PATH#KEY`);
-      const path = target.slice(0, hash);
-      const key = target.slice(hash + 1);
-      let value: string | undefined;
-      try {
-        value = await reads.store(sources.store, path, key);
-      } catch (error) {
-        throw new LookupFailed('the store lookup failed', { cause: error });
-      }
-      if (value === undefined) throw new ReferenceProblem(`store record ${path} has no key ${key}`);
-      return value;
-    }
+    case 'file':
+      return reads.file(target);
     default:
       throw new ReferenceProblem(`unknown reference kind ${kind}`);
   }
 }
 
-async function resolveString(value: string, sources: ReferenceSources, reads: Reads): Promise<string> {
-  if (!value.includes('${')) return value;
+/** The value of a `store` reference. @throws {ReferenceProblem} or {LookupFailed} */
+async function resolveStored(target: string, sources: ReferenceSources, reads: Reads): Promise<string> {
+  if (sources.store === undefined)
+    throw new ReferenceProblem('${store:…} references cannot be used to configure the store itself');
+  if (sources.store === 'defer') return `\${store:${target}}`;
+  const hash = target.lastIndexOf('#');
+  if (hash <= 0 || hash === target.length - 1)
+    throw new ReferenceProblem(`store reference "${target}" must be PATH#KEY`);
+  const path = target.slice(0, hash);
+  const key = target.slice(hash + 1);
+  let value: string | undefined;
+  try {
+    value = await reads.store(sources.store, path, key);
+  } catch (error) {
+    throw new LookupFailed('the store lookup failed', { cause: error });
+  }
+  if (value === undefined) throw new ReferenceProblem(`store record ${path} has no key ${key}`);
+  return value;
+}
+
+/**
+ * `value` with its references replaced: at once when it names no store reference (env
+ * and file references are read synchronously), otherwise once the store has answered.
+ * @throws {ReferenceProblem} or {LookupFailed} (the promise rejects with them, for a
+ *   string that names the store).
+ */
+function resolveString(value: string, sources: ReferenceSources, reads: Reads): string | Promise<string> {
+  if (value.includes('${store:')) return resolveWithStore(value, sources, reads);
   let out = '';
   let last = 0;
   for (const match of value.matchAll(REFERENCE)) {
     out += value.slice(last, match.index);
-    out += match[1] === undefined ? '${' : await resolveOne(match[1], match[2] ?? '', sources, reads);
+    out += match[1] === undefined ? '${' : resolveLocal(match[1], match[2] ?? '', sources, reads);
+    last = match.index + match[0].length;
+  }
+  return out + value.slice(last);
+}
+
+async function resolveWithStore(value: string, sources: ReferenceSources, reads: Reads): Promise<string> {
+  let out = '';
+  let last = 0;
+  for (const match of value.matchAll(REFERENCE)) {
+    out += value.slice(last, match.index);
+    if (match[1] === undefined) out += '${';
+    else if (match[1] === 'store') out += await resolveStored(match[2] ?? '', sources, reads);
+    else out += resolveLocal(match[1], match[2] ?? '', sources, reads);
     last = match.index + match[0].length;
   }
   return out + value.slice(last);
@@ -203,9 +216,10 @@ export interface ResolvedReferences<T> {
  * references that failed, each with its field path: a wrong reference is an issue, a
  * store that could not answer is a store failure. Secrets never enter messages.
  *
- * Strings resolve concurrently, but files are read and the store asked with at most
- * {@link MAX_READS_IN_FLIGHT} in flight, each distinct file or store reference once; issues
- * and store failures come in the order of their fields in `value`, however reads complete.
+ * Strings with only `env` and `file` references resolve at once; those naming the store
+ * concurrently, with at most {@link MAX_READS_IN_FLIGHT} lookups in flight. Each distinct
+ * file or store reference is read once; issues and store failures come in the order of
+ * their fields in `value`, however lookups complete.
  */
 export async function resolveReferences<T>(
   value: T,
@@ -217,9 +231,9 @@ export async function resolveReferences<T>(
   const storeFailures: { order: number; failure: StoreFailure }[] = [];
   const deferred: string[] = [];
   let strings = 0;
-  // The walk is synchronous wherever it can be: a string without a reference is returned as
-  // it is, and a field's path is spelt out only when something is reported. Only strings
-  // with references wait (for a file or the store). At 10,000 providers an async frame, a
+  // The walk is synchronous wherever it can be: a string without a store reference is
+  // returned resolved, and a field's path is spelt out only when something is reported.
+  // Only strings naming the store wait. At 10,000 providers an async frame, a
   // promise and a path per field, all pending at once, were most of the config phase's
   // peak memory (issue 13).
   function walk(node: unknown, path: FieldPath): unknown {
@@ -228,14 +242,20 @@ export async function resolveReferences<T>(
       if (!node.includes('${')) return node;
       // Counted before the first await: walks start in field order, whatever order they end in.
       const order = strings++;
-      return resolveString(node, sources, reads).catch((error: unknown) => {
+      const failed = (error: unknown) => {
         if (error instanceof LookupFailed)
           storeFailures.push({ order, failure: { path: pathText(basePath, path), error: error.cause } });
         else if (error instanceof ReferenceProblem)
           issues.push({ order, issue: { path: pathText(basePath, path), message: error.message } });
         else throw error;
         return node;
-      });
+      };
+      try {
+        const resolved = resolveString(node, sources, reads);
+        return typeof resolved === 'string' ? resolved : resolved.catch(failed);
+      } catch (error) {
+        return failed(error);
+      }
     }
     if (Array.isArray(node)) {
       const items = node.map((item, index) => walk(item, { parent: path, key: index }));

@@ -1,8 +1,9 @@
 /**
  * How `resolveReferences` reads: each distinct file and store reference once per
- * resolution, never more than MAX_READS_IN_FLIGHT at a time, failures in field order. The
- * files are real; `readFile` is wrapped only to count the reads and how many overlap.
- * test/e2e/config-many-files.test.ts proves the same under a real open-files limit.
+ * resolution, files one at a time and synchronously, never more than MAX_READS_IN_FLIGHT
+ * store lookups at a time, failures in field order. The files are real; `readFileSync` is
+ * wrapped only to count the reads. test/e2e/config-many-files.test.ts proves the reads
+ * under a real open-files limit.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,23 +11,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_READS_IN_FLIGHT, resolveReferences } from '../../src/config/references.js';
 
-const fileReads = vi.hoisted(() => ({ paths: [] as string[], inFlight: 0, maxInFlight: 0 }));
+const fileReads = vi.hoisted(() => ({ paths: [] as string[] }));
 
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const original = await importOriginal<typeof import('node:fs/promises')>();
-  const readFile = async (...args: Parameters<typeof original.readFile>) => {
+vi.mock('node:fs', async (importOriginal) => {
+  const original = await importOriginal<typeof import('node:fs')>();
+  const readFileSync = ((...args: Parameters<typeof original.readFileSync>) => {
     fileReads.paths.push(String(args[0]));
-    fileReads.inFlight++;
-    fileReads.maxInFlight = Math.max(fileReads.maxInFlight, fileReads.inFlight);
-    try {
-      // A turn of the event loop, so reads that are allowed to overlap do overlap.
-      await new Promise((resolve) => setImmediate(resolve));
-      return await original.readFile(...args);
-    } finally {
-      fileReads.inFlight--;
-    }
-  };
-  return { ...original, readFile, default: { ...original, readFile } };
+    return original.readFileSync(...args);
+  }) as typeof original.readFileSync;
+  return { ...original, readFileSync, default: { ...original, readFileSync } };
 });
 
 const FILES = 500;
@@ -42,8 +35,6 @@ afterAll(async () => {
 });
 beforeEach(() => {
   fileReads.paths = [];
-  fileReads.inFlight = 0;
-  fileReads.maxInFlight = 0;
 });
 
 /** A config-like tree of `count` providers, provider i's secret the reference `reference(i)`. */
@@ -54,7 +45,7 @@ function providers(count: number, reference: (index: number) => string) {
 }
 
 describe('resolveReferences: file reads', () => {
-  it(`reads ${FILES} distinct files with at most ${MAX_READS_IN_FLIGHT} in flight`, async () => {
+  it(`reads ${FILES} distinct files once each, in field order`, async () => {
     const result = await resolveReferences(
       providers(FILES, (i) => `\${file:${secretFile(i)}}`),
       { env: {} },
@@ -63,9 +54,7 @@ describe('resolveReferences: file reads', () => {
     expect(result.issues).toEqual([]);
     expect(result.value.providers['p0']?.client_secret).toBe('secret-number-0');
     expect(result.value.providers[`p${FILES - 1}`]?.client_secret).toBe(`secret-number-${FILES - 1}`);
-    expect(fileReads.paths).toHaveLength(FILES);
-    expect(fileReads.maxInFlight).toBeGreaterThan(1);
-    expect(fileReads.maxInFlight).toBeLessThanOrEqual(MAX_READS_IN_FLIGHT);
+    expect(fileReads.paths).toEqual(Array.from({ length: FILES }, (_, i) => secretFile(i)));
   });
 
   it('reads a file that many fields reference once per resolution', async () => {
@@ -132,6 +121,29 @@ describe('resolveReferences: store lookups', () => {
     expect(new Set(asked).size).toBe(400);
     expect(maxInFlight).toBeGreaterThan(1);
     expect(maxInFlight).toBeLessThanOrEqual(MAX_READS_IN_FLIGHT);
+  });
+
+  it('orders the issues of fields that resolve at once and of fields that wait for the store by field', async () => {
+    const missing = join(dir, 'no-such-file');
+    const lookup = async (path: string) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return path === 'credentials/known' ? 'from-the-store' : undefined;
+    };
+    const tree = {
+      a: '${store:credentials/unknown#secret}',
+      b: `\${file:${missing}}`,
+      c: `\${file:${secretFile(3)}}/\${store:credentials/known#secret}`,
+      d: '${env:UNSET}',
+    };
+
+    const result = await resolveReferences(tree, { env: {}, store: lookup });
+
+    expect(result.issues).toEqual([
+      { path: 'a', message: 'store record credentials/unknown has no key secret' },
+      { path: 'b', message: `cannot read file ${missing} (ENOENT)` },
+      { path: 'd', message: 'environment variable UNSET is not set' },
+    ]);
+    expect(result.value.c).toBe('secret-number-3/from-the-store');
   });
 
   it('reports every field whose store lookup failed, in field order, with what the store threw', async () => {

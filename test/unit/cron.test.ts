@@ -1,5 +1,5 @@
 import { createTask } from 'node-cron';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CronSchedule } from '../../src/common/cron.js';
 import { passesPerDay, scheduleGapSeconds } from '../../src/common/schedule.js';
 
@@ -79,6 +79,36 @@ describe('CronSchedule', () => {
       }
     });
   }
+
+  // With no zone named, the process's own zone (TZ) is read through Date, not Intl: the
+  // same runs as naming that zone (compared with node-cron above). node-cron itself, left
+  // to the process's zone, runs twice in the hour a DST change repeats, unlike with the
+  // zone named; the rotator keeps one behaviour for both.
+  describe.each(['Europe/Rome', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata'])(
+    "in the process's zone, TZ=%s",
+    (zone) => {
+      const saved = process.env['TZ'];
+      beforeAll(() => {
+        process.env['TZ'] = zone;
+      });
+      afterAll(() => {
+        if (saved === undefined) delete process.env['TZ'];
+        else process.env['TZ'] = saved;
+      });
+
+      it('finds the runs of the named zone, across DST changes', () => {
+        expect(new Date('2026-07-01T00:00:00Z').getTimezoneOffset()).not.toBe(0);
+        for (const expression of EXPRESSIONS) {
+          for (const from of FROMS) {
+            const start = new Date(from);
+            const ours = new CronSchedule(expression).nextRuns(25, start).map((d) => d.getTime());
+            const named = new CronSchedule(expression, zone).nextRuns(25, start).map((d) => d.getTime());
+            expect({ expression, from, runs: ours }).toEqual({ expression, from, runs: named });
+          }
+        }
+      });
+    },
+  );
 
   it.each([
     '61 * * * *',

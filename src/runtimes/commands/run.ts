@@ -1,7 +1,7 @@
 /** `token-rotator run`: one pass, its summary on stdout, optionally its metrics pushed to a Pushgateway. */
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
-import { PUSH_FAILED, pushMetrics, pushUrl, RotatorMetrics } from '../../observability/metrics.js';
+import type { RotatorMetrics } from '../../observability/metrics.js';
 import {
   PUSHGATEWAY_ENV,
   PUSHGATEWAY_INSTANCE_ENV,
@@ -28,10 +28,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     announce: (signal) => logger.warn({ signal }, 'finishing the calls in flight, then exiting'),
   });
   const providers = texts(ctx.values['provider']);
+  // prom-client (and what it loads) only for a run that pushes its metrics.
+  const push = pushgateway === undefined || dryRun ? undefined : await import('../../observability/metrics.js');
   const metrics =
-    pushgateway === undefined || dryRun
+    push === undefined
       ? undefined
-      : new RotatorMetrics({
+      : new push.RotatorMetrics({
           mode: 'push',
           providers: providers ?? loaded.providerNames,
           version: packageVersion(),
@@ -49,7 +51,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.io.stdout.write(ctx.values['json'] ? jsonLine(passOutput(summary)) : `${formatSummary(summary)}\n`);
     return passExitCode(summary);
   } finally {
-    if (metrics && pushgateway) await pushPassMetrics(metrics, pushgateway, logger);
+    if (push && metrics && pushgateway) await pushPassMetrics(push, metrics, pushgateway, logger);
     stop.dispose();
     await rotator.close();
   }
@@ -76,7 +78,12 @@ function pushgatewayOption(
 }
 
 /** Pushes a pass's metrics; a failure is logged, never thrown: the pass's exit code stands. */
-async function pushPassMetrics(metrics: RotatorMetrics, push: { url: string; instance?: string }, logger: Logger) {
+async function pushPassMetrics(
+  { PUSH_FAILED, pushMetrics, pushUrl }: typeof import('../../observability/metrics.js'),
+  metrics: RotatorMetrics,
+  push: { url: string; instance?: string },
+  logger: Logger,
+) {
   const group = pushUrl(push.url, push.instance).href;
   try {
     await pushMetrics(metrics, push);

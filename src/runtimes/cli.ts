@@ -283,7 +283,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   let door: typeof import('./door.js') | undefined;
   let path = '';
   try {
-    if (command.longRunning) (await import('./heap.js')).keepYoungGenerationSmall();
+    if (command.longRunning) (await import('./heap.js')).tuneHeapForDaemon();
     door = await import('./door.js');
     const { configPath, openRotator, resolveLogLevel, runtimeLogger } = door;
     path = configPath(text(values['config']), io.env);

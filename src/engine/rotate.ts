@@ -12,6 +12,7 @@
  */
 
 import { fingerprint } from '../observability/fingerprint.js';
+import { lazyChild } from '../observability/lazy-child.js';
 import type { Logger } from '../observability/logger.js';
 import type { TokenProvider } from '../providers/contract.js';
 import type { SecretStore } from '../stores/contract.js';
@@ -64,7 +65,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export async function rotate(target: RotationTarget, env: RotationEnv): Promise<Outcome> {
   const now = env.now ?? Date.now;
   const started = now();
-  const log = env.logger.child({ provider: target.name });
+  const log = lazyChild(env.logger, { provider: target.name });
   const finish = (facts: OutcomeFacts): Outcome => {
     const result = { provider: target.name, ...facts, durationMs: now() - started };
     const level = result.ok ? (result.status === 'fresh' ? 'debug' : 'info') : 'warn';

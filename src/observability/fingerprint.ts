@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A short, stable, non-reversible label for a secret, safe to log: the first 12 hex
@@ -6,5 +6,5 @@ import { createHash } from 'node:crypto';
  * @example fingerprint('eyJ0eXAi…') // 'sha256:3f9c8962c4b1'
  */
 export function fingerprint(secret: string): string {
-  return `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`;
+  return `sha256:${hash('sha256', secret, 'hex').slice(0, 12)}`;
 }

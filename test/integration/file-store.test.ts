@@ -203,7 +203,7 @@ describe('FileStore', () => {
       expect(conflicts).toHaveLength(9);
     });
 
-    it('loses no update when eight store instances increment one counter concurrently', async () => {
+    it('loses no update when eight store instances, then eight writers of one instance, increment one counter concurrently', async () => {
       await store.write('counter', { count: 0 }, null);
       const increment = async (instance: FileStore, times: number): Promise<number> => {
         let writes = 0;
@@ -224,6 +224,23 @@ describe('FileStore', () => {
 
       expect(writes.reduce((sum, each) => sum + each, 0)).toBe(120);
       expect(await store.read('counter')).toEqual({ value: { count: 120 }, version: '121' });
+      // Eight writers sharing one instance: a write beside another takes the thread-pool path.
+      const shared = await Promise.all(Array.from({ length: 8 }, () => increment(store, 15)));
+
+      expect(shared.reduce((sum, each) => sum + each, 0)).toBe(120);
+      expect(await store.read('counter')).toEqual({ value: { count: 240 }, version: '241' });
+      expect((await readdir(directory)).filter((name) => name.startsWith('.') || name.endsWith('.lock'))).toEqual([]);
+    });
+
+    it('lets exactly one of ten concurrent writes of one store instance create the same record', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, index) => store.write('tokens/keliweb', { index }, null)),
+      );
+
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      expect(
+        results.filter((result) => result.status === 'rejected' && result.reason instanceof ConflictError),
+      ).toHaveLength(9);
     });
   });
 

@@ -12,19 +12,34 @@
  * bringing the previous whole file back; see `FileStore` for what that means for records.
  * Also the few file-system helpers the lock and the records share.
  *
- * Only the fsync waits on the thread pool. Opening, writing a record of a few hundred
+ * The fsync always waits on the thread pool. Opening, writing a record of a few hundred
  * bytes, renaming and closing are each one system call of microseconds on a local disk,
- * less than the hop to the thread pool and back that an asynchronous call costs; made
- * synchronously, a write costs 1 asynchronous call instead of 5 (issue 13).
+ * less than the hop to the thread pool and back that an asynchronous call costs: made
+ * synchronously, a write costs 1 asynchronous call instead of 5 (issue 13). That holds
+ * while no other write is under way. Creating a file or renaming one waits for the file
+ * system's journal, which the fsyncs of concurrent writes hold: at 32 rotations at once the
+ * event loop stood still in those calls for over half of the pass. So the caller says
+ * which: synchronous when it writes alone, on the thread pool otherwise.
  */
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsync,
+  open as openCallback,
+  openSync,
+  rename as renameCallback,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const fsyncAsync = promisify(fsync);
+const openAsync = promisify(openCallback);
+const renameAsync = promisify(renameCallback);
 
 /** File mode of records (and their temporary files): the owner alone may read tokens. */
 export const FILE_MODE = 0o600;
@@ -67,10 +82,14 @@ export interface TemporaryFile {
   discard(): Promise<void>;
 }
 
-/** Opens a new temporary file next to `file`, to replace it with {@link TemporaryFile.replace}. */
-export async function openTemporaryFile(file: string): Promise<TemporaryFile> {
+/**
+ * Opens a new temporary file next to `file`, to replace it with {@link TemporaryFile.replace};
+ * `synchronous` (the default): its creation and its rename are made on the calling thread
+ * (see the module doc).
+ */
+export async function openTemporaryFile(file: string, synchronous = true): Promise<TemporaryFile> {
   const temp = sidePath(file, 'tmp');
-  const fd = openSync(temp, 'wx', FILE_MODE);
+  const fd = synchronous ? openSync(temp, 'wx', FILE_MODE) : await openAsync(temp, 'wx', FILE_MODE);
   let used = false;
   const close = () => {
     try {
@@ -97,7 +116,8 @@ export async function openTemporaryFile(file: string): Promise<TemporaryFile> {
         writeAll(fd, content);
         await fsyncAsync(fd);
         await hooks.beforeRename?.();
-        renameSync(temp, file);
+        if (synchronous) renameSync(temp, file);
+        else await renameAsync(temp, file);
       } catch (error) {
         await discard();
         throw error;

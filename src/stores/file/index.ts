@@ -77,6 +77,8 @@ export class FileStore implements SecretStore, RecordLister, RecordRemover {
   /** The absolute store directory. */
   readonly directory: string;
   readonly #lockTimeoutMs: number | undefined;
+  /** Writes under way in this process (see {@link write}). */
+  #writing = 0;
   /** Directories that got a new entry (a rename, a new directory) since they were flushed. */
   readonly #unsynced = new Set<string>();
 
@@ -121,8 +123,12 @@ export class FileStore implements SecretStore, RecordLister, RecordRemover {
       );
     }
     const file = this.#fileOf(path);
+    // Alone, the write's file-system calls are made on this thread; beside others, whose
+    // fsyncs hold the journal, on the thread pool (atomic.ts).
+    const synchronous = this.#writing === 0;
+    this.#writing++;
     try {
-      const [lock, temp] = await this.#begin(file, path);
+      const [lock, temp] = await this.#begin(file, path, synchronous);
       let version: number;
       try {
         const current = readRecordFileSync(file, path);
@@ -148,6 +154,8 @@ export class FileStore implements SecretStore, RecordLister, RecordRemover {
       return String(version);
     } catch (error) {
       throw wrap(error, `could not write record ${path} in ${this.directory}`);
+    } finally {
+      this.#writing--;
     }
   }
 
@@ -239,9 +247,9 @@ export class FileStore implements SecretStore, RecordLister, RecordRemover {
    * lock): a missing one fails both with ENOENT, then they are made and both tried again.
    * This also remakes a directory removed behind the store's back.
    */
-  async #begin(file: string, path: string): Promise<[HeldLock, TemporaryFile]> {
+  async #begin(file: string, path: string, synchronous: boolean): Promise<[HeldLock, TemporaryFile]> {
     try {
-      return await this.#lockAndOpen(file, path);
+      return await this.#lockAndOpen(file, path, synchronous);
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw error;
     }
@@ -254,14 +262,14 @@ export class FileStore implements SecretStore, RecordLister, RecordRemover {
         if (made === first) break;
       }
     }
-    return this.#lockAndOpen(file, path);
+    return this.#lockAndOpen(file, path, synchronous);
   }
 
   /** Both or neither: when one fails, the other is undone and the first failure thrown. */
-  async #lockAndOpen(file: string, path: string): Promise<[HeldLock, TemporaryFile]> {
+  async #lockAndOpen(file: string, path: string, synchronous: boolean): Promise<[HeldLock, TemporaryFile]> {
     const [lock, temp] = await Promise.allSettled([
-      acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs }),
-      openTemporaryFile(file),
+      acquireLock(`${file}.lock`, { record: path, timeoutMs: this.#lockTimeoutMs, synchronous }),
+      openTemporaryFile(file, synchronous),
     ]);
     if (lock.status === 'fulfilled' && temp.status === 'fulfilled') return [lock.value, temp.value];
     if (lock.status === 'fulfilled') await lock.value.release().catch(() => undefined);

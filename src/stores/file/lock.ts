@@ -21,7 +21,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { symlinkSync, unlinkSync } from 'node:fs';
-import { link, lstat, readFile, readlink, rename, unlink } from 'node:fs/promises';
+import { link, lstat, readFile, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../../errors.js';
@@ -88,6 +88,8 @@ export interface AcquireOptions {
   readonly record: string;
   /** How long to wait for a live holder before giving up with a {@link StoreError}. */
   readonly timeoutMs?: number | undefined;
+  /** Whether the lock is made on the calling thread (the default) or the thread pool; see atomic.ts. */
+  readonly synchronous?: boolean | undefined;
 }
 
 /** A lock as read at one moment. */
@@ -108,7 +110,7 @@ export async function acquireLock(lockPath: string, options: AcquireOptions): Pr
   const timeoutMs = options.timeoutMs ?? LOCK_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const lock = await tryCreate(lockPath);
+    const lock = await tryCreate(lockPath, options.synchronous ?? true);
     if (lock !== undefined) return lock;
 
     const current = await readSnapshot(lockPath);
@@ -130,15 +132,16 @@ export async function acquireLock(lockPath: string, options: AcquireOptions): Pr
 }
 
 /** Tries once to create the lock: one `symlink`, which fails with EEXIST while it is held. */
-async function tryCreate(lockPath: string): Promise<HeldLock | undefined> {
+async function tryCreate(lockPath: string, synchronous: boolean): Promise<HeldLock | undefined> {
   // 72 random bits: no two acquisitions of one lock share it.
   const owner: LockOwner = { pid: process.pid, host: HOST, nonce: randomBytes(9).toString('base64url') };
   const target = `${owner.pid} ${owner.host} ${owner.nonce}`;
   // Taken before the lock exists, so the lock's true age is never more than we count.
   const since = performance.now();
   try {
-    // One system call of microseconds: synchronous, as the file store's writes (atomic.ts).
-    symlinkSync(target, lockPath);
+    // One system call, of microseconds when no other write is under way (atomic.ts).
+    if (synchronous) symlinkSync(target, lockPath);
+    else await symlink(target, lockPath);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') return undefined;
     throw error;

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.js';
 import { fingerprint } from '../../src/observability/fingerprint.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { CENSOR, createLogger, REDACTED_KEYS, redacted } from '../../src/observability/logger.js';
 
 function capture() {
   const lines: string[] = [];
@@ -34,6 +34,63 @@ describe('logger', () => {
     for (let i = 1; i <= 8; i++) expect(out).not.toMatch(new RegExp(`secret-${i}`));
     expect(out).toContain('[redacted]');
     expect(JSON.parse(out)).toMatchObject({ msg: 'oops', access_token: '[redacted]' });
+  });
+});
+
+describe('redaction', () => {
+  it('replaces every secret-named field at the top level, nested, in arrays, in a child\'s bindings and in an error', () => {
+    for (const key of REDACTED_KEYS) {
+      const { lines, logger } = capture();
+      const error = Object.assign(new Error('refused'), { [key]: `in-error-${key}` });
+      logger
+        .child({ [key]: `in-bindings-${key}`, nested: { [key]: `in-nested-bindings-${key}` } })
+        .warn(
+          {
+            [key]: `top-${key}`,
+            one: { [key]: `depth-2-${key}` },
+            two: { deeper: { [key]: `depth-3-${key}` } },
+            four: { a: { b: { c: { [key]: `depth-5-${key}` } } } },
+            list: [{ [key]: `in-array-${key}` }, [{ [key]: `in-inner-array-${key}` }]],
+            err: error,
+          },
+          'line',
+        );
+      const out = lines.join('');
+      expect(out, key).not.toContain(`-${key}"`);
+      const line = JSON.parse(out);
+      expect(line[key], key).toBe(CENSOR);
+      expect(line.two.deeper[key], key).toBe(CENSOR);
+      expect(line.list[1][0][key], key).toBe(CENSOR);
+      expect(line.err, key).toMatchObject({ type: 'Error', message: 'refused', [key]: CENSOR });
+      expect(line.err.stack, key).toContain('refused');
+    }
+  });
+
+  it('changes nothing the caller holds, and leaves a line without secrets as it was', () => {
+    const { lines, logger } = capture();
+    const object = { provider: 'klikoo', token: 'T-secret', facts: { expires_in: 3600, refresh_token: 'R-secret' } };
+    const plain = { provider: 'klikoo', facts: { expires_in: 3600 }, err: { class: 'store', code: 'X', message: 'm' } };
+
+    logger.info(object, 'with secrets');
+    logger.info(plain, 'without');
+
+    expect(object).toEqual({
+      provider: 'klikoo',
+      token: 'T-secret',
+      facts: { expires_in: 3600, refresh_token: 'R-secret' },
+    });
+    expect(redacted(plain)).toBe(plain);
+    const [first, second] = lines.join('').trim().split('\n').map((line) => JSON.parse(line));
+    expect(first).toMatchObject({ token: CENSOR, facts: { expires_in: 3600, refresh_token: CENSOR } });
+    expect(second).toMatchObject(plain);
+  });
+
+  it('writes no field for a secret-named field left undefined', () => {
+    const { lines, logger } = capture();
+
+    logger.info({ provider: 'klikoo', refresh_token: undefined }, 'line');
+
+    expect(JSON.parse(lines.join(''))).not.toHaveProperty('refresh_token');
   });
 });
 

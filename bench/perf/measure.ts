@@ -44,6 +44,12 @@ export interface PerfOptions {
   readonly credentials?: CredentialSource;
   /** The Node 22 binary the Lambda's cold import runs under. */
   readonly node22?: string;
+  /**
+   * Idle passes the daemon figures are measured over (`BENCH_DAEMON_PASSES`, default the
+   * larger of 10 and {@link runs}): a pass now and then carries a full collection of V8's
+   * old generation (tens of ms), which a median of three can land on.
+   */
+  readonly daemonPasses?: number;
   /** Where the workloads go (default a new directory under the OS temp dir, removed at the end). */
   readonly workDir?: string;
   /** Progress lines, for a run of many minutes. */
@@ -227,8 +233,9 @@ async function measureIdleRun(context: Context, size: number, config: string): P
 
 /** The daemon's idle passes on a store of fresh tokens. */
 async function measureDaemonFigures(context: Context, size: number, config: string): Promise<void> {
-  context.progress(`${size} providers: daemon, ${context.options.runs} idle passes after the first`);
-  const cost = await measureDaemon(config, context.options.runs, (await workloadOf(context, size)).env);
+  const passes = context.options.daemonPasses ?? Math.max(10, context.options.runs);
+  context.progress(`${size} providers: daemon, ${passes} idle passes after the first`);
+  const cost = await measureDaemon(config, passes, (await workloadOf(context, size)).env);
   const notIdle = cost.counts.find((counts) => counts['fresh'] !== size);
   if (notIdle !== undefined) throw new Error(`a daemon pass was not idle: ${JSON.stringify(notIdle)}`);
   figure(context, 'daemon.idle-pass-cpu-ms', {

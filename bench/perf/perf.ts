@@ -15,6 +15,8 @@
  * - BENCH_ONLY: groups to measure, comma-separated, of run, file-write, run-idle, daemon,
  *   config, lambda, help (all);
  * - BENCH_DELAY_MS: the token server's delay (20);
+ * - BENCH_DAEMON_PASSES: idle passes the daemon figures are measured over (the larger of 10
+ *   and BENCH_RUNS);
  * - BENCH_CREDENTIALS: `file` (a `${file:…}` reference per provider, the default) or `env`
  *   (a `${env:…}` reference per provider: the config loader reads every file at once, so at
  *   20,000 providers `file` exceeds an open-files limit of 20,000);
@@ -49,6 +51,7 @@ describe('bench:perf', () => {
     const [runs = 5] = listFromEnv('BENCH_RUNS', [5]);
     const concurrencies = listFromEnv('BENCH_CONCURRENCY', [4]);
     const [delayMs = 20] = listFromEnv('BENCH_DELAY_MS', [20]);
+    const [daemonPasses] = listFromEnv('BENCH_DAEMON_PASSES', []);
     const only = groupsFromEnv();
     const credentials = process.env['BENCH_CREDENTIALS'] || 'file';
     if (credentials !== 'file' && credentials !== 'env') throw new Error(`BENCH_CREDENTIALS must be file or env`);
@@ -61,6 +64,7 @@ describe('bench:perf', () => {
       delayMs,
       only,
       credentials,
+      ...(daemonPasses === undefined ? {} : { daemonPasses }),
       ...(process.env['BENCH_NODE22'] ? { node22: process.env['BENCH_NODE22'] } : {}),
       progress: (line) =>
         process.stderr.write(`bench:perf [${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`),

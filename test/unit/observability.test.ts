@@ -38,23 +38,21 @@ describe('logger', () => {
 });
 
 describe('redaction', () => {
-  it('replaces every secret-named field at the top level, nested, in arrays, in a child\'s bindings and in an error', () => {
+  it("replaces every secret-named field at the top level, nested, in arrays, in a child's bindings and in an error", () => {
     for (const key of REDACTED_KEYS) {
       const { lines, logger } = capture();
       const error = Object.assign(new Error('refused'), { [key]: `in-error-${key}` });
-      logger
-        .child({ [key]: `in-bindings-${key}`, nested: { [key]: `in-nested-bindings-${key}` } })
-        .warn(
-          {
-            [key]: `top-${key}`,
-            one: { [key]: `depth-2-${key}` },
-            two: { deeper: { [key]: `depth-3-${key}` } },
-            four: { a: { b: { c: { [key]: `depth-5-${key}` } } } },
-            list: [{ [key]: `in-array-${key}` }, [{ [key]: `in-inner-array-${key}` }]],
-            err: error,
-          },
-          'line',
-        );
+      logger.child({ [key]: `in-bindings-${key}`, nested: { [key]: `in-nested-bindings-${key}` } }).warn(
+        {
+          [key]: `top-${key}`,
+          one: { [key]: `depth-2-${key}` },
+          two: { deeper: { [key]: `depth-3-${key}` } },
+          four: { a: { b: { c: { [key]: `depth-5-${key}` } } } },
+          list: [{ [key]: `in-array-${key}` }, [{ [key]: `in-inner-array-${key}` }]],
+          err: error,
+        },
+        'line',
+      );
       const out = lines.join('');
       expect(out, key).not.toContain(`-${key}"`);
       const line = JSON.parse(out);
@@ -80,7 +78,11 @@ describe('redaction', () => {
       facts: { expires_in: 3600, refresh_token: 'R-secret' },
     });
     expect(redacted(plain)).toBe(plain);
-    const [first, second] = lines.join('').trim().split('\n').map((line) => JSON.parse(line));
+    const [first, second] = lines
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(first).toMatchObject({ token: CENSOR, facts: { expires_in: 3600, refresh_token: CENSOR } });
     expect(second).toMatchObject(plain);
   });

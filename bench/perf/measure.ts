@@ -155,8 +155,8 @@ async function recordSizes(storeDir: string): Promise<Sizes> {
  *
  * Nothing is deleted between measured processes: the process after the removal of a
  * directory of thousands of files paid for it in system time (a forced pass of 1,000
- * providers took 4.5 to 6 s of CPU right after the floor's directory was removed, 3.6 to
- * 4.1 s otherwise, on this machine's ext4), and it was always the project's run.
+ * providers took 4.5 to 6.3 s of CPU right after the floor's directory was removed, 3.6 to
+ * 4.5 s otherwise, on this machine's ext4), and it was always the project's run.
  */
 async function measureForcedRuns(context: Context, size: number): Promise<{ fresh: string; leftovers: string[] }> {
   const { runs } = context.options;

@@ -6,42 +6,34 @@
  * real kube-apiserver (test/helpers/kube.ts). Each run is a new process: the rate limit
  * must come from the Deployment, not from memory.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import type { RecordLister, SecretStore } from '../../src/stores/contract.js';
 import {
   RESTART_ON_ROTATION_ANNOTATION,
   RESTARTED_AT_ANNOTATION,
   secretNameOf,
 } from '../../src/stores/kubernetes/index.js';
-import { adminRecords, type Kube, startKube } from '../helpers/kube.js';
+import { adminRecords, type Kube, rbacManifests, startKube } from '../helpers/kube.js';
 import { createDeployments, restartView } from '../helpers/kube-workloads.js';
 import { PROVIDERS, type Scenario, startScenario } from '../helpers/scenario.js';
 
 const NAMESPACE = 'token-rotator';
 const PREFIX = 'token-rotator-';
-const RBAC_DIR = join(import.meta.dirname, '../../deploy/kubernetes/rbac');
 const APPS = ['klikoo-app', 'plain-app'] as const;
 
 let kube: Kube;
 let scenario: Scenario;
 let records: (SecretStore & RecordLister) | undefined;
 
-async function manifests(file: string): Promise<Record<string, any>[]> {
-  return parseAllDocuments(await readFile(join(RBAC_DIR, file), 'utf8')).map((document) => document.toJS());
-}
-
 beforeAll(async () => {
   kube = await startKube();
   await kube.createNamespace(NAMESPACE);
-  const rotatorRole = await manifests('rotator-role.yaml');
+  const rotatorRole = await rbacManifests('rotator-role.yaml');
   rotatorRole.find((object) => object['kind'] === 'Role')!['rules'][1].resourceNames = [
     secretNameOf(PREFIX, 'runner/heartbeat'),
     ...PROVIDERS.flatMap((p) => [secretNameOf(PREFIX, `tokens/${p}`), secretNameOf(PREFIX, `state/${p}`)]),
   ];
-  await kube.apply([...rotatorRole, ...(await manifests('restart/restart-role.yaml'))], NAMESPACE);
+  await kube.apply([...rotatorRole, ...(await rbacManifests('restart/restart-role.yaml'))], NAMESPACE);
   await createDeployments(kube, NAMESPACE, [
     { name: 'klikoo-app', annotations: { [RESTART_ON_ROTATION_ANNOTATION]: 'klikoo' } },
     { name: 'plain-app' },

@@ -18,11 +18,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { RecordLister, SecretStore } from '../../src/stores/contract.js';
 import { createKubernetesStore, MANAGED_BY_LABEL, RECORD_PATH_ANNOTATION } from '../../src/stores/kubernetes/index.js';
 import { certificateAuthority, issueCertificate, openssl } from './certificates.js';
 import { freePort } from './ports.js';
+
+/** The RBAC manifests the project ships (deploy/kubernetes/rbac). */
+export const RBAC_DIR = resolve(import.meta.dirname, '../../deploy/kubernetes/rbac');
+
+/** The objects of a YAML file of {@link RBAC_DIR}. */
+export async function rbacManifests(file: string): Promise<Record<string, any>[]> {
+  return parseAllDocuments(await readFile(join(RBAC_DIR, file), 'utf8')).map((document) => document.toJS());
+}
 
 /** Where scripts/install-kube-peers.sh links the binaries. */
 export const KUBE_APISERVER_BINARY = resolve(import.meta.dirname, '../../.tools/bin/kube-apiserver');

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoreConfig } from '../../src/config/schema.js';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import type { SecretStore } from '../../src/stores/contract.js';
+import { everythingIn } from './error-text.js';
 import { type Child, startNode } from './file-store-processes.js';
 
 const repository = fileURLToPath(new URL('../../', import.meta.url));
@@ -152,21 +153,6 @@ function reported(error: unknown): ReportedError {
     ...(code === undefined ? {} : { code }),
     ...(retryable === undefined ? {} : { retryable }),
   };
-}
-
-/** Every enumerable and own property of `error` and its causes, as text, to look for secrets in. */
-function everythingIn(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
-    if (typeof current !== 'object') {
-      parts.push(String(current));
-      break;
-    }
-    parts.push(String(current), JSON.stringify(current, Object.getOwnPropertyNames(current)));
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
 }
 
 /** Runs the contract's cases against one backend. */

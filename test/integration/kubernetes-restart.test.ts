@@ -28,10 +28,9 @@ import {
 } from '../../src/stores/kubernetes/index.js';
 import { extractCodeBlocks, ROOT } from '../docs/markdown.js';
 import { captureLogs } from '../helpers/captured-logger.js';
-import { type Kube, startKube } from '../helpers/kube.js';
+import { type Kube, rbacManifests, startKube } from '../helpers/kube.js';
 import { createDeployments, deploymentOf, restartView, setRestartedAt } from '../helpers/kube-workloads.js';
 
-const RBAC_DIR = join(import.meta.dirname, '../../deploy/kubernetes/rbac');
 const PREFIX = 'token-rotator-';
 const PROVIDERS: readonly string[] = ['alpha', 'beta'];
 /** Every Deployment of a case: annotated for alpha, for both, for beta only, not at all, and a paused one. */
@@ -54,11 +53,6 @@ afterAll(async () => {
   await sandbox?.close();
   await kube?.stop();
 }, 30_000);
-
-/** The objects of a YAML file of deploy/kubernetes/rbac/. */
-async function manifests(file: string): Promise<Record<string, any>[]> {
-  return parseAllDocuments(await readFile(join(RBAC_DIR, file), 'utf8')).map((doc) => doc.toJS());
-}
 
 interface Setup {
   readonly ns: string;
@@ -84,14 +78,14 @@ async function prepare(options: {
   const providers = options.providers ?? PROVIDERS;
   const ns = `r-${randomUUID().slice(0, 8)}`;
   await kube.createNamespace(ns);
-  const rotatorRole = await manifests('rotator-role.yaml');
+  const rotatorRole = await rbacManifests('rotator-role.yaml');
   const role = rotatorRole.find((object) => object['kind'] === 'Role')!;
   role['rules'][1].resourceNames = [
     secretNameOf(PREFIX, 'runner/heartbeat'),
     ...providers.flatMap((p) => [secretNameOf(PREFIX, `tokens/${p}`), secretNameOf(PREFIX, `state/${p}`)]),
   ];
   await kube.apply(rotatorRole, ns);
-  if (options.restartRole) await kube.apply(await manifests('restart/restart-role.yaml'), ns);
+  if (options.restartRole) await kube.apply(await rbacManifests('restart/restart-role.yaml'), ns);
   await createDeployments(kube, ns, [
     { name: 'alpha-app', annotations: { [RESTART_ON_ROTATION_ANNOTATION]: 'alpha' } },
     { name: 'both-app', annotations: { [RESTART_ON_ROTATION_ANNOTATION]: 'beta, alpha' } },

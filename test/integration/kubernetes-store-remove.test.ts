@@ -8,10 +8,7 @@
  * rotator's Role alone cannot delete, the revoke component can.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import { isRecordRemover } from '../../src/stores/contract.js';
 import { KubernetesClient, KubernetesHttpError } from '../../src/stores/kubernetes/client.js';
@@ -24,9 +21,9 @@ import {
   REMOVE_ATTEMPTS,
   secretNameOf,
 } from '../../src/stores/kubernetes/index.js';
-import { type Kube, startKube } from '../helpers/kube.js';
+import { everythingIn } from '../helpers/error-text.js';
+import { type Kube, rbacManifests, startKube } from '../helpers/kube.js';
 
-const RBAC_DIR = join(import.meta.dirname, '../../deploy/kubernetes/rbac');
 const PREFIX = 'token-rotator-';
 
 let kube: Kube;
@@ -64,21 +61,6 @@ async function storeAs(ns: string, token = kube.tokens.admin): Promise<Kubernete
 async function secretNames(ns: string): Promise<string[]> {
   const list = await kube.ok('GET', `/api/v1/namespaces/${ns}/secrets`);
   return (list.items as { metadata: { name: string } }[]).map((item) => item.metadata.name).sort();
-}
-
-async function manifests(file: string): Promise<Record<string, any>[]> {
-  return parseAllDocuments(await readFile(join(RBAC_DIR, file), 'utf8')).map((doc) => doc.toJS());
-}
-
-/** Every string an error and its causes hold, to look for secrets in. */
-function everythingIn(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    parts.push(String(current), JSON.stringify(current, Object.getOwnPropertyNames(current)));
-    current = current.cause;
-  }
-  return parts.join('\n');
 }
 
 const PUBLIC = {
@@ -285,7 +267,7 @@ describe('KubernetesStore.remove against a real API server', () => {
   describe('RBAC from deploy/kubernetes/rbac', () => {
     it("refuses the rotator's Role alone any delete (403, not retryable, naming the revoke Role), and keeps the Secret", async () => {
       const ns = await namespace();
-      await kube.apply(await manifests('rotator-role.yaml'), ns);
+      await kube.apply(await rbacManifests('rotator-role.yaml'), ns);
       const token = await kube.serviceAccountToken(ns, 'token-rotator');
       const rotator = await storeAs(ns, token);
       await rotator.write('state/klikoo', STATE, null);
@@ -304,7 +286,7 @@ describe('KubernetesStore.remove against a real API server', () => {
     it('lets the rotator with the revoke component remove the named Secrets, and no other', async () => {
       const ns = await namespace();
       await kube.apply(
-        [...(await manifests('rotator-role.yaml')), ...(await manifests('revoke/revoke-role.yaml'))],
+        [...(await rbacManifests('rotator-role.yaml')), ...(await rbacManifests('revoke/revoke-role.yaml'))],
         ns,
       );
       const token = await kube.serviceAccountToken(ns, 'token-rotator');

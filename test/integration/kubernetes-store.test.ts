@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { ConfigError, ConflictError, ErrorCodes, StoreError } from '../../src/errors.js';
 import {
   createKubernetesStore,
@@ -21,10 +20,9 @@ import {
   RECORD_PATH_ANNOTATION,
   secretNameOf,
 } from '../../src/stores/kubernetes/index.js';
-import { type Kube, startKube } from '../helpers/kube.js';
+import { everythingIn } from '../helpers/error-text.js';
+import { type Kube, rbacManifests, startKube } from '../helpers/kube.js';
 import { freePort } from '../helpers/ports.js';
-
-const RBAC_DIR = join(import.meta.dirname, '../../deploy/kubernetes/rbac');
 
 let kube: Kube;
 const stores: KubernetesStore[] = [];
@@ -71,22 +69,6 @@ function mounted(secret: any): Record<string, string> {
       Buffer.from(value, 'base64').toString('utf8'),
     ]),
   );
-}
-
-/** The objects of a YAML file of deploy/kubernetes/rbac/. */
-async function manifests(file: string): Promise<Record<string, any>[]> {
-  return parseAllDocuments(await readFile(join(RBAC_DIR, file), 'utf8')).map((doc) => doc.toJS());
-}
-
-/** Every string an error and its causes hold, to look for secrets in. */
-function everythingIn(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    parts.push(String(current), JSON.stringify(current, Object.getOwnPropertyNames(current)));
-    current = current.cause;
-  }
-  return parts.join('\n');
 }
 
 const PUBLIC = {
@@ -363,7 +345,7 @@ describe('KubernetesStore', () => {
       await writer.write('tokens/klikoo', PUBLIC, null);
       await writer.write('state/klikoo', { refresh_token: 'rt-secret-value' }, null);
       await writer.write('tokens/other', { ...PUBLIC, provider: 'other' }, null);
-      const consumer = await manifests('consumer-role.yaml');
+      const consumer = await rbacManifests('consumer-role.yaml');
       const binding = consumer.find((object) => object['kind'] === 'RoleBinding')!;
       binding['subjects'] = [{ kind: 'ServiceAccount', name: 'klikoo-consumer', namespace: ns }];
       await kube.apply(consumer, ns);
@@ -394,7 +376,7 @@ describe('KubernetesStore', () => {
 
     it("lets the rotator's Role create and update its Secrets, and refuses it every other Secret of its namespace", async () => {
       const ns = await namespace();
-      await kube.apply(await manifests('rotator-role.yaml'), ns);
+      await kube.apply(await rbacManifests('rotator-role.yaml'), ns);
       await kube.apply(
         [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unrelated' }, stringData: { password: 'pw-secret' } }],
         ns,

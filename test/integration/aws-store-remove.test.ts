@@ -14,11 +14,10 @@ import { randomUUID } from 'node:crypto';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
-  DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, StoreError } from '../../src/errors.js';
 import {
@@ -79,26 +78,6 @@ async function secretsUnder(store: AwsStore): Promise<string[]> {
   return names.sort();
 }
 
-async function secretExists(name: string): Promise<boolean> {
-  return aws.raw.send(new DescribeSecretCommand({ SecretId: name })).then(
-    () => true,
-    (error: unknown) => {
-      if ((error as Error).name === 'ResourceNotFoundException') return false;
-      throw error;
-    },
-  );
-}
-
-async function parameterExists(name: string): Promise<boolean> {
-  return aws.ssm.send(new GetParameterCommand({ Name: name })).then(
-    () => true,
-    (error: unknown) => {
-      if ((error as Error).name === 'ParameterNotFound') return false;
-      throw error;
-    },
-  );
-}
-
 /** Writes `values` one after the other at `path`, each over the version the last returned. */
 async function writeSeveral(store: AwsStore, path: string, values: Record<string, unknown>[], usage?: RecordUsage) {
   let version: string | null = null;
@@ -133,7 +112,7 @@ describe('AwsStore.remove against moto', () => {
 
       expect(await store.read('tokens/keliweb')).toBeUndefined();
       expect(await store.read('tokens/keliweb', HOURLY)).toBeUndefined();
-      expect(await secretExists(store.secretName('tokens/keliweb'))).toBe(false);
+      expect(await aws.secretExists(store.secretName('tokens/keliweb'))).toBe(false);
       // No recovery window: nothing is left scheduled for deletion.
       expect(await secretsUnder(store)).toEqual([]);
       expect(await store.remove('tokens/keliweb', HOURLY)).toBe(false);
@@ -154,7 +133,7 @@ describe('AwsStore.remove against moto', () => {
 
       expect(await store.read('tokens/klikoo')).toBeUndefined();
       expect(await store.read('tokens/klikoo', FREQUENT)).toBeUndefined();
-      expect(await parameterExists(store.parameterName('tokens/klikoo'))).toBe(false);
+      expect(await aws.parameterExists(store.parameterName('tokens/klikoo'))).toBe(false);
       expect(await store.remove('tokens/klikoo', FREQUENT)).toBe(false);
       expect(await store.write('tokens/klikoo', { generation: 1 }, null, { usage: FREQUENT })).toBe('p:1');
       expect(await store.read('tokens/klikoo')).toEqual({ value: { generation: 1 }, version: 'p:1' });
@@ -251,7 +230,7 @@ describe('AwsStore.remove against moto', () => {
 
       expect(await store.read('tokens/keliweb')).toBeUndefined();
       expect(await secretsUnder(store)).toEqual([]);
-      expect(await parameterExists(store.parameterName('tokens/keliweb'))).toBe(false);
+      expect(await aws.parameterExists(store.parameterName('tokens/keliweb'))).toBe(false);
     });
 
     it('deletes a state ring release 0.1 made larger than this release reads at once (12 slots)', async () => {

@@ -106,26 +106,6 @@ async function consumerRead(name: string): Promise<unknown> {
   return JSON.parse((await aws.raw.send(new GetSecretValueCommand({ SecretId: name }))).SecretString!);
 }
 
-async function secretExists(name: string): Promise<boolean> {
-  return aws.raw.send(new DescribeSecretCommand({ SecretId: name })).then(
-    () => true,
-    (error: unknown) => {
-      if ((error as Error).name === 'ResourceNotFoundException') return false;
-      throw error;
-    },
-  );
-}
-
-async function parameterExists(name: string): Promise<boolean> {
-  return aws.ssm.send(new GetParameterCommand({ Name: name })).then(
-    () => true,
-    (error: unknown) => {
-      if ((error as Error).name === 'ParameterNotFound') return false;
-      throw error;
-    },
-  );
-}
-
 /** Writes one slot of a ring as release 0.1 did: the envelope at AWSCURRENT, tagged. */
 async function legacySlot(name: string, n: number, seq: number, record: Record<string, unknown>, provider: string) {
   await aws.raw.send(
@@ -175,8 +155,8 @@ describe('AwsStore against moto', () => {
       expect(await store.read('tokens/keliweb')).toEqual({ value: { access_token: 'a1', generation: 1 }, version });
       expect(Object.values(await stagesOf(name))).toEqual([['AWSCURRENT']]);
       expect(await consumerRead(name)).toEqual({ access_token: 'a1', generation: 1 });
-      expect(await secretExists(`${name}@0`)).toBe(false);
-      expect(await parameterExists(store.parameterName('tokens/keliweb'))).toBe(false);
+      expect(await aws.secretExists(`${name}@0`)).toBe(false);
+      expect(await aws.parameterExists(store.parameterName('tokens/keliweb'))).toBe(false);
     });
 
     it('tags the secret managed-by=token-rotator and provider=<name>, plus the configured tags, without a ring slot', async () => {
@@ -299,7 +279,7 @@ describe('AwsStore against moto', () => {
       expect(await store.read('state/klikoo')).toEqual({ value: { generation: 1 }, version });
       const stored = await aws.raw.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
       expect(JSON.parse(stored.SecretString!)).toEqual({ ring: { seq: 0, size: 1 }, record: { generation: 1 } });
-      expect(await secretExists(store.secretName('state/klikoo'))).toBe(false);
+      expect(await aws.secretExists(store.secretName('state/klikoo'))).toBe(false);
     });
 
     it('tags a slot managed-by=token-rotator, provider=<name> and ring-slot=<n>, plus the configured tags', async () => {
@@ -328,7 +308,7 @@ describe('AwsStore against moto', () => {
       expect(version).toMatch(/^r:3:1:/);
       expect(await store.read('state/keliweb', { writesPerDay: 92 })).toEqual({ value: { n: 3 }, version });
       expect(await versionCount(slot(store, 'state/keliweb', 0))).toBe(4);
-      expect(await secretExists(slot(store, 'state/keliweb', 1))).toBe(false);
+      expect(await aws.secretExists(slot(store, 'state/keliweb', 1))).toBe(false);
     });
 
     it('spreads the state of a 900 s token over five slots from its second write: seven writes make 2, 2, 1, 1 and 1 versions', async () => {
@@ -342,7 +322,7 @@ describe('AwsStore against moto', () => {
       const counts = [];
       for (let n = 0; n < 5; n++) counts.push(await versionCount(slot(store, 'state/klikoo', n)));
       expect(counts).toEqual([2, 2, 1, 1, 1]);
-      expect(await secretExists(slot(store, 'state/klikoo', 5))).toBe(false);
+      expect(await aws.secretExists(slot(store, 'state/klikoo', 5))).toBe(false);
       expect(await store.list('state')).toEqual(['state/klikoo']);
     });
 
@@ -503,7 +483,7 @@ describe('AwsStore against moto', () => {
       const { Parameter } = await aws.ssm.send(new GetParameterCommand({ Name: name }));
       expect(Parameter).toMatchObject({ Type: 'String', Version: 2 });
       expect(JSON.parse(Parameter!.Value!)).toEqual({ at: '2026-11-29T10:05:00.000Z' });
-      expect(await secretExists(store.secretName('runner/heartbeat@0'))).toBe(false);
+      expect(await aws.secretExists(store.secretName('runner/heartbeat@0'))).toBe(false);
     });
   });
 
@@ -518,13 +498,13 @@ describe('AwsStore against moto', () => {
       const inParameter = await store.write('tokens/klikoo', { access_token: 'a2' }, inSecret, { usage: FREQUENT });
 
       expect(inParameter).toBe('p:1');
-      expect(await secretExists(secret)).toBe(false);
+      expect(await aws.secretExists(secret)).toBe(false);
       expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a2' }, version: 'p:1' });
 
       const back = await store.write('tokens/klikoo', { access_token: 'a3' }, inParameter, { usage: HOURLY });
 
       expect(back).toBe(`s:${await currentId(secret)}`);
-      expect(await parameterExists(parameter)).toBe(false);
+      expect(await aws.parameterExists(parameter)).toBe(false);
       expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a3' }, version: back });
       expect(await consumerRead(secret)).toEqual({ access_token: 'a3' });
     });
@@ -658,7 +638,7 @@ describe('AwsStore parameter placement (public records written over 96 times a d
       version,
     });
     expect(await store.read('tokens/klikoo')).toEqual({ value: { access_token: 'a1', expires_in: 900 }, version });
-    expect(await secretExists(store.secretName('tokens/klikoo'))).toBe(false);
+    expect(await aws.secretExists(store.secretName('tokens/klikoo'))).toBe(false);
     const encrypted = await aws.ssm.send(new GetParameterCommand({ Name: name }));
     expect(encrypted.Parameter).toMatchObject({ Type: 'SecureString', Version: 1 });
     const decrypted = await aws.ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
@@ -782,7 +762,7 @@ describe('AwsStore parameter placement (public records written over 96 times a d
     expect(error).toMatchObject({ retryable: false, message: expect.stringContaining('tokens/large') });
     expect((error as Error).message).toContain(String(MAX_PARAMETER_BYTES));
     expect(await store.read('tokens/large', usage)).toBeUndefined();
-    expect(await parameterExists(store.parameterName('tokens/large'))).toBe(false);
+    expect(await aws.parameterExists(store.parameterName('tokens/large'))).toBe(false);
   });
 
   it('round-trips non-ASCII values and keys exactly', async () => {
@@ -842,9 +822,9 @@ providers:
     // The lease creates state slot 0 and the result goes there too (an hour token's state
     // takes one secret); the public record is created as the secret tokens/fatture.
     expect(await versionCount(`${prefix}state/fatture@0`)).toBe(2);
-    expect(await secretExists(`${prefix}state/fatture@1`)).toBe(false);
+    expect(await aws.secretExists(`${prefix}state/fatture@1`)).toBe(false);
     expect(await versionCount(`${prefix}tokens/fatture`)).toBe(1);
-    expect(await secretExists(`${prefix}tokens/fatture@0`)).toBe(false);
+    expect(await aws.secretExists(`${prefix}tokens/fatture@0`)).toBe(false);
     expect(await consumerRead(`${prefix}tokens/fatture`)).toEqual(record?.value);
     expect((await seed.read('state/fatture'))?.version).toMatch(/^r:1:1:/);
   });

@@ -32,15 +32,12 @@
  */
 import type { Logger } from '../../observability/logger.js';
 import { type DeploymentSummary, KubernetesHttpError } from './client.js';
+import { DEFAULT_RESTART_MIN_INTERVAL_SECONDS, RESTART_ON_ROTATION_ANNOTATION } from './schema.js';
 
-/** The Deployment annotation naming the providers whose new token restarts it: `klikoo` or `klikoo, billing`. */
-export const RESTART_ON_ROTATION_ANNOTATION = 'token-rotator/restart-on-rotation';
+export { DEFAULT_RESTART_MIN_INTERVAL_SECONDS, RESTART_ON_ROTATION_ANNOTATION };
 
 /** The pod-template annotation `kubectl rollout restart` sets. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
-
-/** The default of `restart_min_interval_seconds`: at most one restart of a Deployment per 5 minutes. */
-export const DEFAULT_RESTART_MIN_INTERVAL_SECONDS = 300;
 
 /** The field manager of the store's patches, as `managedFields` shows it. */
 export const RESTART_FIELD_MANAGER = 'token-rotator';

@@ -5,7 +5,16 @@
  */
 import type { FieldKit } from '../../common/fields.js';
 import * as z from '../../common/zod.js';
-import { DEFAULT_RESTART_MIN_INTERVAL_SECONDS, RESTART_ON_ROTATION_ANNOTATION } from './restart.js';
+
+/**
+ * The Deployment annotation naming the providers whose new token restarts it: `klikoo` or
+ * `klikoo, billing` (see `restart.ts`). Here, with the config field it serves, so that
+ * reading the config does not load the Kubernetes client.
+ */
+export const RESTART_ON_ROTATION_ANNOTATION = 'token-rotator/restart-on-rotation';
+
+/** The default of `restart_min_interval_seconds`: at most one restart of a Deployment per 5 minutes. */
+export const DEFAULT_RESTART_MIN_INTERVAL_SECONDS = 300;
 
 /** A namespace name: a DNS-1123 label. */
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -67,7 +67,8 @@ export interface LoadedConfig {
   /** The configured providers' names, in the config's order (known without the store). */
   readonly providerNames: readonly string[];
   /**
-   * The full config.
+   * The full config, its references read anew at each call; except the first call of a
+   * config without `${store:…}` references, which returns what loading resolved.
    * @throws {ConfigError} when a reference is wrong (an unset variable, a missing file, a
    *   key missing from a record the store returned) or a resolved value is invalid.
    * @throws {StoreError} when the store could not answer a `${store:…}` reference (and
@@ -224,9 +225,10 @@ export async function parseConfig(
   };
 
   // Without `${store:…}` references the early values are the final ones: validated part by
-  // part, they fill the memo the first resolution then reuses.
+  // part, they fill the memo, and are the first resolution's answer (see `resolve`).
   const { providers: earlySections, ...earlyRest } = early.value;
-  if (early.deferred.length > 0 || validParts(earlyRest, earlySections) === undefined) {
+  let loaded = early.deferred.length > 0 ? undefined : validParts(earlyRest, earlySections);
+  if (loaded === undefined) {
     const checked = resolvedConfigSchema.safeParse({ ...early.value, store: storeSection.value });
     if (!checked.success) {
       const deferred = new Set(early.deferred);
@@ -244,6 +246,14 @@ export async function parseConfig(
     logLevel: raw.log_level,
     providerNames,
     async resolve(lookup: StoreLookup): Promise<Config> {
+      // The first resolution of a config without store references is the one loading just
+      // made, from the same environment and files: `run` and `validate` read each
+      // `${file:…}` credential once, not twice. Later calls (the daemon's passes) read again.
+      if (loaded !== undefined) {
+        const config = loaded;
+        loaded = undefined;
+        return config;
+      }
       const resolved = await resolveReferences(raw, { env, store: lookup });
       if (resolved.issues.length > 0) throw new ConfigError(resolved.issues, { code: ErrorCodes.CONFIG_REFERENCE });
       const [failure] = resolved.storeFailures;

@@ -250,6 +250,51 @@ describe('parseConfig: resolveEach with the providers about to run', () => {
   });
 });
 
+describe('parseConfig: resolve() after loading', () => {
+  it('answers its first call with what loading resolved, and reads every file again at the next', async () => {
+    const secret = join(dir, 'read-at-load.txt');
+    await writeFile(secret, 'a'.repeat(32));
+    const loaded = await parseConfig(twoProviders(`\${file:${secret}}`), 't.yaml', env);
+    // Changed after loading: the first resolution is loading's own, the second reads the file.
+    await writeFile(secret, 'b'.repeat(32));
+    const lookups: string[] = [];
+    const lookup = async (path: string) => {
+      lookups.push(path);
+      return undefined;
+    };
+
+    const first = await loaded.resolve(lookup);
+    const second = await loaded.resolve(lookup);
+
+    expect(first.providers['klikoo']).toMatchObject({ client_secret: 'a'.repeat(32) });
+    expect(second.providers['klikoo']).toMatchObject({ client_secret: 'b'.repeat(32) });
+    expect(second.providers['other']).toBe(first.providers['other']);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(lookups).toEqual([]);
+  });
+
+  it('reads a config with a store reference at its first call too', async () => {
+    const secret = join(dir, 'read-with-store-reference.txt');
+    await writeFile(secret, 'a'.repeat(32));
+    const text = twoProviders(`\${file:${secret}}`).replace(
+      'client_id: other-client',
+      'client_id: ${store:creds/other#id}',
+    );
+    const loaded = await parseConfig(text, 't.yaml', env);
+    await writeFile(secret, 'b'.repeat(32));
+    const lookups: string[] = [];
+
+    const config = await loaded.resolve(async (path, key) => {
+      lookups.push(`${path}#${key}`);
+      return 'other-client-from-the-store';
+    });
+
+    expect(lookups).toEqual(['creds/other#id']);
+    expect(config.providers['klikoo']).toMatchObject({ client_secret: 'b'.repeat(32) });
+    expect(config.providers['other']).toMatchObject({ client_id: 'other-client-from-the-store' });
+  });
+});
+
 describe('parseConfig: YAML errors', () => {
   it("names the line and column and the parser's reason, never the text of the line", async () => {
     const secretish = 'Zq8vN3mL5pR7tW2x';

@@ -1,10 +1,12 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/errors.js';
 import { createKeliwebProvider } from '../../src/providers/keliweb/index.js';
 import { createKlikooProvider, klikooTimestamp } from '../../src/providers/klikoo/index.js';
+import { post } from '../../src/providers/shared/http.js';
 import { createOAuth2Provider, type OAuth2Settings } from '../../src/providers/shared/oauth2-client.js';
 import { type Sandbox, type SandboxClient, startSandbox } from '../../src/sandbox/index.js';
 
@@ -199,6 +201,7 @@ describe('the shared transport', () => {
   let server: Server;
   let base: string;
   const received: string[] = [];
+  const headersSeen: IncomingHttpHeaders[] = [];
   beforeAll(async () => {
     server = createServer((req, res) => {
       received.push(req.url ?? '');
@@ -211,6 +214,21 @@ describe('the shared transport', () => {
       } else if (req.url === '/no-type') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ access_token: 'seed-004-style', expires_in: 600 }));
+      } else if (req.url === '/gzip' || req.url === '/br') {
+        const body = JSON.stringify({ access_token: 'compressed-anyway', token_type: 'Bearer', expires_in: 900 });
+        const encoding = req.url === '/gzip' ? 'gzip' : 'br';
+        headersSeen.push(req.headers);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+        res.end(encoding === 'gzip' ? gzipSync(body) : brotliCompressSync(body));
+      } else if (req.url === '/gzip-bomb') {
+        // 1 MiB of JSON that compresses to about 1 KiB: over the cap only once decoded.
+        const body = JSON.stringify({ access_token: 'a'.repeat(1024 * 1024), token_type: 'Bearer' });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+        res.end(gzipSync(body));
+      } else if (req.url === '/cut') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '400' });
+        res.write('{"access_token":"half');
+        setTimeout(() => res.destroy(), 20);
       } else if (req.url === '/no-expiry') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ access_token: 'no-expiry', token_type: 'bearer' }));
@@ -251,6 +269,39 @@ describe('the shared transport', () => {
       tokenType: 'Bearer',
       expiresIn: 777,
     });
+  });
+
+  it('decodes an answer the server compressed though not asked to (gzip, br), and names itself', async () => {
+    for (const path of ['/gzip', '/br']) {
+      expect(await oauth({ tokenUrl: `${base}${path}` }).obtain()).toMatchObject({
+        accessToken: 'compressed-anyway',
+        expiresIn: 900,
+      });
+    }
+    // oauth4webapi names itself; a call that sets no user-agent gets the rotator's.
+    expect(headersSeen.map((headers) => headers['user-agent'])).toEqual([
+      expect.stringMatching(/^oauth4webapi\//),
+      expect.stringMatching(/^oauth4webapi\//),
+    ]);
+    expect(headersSeen.map((headers) => headers['accept-encoding'])).toEqual([undefined, undefined]);
+
+    const answer = await post(`${base}/gzip`, { method: 'GET', headers: {} }, { timeoutMs: 5000 });
+    expect(JSON.parse(Buffer.from(answer.body).toString('utf8'))).toMatchObject({ access_token: 'compressed-anyway' });
+    expect(answer.headers.get('content-encoding')).toBe('gzip');
+    expect(headersSeen[2]).toMatchObject({ 'user-agent': 'token-rotator' });
+    expect(headersSeen[2]).not.toHaveProperty('content-length');
+  });
+
+  it('refuses a compressed answer over the size cap once decoded, as permanent', async () => {
+    const error = await failure(oauth({ tokenUrl: `${base}/gzip-bomb` }).obtain());
+    expect(error).toMatchObject({ failureClass: 'permanent', status: 200 });
+    expect(error.message).toMatch(/larger than 65536 bytes/);
+  });
+
+  it('classifies a connection cut in the middle of the answer as retryable and ambiguous', async () => {
+    const error = await failure(oauth({ tokenUrl: `${base}/cut` }).obtain());
+    expect(error).toMatchObject({ failureClass: 'retryable', ambiguous: true, status: 200 });
+    expect(error.message).toBe('connection dropped while reading the token response');
   });
 
   it('classifies a refused connection as retryable and not ambiguous', async () => {

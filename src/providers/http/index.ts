@@ -104,16 +104,6 @@ function signer(signature: NonNullable<HttpProviderConfig['signature']>): (text:
   return (text) => createSign('sha256').update(text, 'utf8').sign(key, signature.encoding);
 }
 
-/** Sends a request with another method than the shared transport's POST, keeping its every other rule. */
-function withMethod(method: string, send: typeof fetch | undefined): typeof fetch | undefined {
-  if (method === 'POST') return send;
-  const base = send ?? fetch;
-  return (input, init) => {
-    const { body, ...rest } = init ?? {};
-    return base(input, { ...rest, method, ...(method === 'GET' ? {} : { body: body ?? null }) });
-  };
-}
-
 /**
  * Builds an `http` provider from its resolved section; templates are parsed and keys
  * loaded now, so a bad section fails at start-up.
@@ -202,11 +192,14 @@ export function createHttpProvider(
         : { 'content-type': contentType };
     for (const [name, template] of plan.headers) headers[name] = render(template, values);
 
-    const send = withMethod(plan.method, dependencies.fetch);
     const raw: RawResponse = await post(
       plan.url,
-      { headers, body },
-      { timeoutMs, ...(options?.signal ? { signal: options.signal } : {}), ...(send ? { fetch: send } : {}) },
+      { method: plan.method, headers, body },
+      {
+        timeoutMs,
+        ...(options?.signal ? { signal: options.signal } : {}),
+        ...(dependencies.fetch ? { fetch: dependencies.fetch } : {}),
+      },
     );
     const answer = parseAnswer(raw);
     // A status that may carry a token, without JSON, is malformed; a refusal may well be HTML.

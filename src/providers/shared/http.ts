@@ -3,8 +3,10 @@
  * no redirects, a timeout, a response size cap, and classification of transport and
  * status failures. Profiles add only what their protocol needs on top.
  */
+import type { Agent } from 'node:https';
 import { isSafeTokenUrl } from '../../common/urls.js';
 import { ProviderError } from '../../errors.js';
+import { nodeSend, ResponseReadError, ResponseTooLargeError } from './node-send.js';
 
 /** Transport limits for one call. */
 export interface TransportOptions {
@@ -12,9 +14,21 @@ export interface TransportOptions {
   /** Responses larger than this are refused as malformed (default 64 KiB). */
   readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal;
-  /** Sends the request in place of the global `fetch` (a client certificate or a CA: shared/tls-fetch.ts). */
+  /** The agent of an `https:` call: a client certificate, a CA (shared/tls-agent.ts). */
+  readonly httpsAgent?: Agent | undefined;
+  /** Sends the request through this `fetch` instead of `node:http(s)` (tests). */
   readonly fetch?: typeof fetch;
 }
+
+/** A token request: POST unless `method` says otherwise; a GET or HEAD sends no body. */
+export interface TokenRequest {
+  readonly method?: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string | FormData | undefined;
+}
+
+/** What a token call says it is, unless a provider's headers say otherwise. */
+const USER_AGENT = 'token-rotator';
 
 /** An HTTP answer, read in full within the size cap. */
 export interface RawResponse {
@@ -57,71 +71,107 @@ async function readCapped(response: Response, max: number): Promise<Uint8Array> 
   const declared = Number(response.headers.get('content-length') ?? '0');
   if (declared > max) {
     await response.body?.cancel();
-    throw new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, {
-      status: response.status,
-    });
+    throw new ResponseTooLargeError(response.status, max);
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (response.body) {
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      size += chunk.byteLength;
-      if (size > max) {
-        throw new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, {
-          status: response.status,
-        });
+  try {
+    if (response.body) {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > max) throw new ResponseTooLargeError(response.status, max);
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
     }
+  } catch (error) {
+    throw error instanceof ResponseTooLargeError ? error : new ResponseReadError(response.status, error);
   }
   return Buffer.concat(chunks);
 }
 
+/** One request through an injected `fetch` (tests): the answer read within the cap. */
+async function viaFetch(send: typeof fetch, url: string, request: TokenRequest, signal: AbortSignal, max: number) {
+  const method = request.method ?? 'POST';
+  const withBody = method !== 'GET' && method !== 'HEAD';
+  const response = await send(url, {
+    method,
+    headers: request.headers,
+    ...(withBody ? { body: request.body ?? null } : {}),
+    redirect: 'manual',
+    signal,
+  });
+  const body = await readCapped(response, max);
+  return { status: response.status, headers: response.headers, body };
+}
+
+/** One request over `node:http(s)` (node-send.ts); a form body is encoded as `fetch` encodes it. */
+async function viaNode(url: string, request: TokenRequest, signal: AbortSignal, max: number, agent?: Agent) {
+  const headers = { ...request.headers };
+  let body: string | Uint8Array | undefined;
+  if (request.body instanceof FormData) {
+    const encoded = new Response(request.body);
+    body = new Uint8Array(await encoded.arrayBuffer());
+    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type'))
+      headers['content-type'] = encoded.headers.get('content-type') ?? 'multipart/form-data';
+  } else body = request.body;
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'user-agent')) headers['user-agent'] = USER_AGENT;
+  return nodeSend(
+    new URL(url),
+    { method: request.method ?? 'POST', headers, body },
+    { signal, maxBytes: max, httpsAgent: agent },
+  );
+}
+
+/** A failure to send or to read the answer, as the {@link ProviderError} a pass acts on. */
+function transportFailure(error: unknown, timeout: AbortSignal, options: TransportOptions): ProviderError {
+  if (error instanceof ResponseTooLargeError) {
+    const max = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    return new ProviderError('permanent', `token endpoint response is larger than ${max} bytes`, {
+      status: error.status,
+    });
+  }
+  if (error instanceof ResponseReadError) {
+    return new ProviderError('retryable', 'connection dropped while reading the token response', {
+      status: error.status,
+      ambiguous: true,
+      cause: error.cause,
+    });
+  }
+  if (timeout.aborted) {
+    return new ProviderError('retryable', `token endpoint did not answer within ${options.timeoutMs} ms`, {
+      ambiguous: true,
+      cause: error,
+    });
+  }
+  if (options.signal?.aborted)
+    return new ProviderError('retryable', 'token call aborted (shutdown)', { ambiguous: true, cause: error });
+  const code = networkErrorCode(error) ?? 'network error';
+  return new ProviderError('retryable', `token endpoint unreachable (${code})`, {
+    ambiguous: !UNSENT_CODES.has(code),
+    cause: error,
+  });
+}
+
 /**
- * POSTs to a token endpoint and returns the answer. Transport failures and statuses
- * that say "try later" (5xx, 429) throw a retryable {@link ProviderError}; a timeout or a
- * dropped connection is marked `ambiguous`, since the server may have acted on it.
+ * Sends a token request (POST unless `request.method` says otherwise) and returns the
+ * answer. Transport failures and statuses that say "try later" (5xx, 429) throw a
+ * retryable {@link ProviderError}; a timeout or a dropped connection is marked
+ * `ambiguous`, since the server may have acted on it.
  */
-export async function post(
-  url: string,
-  init: { headers: Record<string, string>; body: string | FormData },
-  options: TransportOptions,
-): Promise<RawResponse> {
+export async function post(url: string, request: TokenRequest, options: TransportOptions): Promise<RawResponse> {
   if (!isSafeTokenUrl(url)) {
     throw new ProviderError('permanent', 'token URL must be https:// (http:// only on loopback addresses)');
   }
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
-  const send = options.fetch ?? fetch;
-  let response: Response;
+  const max = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  let response: RawResponse;
   try {
-    response = await send(url, { method: 'POST', headers: init.headers, body: init.body, redirect: 'manual', signal });
+    response = options.fetch
+      ? await viaFetch(options.fetch, url, request, signal, max)
+      : await viaNode(url, request, signal, max, options.httpsAgent);
   } catch (error) {
-    if (timeout.aborted) {
-      throw new ProviderError('retryable', `token endpoint did not answer within ${options.timeoutMs} ms`, {
-        ambiguous: true,
-        cause: error,
-      });
-    }
-    if (options.signal?.aborted)
-      throw new ProviderError('retryable', 'token call aborted (shutdown)', { ambiguous: true, cause: error });
-    const code = networkErrorCode(error) ?? 'network error';
-    throw new ProviderError('retryable', `token endpoint unreachable (${code})`, {
-      ambiguous: !UNSENT_CODES.has(code),
-      cause: error,
-    });
-  }
-
-  let body: Uint8Array;
-  try {
-    body = await readCapped(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
-  } catch (error) {
-    if (error instanceof ProviderError) throw error;
-    throw new ProviderError('retryable', 'connection dropped while reading the token response', {
-      status: response.status,
-      ambiguous: true,
-      cause: error,
-    });
+    throw transportFailure(error, timeout, options);
   }
 
   const { status } = response;
@@ -144,7 +194,7 @@ export async function post(
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
-  return { status, headers: response.headers, body };
+  return response;
 }
 
 /** Parses a JSON object body, or throws a permanent error (a malformed answer). */

@@ -8,7 +8,7 @@
  * its form body as JSON or multipart for the vendors that want that (the generic API of
  * docs/protocols.md takes JSON, Keliweb accepts multipart) and routes every call through
  * the shared transport (timeout, size cap, HTTPS rule, 5xx/429 classification), over a
- * client certificate or a private CA when the config gives one (shared/tls-fetch.ts).
+ * client certificate or a private CA when the config gives one (shared/tls-agent.ts).
  * @see https://www.rfc-editor.org/rfc/rfc6749
  * @see https://www.rfc-editor.org/rfc/rfc7009
  * @see docs/oauth2-client-auth.md
@@ -16,12 +16,13 @@
  * @see docs/protocols.md#oauth-20
  */
 import { createPrivateKey, type KeyObject, webcrypto } from 'node:crypto';
+import type { Agent } from 'node:https';
 import * as oauth from 'oauth4webapi';
 import { isLoopbackHost } from '../../common/urls.js';
 import { ProviderError } from '../../errors.js';
 import type { CallOptions, TokenProvider, TokenSet, TokenTypeHint } from '../contract.js';
 import { encodeBody, post } from './http.js';
-import { tlsFetch } from './tls-fetch.js';
+import { tlsAgent } from './tls-agent.js';
 
 /** Settings of an OAuth 2.0 token endpoint, resolved from config. */
 export interface OAuth2Settings {
@@ -218,7 +219,7 @@ function certificateRefusal(error: unknown): ProviderError | undefined {
 }
 
 /** A fetch for oauth4webapi that re-encodes the body and uses the shared transport. */
-function transportFetch(settings: OAuth2Settings, send: typeof fetch | undefined, signal: AbortSignal | undefined) {
+function transportFetch(settings: OAuth2Settings, agent: Agent | undefined, signal: AbortSignal | undefined) {
   return async (url: string, init: oauth.CustomFetchOptions<'POST', URLSearchParams>): Promise<Response> => {
     const fields = Object.fromEntries(init.body.entries());
     const encoded = encodeBody(settings.body, fields);
@@ -230,7 +231,7 @@ function transportFetch(settings: OAuth2Settings, send: typeof fetch | undefined
       raw = await post(
         url,
         { headers, body: encoded.body },
-        { timeoutMs: settings.timeoutMs, ...(signal ? { signal } : {}), ...(send ? { fetch: send } : {}) },
+        { timeoutMs: settings.timeoutMs, ...(signal ? { signal } : {}), ...(agent ? { httpsAgent: agent } : {}) },
       );
     } catch (error) {
       throw (settings.clientAuth === 'tls_client_auth' ? certificateRefusal(error) : undefined) ?? error;
@@ -355,11 +356,11 @@ function clientAuthentication(settings: OAuth2Settings, tokenUrl: URL): oauth.Cl
   }
 }
 
-/** The fetch that presents the client certificate or trusts `tlsCa`; none: the global `fetch`. */
-function clientTransport(settings: OAuth2Settings): typeof fetch | undefined {
+/** The agent that presents the client certificate or trusts `tlsCa`; none: Node's global one. */
+function clientTransport(settings: OAuth2Settings): Agent | undefined {
   const mutual = settings.clientAuth === 'tls_client_auth';
   if (!mutual && settings.tlsCa === undefined) return undefined;
-  return tlsFetch({
+  return tlsAgent({
     ...(mutual ? { certificate: settings.tlsCertificate, key: settings.tlsKey } : {}),
     ca: settings.tlsCa,
   });
@@ -379,11 +380,11 @@ export function createOAuth2Provider(settings: OAuth2Settings): TokenProvider {
   };
   const client: oauth.Client = { client_id: settings.clientId };
   const clientAuth = clientAuthentication(settings, tokenUrl);
-  const send = clientTransport(settings);
+  const agent = clientTransport(settings);
 
   function requestOptions(call: CallOptions | undefined, endpoint: URL = tokenUrl) {
     return {
-      [oauth.customFetch]: transportFetch(settings, send, call?.signal),
+      [oauth.customFetch]: transportFetch(settings, agent, call?.signal),
       [oauth.allowInsecureRequests]: isLoopbackHost(endpoint.hostname),
       ...(settings.headers === undefined ? {} : { headers: { ...settings.headers } }),
     };

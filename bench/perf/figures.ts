@@ -8,6 +8,8 @@
 export const FIGURE_IDS = [
   'run-force.wall-ratio',
   'run-force.cpu-ratio',
+  'run-force.wall-ratio-fetch-floor',
+  'run-force.cpu-ratio-fetch-floor',
   'file-write.ratio',
   'daemon.idle-pass-cpu-ms',
   'run-idle.cpu-ratio',
@@ -36,7 +38,7 @@ export interface Figure {
   readonly unit: 'ratio' | 'ms' | 'MB' | 'µs' | 'modules';
   /** One per run. */
   readonly samples: readonly number[];
-  /** Issue 13's target. */
+  /** Issue 13's target; `–` for a figure kept only to compare with earlier ones. */
   readonly target: string;
   /** The medians the ratio is made of, or other context. */
   readonly detail: string;

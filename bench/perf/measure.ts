@@ -112,7 +112,14 @@ async function projectForcedRun(context: Context, workload: Workload, storeDir: 
 }
 
 /** The floor client on a fresh directory; throws unless it asked for every provider's token. */
-async function floorRun(context: Context, workload: Workload, directory: string, concurrency: number, sizes: Sizes) {
+async function floorRun(
+  context: Context,
+  workload: Workload,
+  directory: string,
+  concurrency: number,
+  sizes: Sizes,
+  client: 'node' | 'fetch' = 'node',
+) {
   const job = join(context.work, 'floor-job.json');
   await writeFile(
     job,
@@ -123,6 +130,7 @@ async function floorRun(context: Context, workload: Workload, directory: string,
       directory,
       stateBytes: sizes.state,
       publicBytes: sizes.public,
+      client,
     }),
   );
   context.server.reset();
@@ -173,13 +181,21 @@ async function measureForcedRuns(context: Context, size: number): Promise<{ fres
   for (const concurrency of context.options.concurrencies ?? [4]) {
     const project = { wall: [] as number[], cpu: [] as number[] };
     const floor = { wall: [] as number[], cpu: [] as number[] };
+    const fetchFloor = { wall: [] as number[], cpu: [] as number[] };
     for (let run = 0; run < runs; run++) {
-      context.progress(`${size} providers, concurrency ${concurrency}: run ${run + 1}/${runs}, floor then run --force`);
+      context.progress(
+        `${size} providers, concurrency ${concurrency}: run ${run + 1}/${runs}, floors then run --force`,
+      );
       const floorDir = join(root, `floor-${concurrency}-${run}`);
       const f = await floorRun(context, workload, floorDir, concurrency, sizes);
       leftovers.push(floorDir);
       floor.wall.push(f.wallMs);
       floor.cpu.push(f.cpuMs);
+      const fetchDir = join(root, `floor-fetch-${concurrency}-${run}`);
+      const ff = await floorRun(context, workload, fetchDir, concurrency, sizes, 'fetch');
+      leftovers.push(fetchDir);
+      fetchFloor.wall.push(ff.wallMs);
+      fetchFloor.cpu.push(ff.cpuMs);
       const storeDir = join(root, `store-${concurrency}-${run}`);
       const p = await projectForcedRun(context, workload, storeDir, concurrency);
       project.wall.push(p.wallMs);
@@ -203,6 +219,21 @@ async function measureForcedRuns(context: Context, size: number): Promise<{ fres
       samples: ratios(project.cpu, floor.cpu),
       target: '≤ 1.5',
       detail: `${ms(median(project.cpu))} vs ${ms(median(floor.cpu))} CPU`,
+    });
+    // Against the floor of the earlier figures, whose POSTs went out with fetch (probes/floor.mjs).
+    figure(context, 'run-force.wall-ratio-fetch-floor', {
+      ...common,
+      label: '`run --force` wall ÷ floor with fetch (as before)',
+      samples: ratios(project.wall, fetchFloor.wall),
+      target: '–',
+      detail: `${ms(median(project.wall))} vs ${ms(median(fetchFloor.wall))}`,
+    });
+    figure(context, 'run-force.cpu-ratio-fetch-floor', {
+      ...common,
+      label: '`run --force` CPU ÷ floor with fetch (as before)',
+      samples: ratios(project.cpu, fetchFloor.cpu),
+      target: '–',
+      detail: `${ms(median(project.cpu))} vs ${ms(median(fetchFloor.cpu))} CPU`,
     });
   }
   return { fresh, leftovers };

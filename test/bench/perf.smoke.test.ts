@@ -38,7 +38,9 @@ describe('bench:perf at its smallest size', () => {
         'daemon.rss-peak-mb',
         'daemon.rss-steady-mb',
         'run-force.cpu-ratio',
+        'run-force.cpu-ratio-fetch-floor',
         'run-force.wall-ratio',
+        'run-force.wall-ratio-fetch-floor',
         'run-idle.cpu-ratio',
       ].sort(),
     );

@@ -404,7 +404,24 @@ describe('FileStore', () => {
       const long = hostField(`token-rotator-${'x'.repeat(60)}.cluster.local`);
       expect(long).toMatch(/^#[A-Za-z0-9_-]{8}$/);
       expect(hostField(`token-rotator-${'y'.repeat(60)}.cluster.local`)).not.toBe(long);
-      expect(`${2 ** 22} ${long} ${'n'.repeat(12)}`.length).toBeLessThan(60);
+      // A nonce is 12 characters and a counter of up to 7 (base 36, two billion locks).
+      expect(`${2 ** 22} ${'h'.repeat(24)} ${'n'.repeat(19)}`.length).toBeLessThan(60);
+    });
+
+    it("gives each acquisition its own nonce, all sharing this process's random part", async () => {
+      await mkdir(join(directory, 'tokens'), { recursive: true });
+      const lockPath = join(directory, 'tokens', 'klikoo.json.lock');
+      const nonces: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const lock = await acquireLock(lockPath, { record: 'tokens/klikoo' });
+        nonces.push(lock.owner.nonce);
+        await lock.release();
+      }
+
+      expect(new Set(nonces).size).toBe(50);
+      const prefix = nonces[0]!.slice(0, 12);
+      expect(prefix).toMatch(/^[A-Za-z0-9_-]{12}$/);
+      for (const nonce of nonces) expect(nonce).toMatch(new RegExp(`^${prefix}[0-9a-z]{1,7}$`));
     });
 
     it('takes the lock as one symbolic link naming this process, and removes it on release', async () => {

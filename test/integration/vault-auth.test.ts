@@ -296,8 +296,10 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
     it('renews an AppRole token ahead of its TTL, logs in again before its max TTL, and keeps working throughout', async () => {
       await bao.ok('POST', 'auth/approle/role/brief', {
         token_policies: ['token-rotator'],
-        token_ttl: '3s',
-        token_max_ttl: '7s',
+        // Short enough to see two renewals and a login within the test, long enough that a
+        // renewal delayed by a loaded machine still comes before the token expires.
+        token_ttl: '6s',
+        token_max_ttl: '14s',
       });
       const roleId = (await bao.ok('GET', 'auth/approle/role/brief/role-id')).data.role_id as string;
       const secretId = (await bao.ok('POST', 'auth/approle/role/brief/secret-id', {})).data.secret_id as string;
@@ -318,7 +320,7 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
       let n = 0;
       const started = Date.now();
       let renewedExpiry: string | undefined;
-      while (Date.now() - started < 8_000) {
+      while (Date.now() - started < 16_000) {
         await new Promise((r) => setTimeout(r, 400));
         version = await store.write(record, { n: ++n }, version);
         expect(await store.read(record)).toEqual({ value: { n }, version });
@@ -356,7 +358,7 @@ providers: { generic: { kind: oauth2, token_url: "https://auth.example.com/token
       const after = { ...counts };
       await new Promise((r) => setTimeout(r, 2_500));
       expect(counts).toEqual(after);
-    });
+    }, 45_000);
 
     it('renews a token given in the config while it can, then warns that it will expire, and never logs in', async () => {
       // Long enough that a loaded machine still renews it before it expires: renewal at two thirds

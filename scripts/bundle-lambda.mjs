@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { LAMBDA_BUILD_OPTIONS } from './lambda-esbuild.mjs';
+import { englishOnlyZodLocales } from './zod-english-only.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist-lambda');
@@ -29,28 +30,6 @@ const FORBIDDEN_INPUTS = [
   /^test\//,
   /node_modules\/(?:vitest|vite|@vitest|typescript|esbuild|osls)\//,
 ];
-
-/**
- * Zod re-exports all of its ~60 message locales as a namespace (`z.locales`), which a
- * bundler cannot drop once `z` is used as a value: a quarter of the bundle. The rotator
- * uses only English (what zod configures by default, imported by zod directly), so the
- * namespace is replaced by one holding `en` alone. If zod moves its locales, the filter
- * stops matching and the bundle is merely bigger.
- */
-const englishOnlyZodLocales = {
-  name: 'zod-english-only',
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]v4[\\/](?:classic[\\/]external|core[\\/]index)\.js$/.test(args.importer)
-        ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' }
-        : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
-      resolveDir: dirname(args.path),
-    }));
-  },
-};
 
 const { values } = parseArgs({ options: { config: { type: 'string' } } });
 

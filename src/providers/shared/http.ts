@@ -6,7 +6,7 @@
 import type { Agent } from 'node:https';
 import { isSafeTokenUrl } from '../../common/urls.js';
 import { ProviderError } from '../../errors.js';
-import { nodeSend, ResponseReadError, ResponseTooLargeError } from './node-send.js';
+import { nodeSend, ResponseReadError, ResponseTooLargeError, sendsBody } from './node-send.js';
 
 /** Transport limits for one call. */
 export interface TransportOptions {
@@ -92,16 +92,20 @@ async function readCapped(response: Response, max: number): Promise<Uint8Array> 
 /** One request through an injected `fetch` (tests): the answer read within the cap. */
 async function viaFetch(send: typeof fetch, url: string, request: TokenRequest, signal: AbortSignal, max: number) {
   const method = request.method ?? 'POST';
-  const withBody = method !== 'GET' && method !== 'HEAD';
   const response = await send(url, {
     method,
     headers: request.headers,
-    ...(withBody ? { body: request.body ?? null } : {}),
+    ...(sendsBody(method) ? { body: request.body ?? null } : {}),
     redirect: 'manual',
     signal,
   });
   const body = await readCapped(response, max);
   return { status: response.status, headers: response.headers, body };
+}
+
+/** Whether `headers` has `name` (lower case), whatever the case it was set in. */
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
 }
 
 /** One request over `node:http(s)` (node-send.ts); a form body is encoded as `fetch` encodes it. */
@@ -111,10 +115,10 @@ async function viaNode(url: string, request: TokenRequest, signal: AbortSignal, 
   if (request.body instanceof FormData) {
     const encoded = new Response(request.body);
     body = new Uint8Array(await encoded.arrayBuffer());
-    if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type'))
+    if (!hasHeader(headers, 'content-type'))
       headers['content-type'] = encoded.headers.get('content-type') ?? 'multipart/form-data';
   } else body = request.body;
-  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'user-agent')) headers['user-agent'] = USER_AGENT;
+  if (!hasHeader(headers, 'user-agent')) headers['user-agent'] = USER_AGENT;
   return nodeSend(
     new URL(url),
     { method: request.method ?? 'POST', headers, body },

@@ -95,6 +95,11 @@ function decoded(body: Buffer, encoding: string | undefined, max: number): Buffe
   return result;
 }
 
+/** Whether a request of `method` carries a body: all but GET and HEAD. */
+export function sendsBody(method: string): boolean {
+  return method !== 'GET' && method !== 'HEAD';
+}
+
 /**
  * Sends `request` to `url` and reads the whole answer.
  * @throws {ResponseTooLargeError} when the answer's body is over `options.maxBytes`.
@@ -105,8 +110,7 @@ function decoded(body: Buffer, encoding: string | undefined, max: number): Buffe
  */
 export function nodeSend(url: URL, request: NodeRequest, options: NodeSendOptions): Promise<NodeResponse> {
   const { maxBytes, signal } = options;
-  const withBody = request.method !== 'GET' && request.method !== 'HEAD';
-  const payload = withBody ? Buffer.from(request.body ?? '') : undefined;
+  const payload = sendsBody(request.method) ? Buffer.from(request.body ?? '') : undefined;
   const headers: Record<string, string> = { ...request.headers };
   if (payload !== undefined) headers['content-length'] = String(payload.byteLength);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;

@@ -59,8 +59,8 @@ export interface PassOptions {
    * token's renewal point ({@link renewalDueAt}). A provider last seen in any other state
    * (backing off, busy, paced, failed, never read) is always read. A record changed behind
    * the rotator's back (another runner rotated it, someone deleted it) is therefore only
-   * seen by a pass without this option: the daemon runs one every
-   * `fullCheckEveryMs` (see `runtimes/daemon.ts`). Ignored with `force` or `dryRun`.
+   * seen by a pass without this option: the daemon and a warm Lambda container run one
+   * every `FULL_CHECK_EVERY_MS` (see `runtimes/full-check.ts`). Ignored with `force` or `dryRun`.
    */
   readonly onlyPossiblyDue?: boolean;
 }

@@ -6,8 +6,8 @@
  * its listener and resolves.
  *
  * Passes read only the providers that may be due by what the daemon last read of them
- * (see `PassOptions.onlyPossiblyDue`); every {@link FULL_CHECK_EVERY_MS} one pass reads them
- * all, to find a record changed behind its back.
+ * (see `PassOptions.onlyPossiblyDue`); every `FULL_CHECK_EVERY_MS` one pass reads them all,
+ * to find a record changed behind its back (see `full-check.ts`).
  *
  * With `listen`, it serves `/healthz`, `/readyz` and `/metrics` (see `http.ts`); every
  * pass feeds the metrics, and readiness fails while draining.
@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.js';
 import type { RotatorMetrics } from '../observability/metrics.js';
 import type { Rotator } from '../rotator.js';
 import { errorCode, type PassReport, prometheusReport, reportedPass } from './door.js';
+import { FullChecks } from './full-check.js';
 import type { OpsServer } from './http.js';
 import type { ListenAddress } from './listen.js';
 import { createReadiness, type ReadinessCheck } from './readiness.js';
@@ -44,25 +45,11 @@ export interface DaemonOptions {
   readonly configuredProviders?: readonly string[];
   /** The package version, for `token_rotator_build_info`. */
   readonly version?: string;
-  /** How often a pass reads every provider (default {@link FULL_CHECK_EVERY_MS}); 0: every pass. */
+  /** How often a pass reads every provider (default `FULL_CHECK_EVERY_MS`, see `full-check.ts`); 0: every pass. */
   readonly fullCheckEveryMs?: number;
   /** The clock the full checks are timed by (default `Date.now`). */
   readonly now?: () => number;
 }
-
-/**
- * How often the daemon's pass reads every selected provider, fresh or not: 10 minutes.
- * Between full checks a pass reads only the providers that may be due by what the daemon
- * last read (their token's renewal point, or anything but `fresh`), so an idle pass costs
- * next to nothing whatever the number of providers (issue 13). A full check is what finds
- * a record changed behind the daemon's back: a public record deleted or damaged (then
- * republished), a state record deleted (a new token obtained), a lease taken by another
- * runner. Another runner's rotation needs no full check: it only moves the renewal point
- * later. Ten minutes bounds how long such a change goes unseen to about two passes of the
- * default five-minute schedule, while a schedule of seconds (or a minute) reads fresh
- * providers once in many passes.
- */
-export const FULL_CHECK_EVERY_MS = 10 * 60 * 1000;
 
 /**
  * The daemon's metrics: the caller's, else, when there is a listener to serve them, a
@@ -154,14 +141,12 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
   if (stop.aborted) onShutdown();
   else stop.addEventListener('abort', onShutdown, { once: true });
   const now = options.now ?? Date.now;
-  const fullCheckEveryMs = options.fullCheckEveryMs ?? FULL_CHECK_EVERY_MS;
-  /** When the last full pass that ran started; until one has, every pass is full. */
-  let lastFullCheck: number | undefined;
+  const fullChecks = new FullChecks(options.fullCheckEveryMs);
 
   const runOnce = async () => {
     if (stop.aborted) return;
     const startedAt = now();
-    const full = lastFullCheck === undefined || startedAt - lastFullCheck >= fullCheckEveryMs;
+    const full = fullChecks.due(startedAt);
     try {
       const summary = await reportedPass(
         () =>
@@ -173,7 +158,7 @@ async function schedulePasses(options: DaemonOptions, report: PassReport, onShut
           }),
         report,
       );
-      if (full) lastFullCheck = startedAt;
+      if (full) fullChecks.ran(startedAt);
       options.onPass?.(summary);
     } catch (error) {
       logger.error(

@@ -11,6 +11,11 @@
  * container's later invocations, so connections are reused. A config that fails to load
  * is not kept: the next invocation tries again, and picks up a corrected secret.
  *
+ * A container kept warm is a runner that outlives its passes, as the daemon is: its first
+ * invocation reads every provider, and a later one reads only the providers that may be
+ * due by what the container last read, except every `TOKEN_ROTATOR_FULL_CHECK_SECONDS`
+ * (600 by default), when it reads them all again (see `full-check.ts`).
+ *
  * Bundled by `scripts/bundle-lambda.mjs` into `dist-lambda/index.mjs`. Nothing here may
  * import the CLI, the demo or the sandbox: they stay out of the bundle.
  *
@@ -27,6 +32,7 @@ import type { Logger } from '../observability/logger.js';
 import { WEBHOOK_SETTLE_MS } from '../observability/webhooks.js';
 import type { Rotator } from '../rotator.js';
 import { emfReport, openRotator, reportedPass, resolveLogLevel, runtimeLogger } from './door.js';
+import { FULL_CHECK_ENV, FULL_CHECK_RULE, FullChecks, fullCheckEveryMs } from './full-check.js';
 import { errorOutput, type PassOutput, passOutput } from './json-output.js';
 import { assertLambdaStore, type ConfigSource, loadLambdaConfig, type SecretReader } from './lambda-config.js';
 
@@ -86,6 +92,17 @@ export function reserveMs(policy: LoadedConfig['policy']): number {
 interface Runtime {
   readonly rotator: Rotator;
   readonly policy: LoadedConfig['policy'];
+  /** Which of this execution environment's passes read every provider. */
+  readonly fullChecks: FullChecks;
+}
+
+/** {@link FULL_CHECK_ENV} as a {@link FullChecks}; an invalid value is a config error naming it. */
+function fullChecksOf(env: NodeJS.ProcessEnv): FullChecks {
+  try {
+    return new FullChecks(fullCheckEveryMs(env));
+  } catch {
+    throw new ConfigError([{ path: FULL_CHECK_ENV, message: FULL_CHECK_RULE }]);
+  }
 }
 
 function describeSource(source: ConfigSource): string {
@@ -128,6 +145,7 @@ export function createHandler(
     // An invalid level is refused, not ignored: a typo in the deployment's parameter
     // fails every invocation (the Errors alarm) instead of silently logging at another level.
     logger.level = resolveLogLevel({ env });
+    const fullChecks = fullChecksOf(env);
     const { loaded, source } = await loadLambdaConfig({
       env,
       bundleDir: options.bundleDir ?? dirname(fileURLToPath(import.meta.url)),
@@ -137,7 +155,7 @@ export function createHandler(
     if (!options.allowFileStore) assertLambdaStore(loaded);
     const rotator = await openRotator(loaded, logger, { env });
     logger.info({ source: describeSource(source), store: loaded.store.kind }, 'lambda cold start: config loaded');
-    return { rotator, policy: loaded.policy };
+    return { rotator, policy: loaded.policy, fullChecks };
   }
 
   function ready(): Promise<Runtime> {
@@ -151,16 +169,19 @@ export function createHandler(
   }
 
   return async function rotateHandler(event: ScheduledEvent, context: Context): Promise<PassOutput> {
-    const { rotator, policy } = await ready();
+    const { rotator, policy, fullChecks } = await ready();
     const log = logger.child({ request_id: context.awsRequestId });
-    log.debug({ event_id: event.id, scheduled_time: event.time }, 'scheduled pass');
+    const startedAt = Date.now();
+    const full = fullChecks.due(startedAt);
+    log.debug({ event_id: event.id, scheduled_time: event.time, full_check: full }, 'scheduled pass');
 
     const report = emfReport(metricsOut, { service: context.functionName, requestId: context.awsRequestId });
     let summary: PassSummary;
     try {
       summary = await withDeadline(context, reserveMs(policy), (signal) =>
-        reportedPass(() => rotator.pass({ signal }), report),
+        reportedPass(() => rotator.pass({ signal, ...(full ? {} : { onlyPossiblyDue: true }) }), report),
       );
+      if (full) fullChecks.ran(startedAt);
     } catch (error) {
       log.error({ err: errorOutput(error) }, 'pass could not run');
       throw error;

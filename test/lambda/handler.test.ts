@@ -338,6 +338,74 @@ describe('createHandler', () => {
   });
 });
 
+describe('createHandler in a warm execution environment, and TOKEN_ROTATOR_FULL_CHECK_SECONDS', () => {
+  const publicRecord = (storeDir: string) => join(storeDir, 'tokens', 'klikoo.json');
+
+  it('reads only the providers that may be due after the first invocation, so a record deleted behind its back waits for a full check', async () => {
+    const { configPath, storeDir } = await workspace();
+    const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath });
+
+    const first = await handler(event(), context());
+    // Reads every provider all the same: a pass remembers only those it found fresh.
+    const second = await handler(event(), context());
+    await rm(publicRecord(storeDir));
+    const third = await handler(event(), context());
+    done();
+
+    expect(first.counts.rotated).toBe(PROVIDERS.length);
+    expect(second.counts.fresh).toBe(PROVIDERS.length);
+    // Reported fresh from what the second pass read, without reading the records.
+    expect(third.counts.fresh).toBe(PROVIDERS.length);
+    expect(third.outcomes.find((o) => o.provider === 'klikoo')?.expires_at).toBe(
+      first.outcomes.find((o) => o.provider === 'klikoo')?.expires_at,
+    );
+    expect(existsSync(publicRecord(storeDir))).toBe(false);
+    expect(out.logs.match(/"full_check":true/g)).toHaveLength(1);
+    expect(out.logs.match(/"full_check":false/g)).toHaveLength(2);
+  });
+
+  it('reads every provider at every invocation with TOKEN_ROTATOR_FULL_CHECK_SECONDS=0, repairing a deleted public record', async () => {
+    const { configPath, storeDir } = await workspace();
+    const { handler, done } = capturedHandler({
+      TOKEN_ROTATOR_CONFIG_FILE: configPath,
+      TOKEN_ROTATOR_FULL_CHECK_SECONDS: '0',
+    });
+
+    await handler(event(), context());
+    await rm(publicRecord(storeDir));
+    const second = await handler(event(), context());
+    done();
+
+    expect(second.counts.repaired).toBe(1);
+    expect(second.counts.fresh).toBe(PROVIDERS.length - 1);
+    const stored = JSON.parse(await readFile(publicRecord(storeDir), 'utf8')) as { data: { access_token: string } };
+    expect(sandbox.isValid(stored.data.access_token)).toBe(true);
+  });
+
+  it('refuses an invalid TOKEN_ROTATOR_FULL_CHECK_SECONDS at every invocation, naming it, touching neither the store nor any provider', async () => {
+    const { configPath, storeDir } = await workspace();
+    const { handler, out, done } = capturedHandler({
+      TOKEN_ROTATOR_CONFIG_FILE: configPath,
+      TOKEN_ROTATOR_FULL_CHECK_SECONDS: '10m',
+    });
+    const requests = sandbox.requests.length;
+
+    const first = await handler(event(), context()).catch((e: unknown) => e);
+    const second = await handler(event(), context()).catch((e: unknown) => e);
+    done();
+
+    for (const error of [first, second]) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues).toEqual([
+        { path: 'TOKEN_ROTATOR_FULL_CHECK_SECONDS', message: 'must be a whole number of seconds (0: every pass)' },
+      ]);
+    }
+    expect(out.logs).toMatch(/"msg":"invalid config"/);
+    expect(existsSync(storeDir)).toBe(false);
+    expect(sandbox.requests.length).toBe(requests);
+  });
+});
+
 describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
   it('uses a valid TOKEN_ROTATOR_LOG_LEVEL over the config log_level', async () => {
     const { configPath } = await workspace(); // the workspace config says log_level: debug

@@ -95,6 +95,8 @@ beforeAll(async () => {
       `kmsKeyArn=${KMS_KEY}`,
       '--param',
       'configSecret=token-rotator/config',
+      '--param',
+      'fullCheckSeconds=120',
     ]),
   ]);
   const bundleKiB = (await stat(BUNDLE)).size / 1024;
@@ -279,6 +281,11 @@ describe('osls package', () => {
   it('passes the config secret parameter to the handler, and leaves it empty (the bundled config) by default', () => {
     expect(fn(prod)['Environment']['Variables']['TOKEN_ROTATOR_CONFIG_SECRET']).toBe('token-rotator/config');
     expect(fn(dev)['Environment']['Variables']['TOKEN_ROTATOR_CONFIG_SECRET']).toBe('');
+  });
+
+  it('passes the full-check interval parameter to the handler, 600 s by default', () => {
+    expect(fn(prod)['Environment']['Variables']['TOKEN_ROTATOR_FULL_CHECK_SECONDS']).toBe('120');
+    expect(fn(dev)['Environment']['Variables']['TOKEN_ROTATOR_FULL_CHECK_SECONDS']).toBe('600');
   });
 });
 

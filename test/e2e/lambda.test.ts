@@ -21,6 +21,7 @@ import { startDemoSandbox, writeWorkspace } from '../../src/runtimes/demo.js';
 import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
 import { createStore } from '../../src/stores/registry.js';
+import { type AwsCall, startAwsCallCounter } from '../helpers/aws-call-counter.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 import { listRecords } from '../helpers/record-lister.js';
 import { Canary, PROVIDERS } from '../helpers/scenario.js';
@@ -81,11 +82,11 @@ afterAll(async () => {
   vi.unstubAllEnvs();
 });
 
-/** The sandbox config on the AWS store at moto, under a prefix of its own. */
-function awsConfig(prefix: string, providers = baseConfig['providers']): string {
+/** The sandbox config on the AWS store at moto (or at `endpoint` in front of it), under a prefix of its own. */
+function awsConfig(prefix: string, providers = baseConfig['providers'], endpoint = moto.endpoint): string {
   return stringify({
     ...baseConfig,
-    store: { kind: 'aws', prefix, region: MOTO_ENV.AWS_REGION, endpoint: moto.endpoint },
+    store: { kind: 'aws', prefix, region: MOTO_ENV.AWS_REGION, endpoint },
     providers,
   });
 }
@@ -165,6 +166,40 @@ describe('the Lambda bundle under Node 22', () => {
     }
     expect(run.emf.filter((line) => line['PassDuration'] !== undefined)).toHaveLength(2);
     expect(run.emf.every((line) => line['Service'] === FUNCTION_NAME)).toBe(true);
+  });
+
+  it("reads no fresh provider's records in a warm invocation between full checks, counted on the wire", async () => {
+    const counter = await startAwsCallCounter(moto.endpoint);
+    try {
+      /** Three invocations in one container; the calls that name a provider's record. */
+      const threeInvocations = async (env: Record<string, string>) => {
+        const prefix = newPrefix();
+        counter.reset();
+        const run = await container(
+          { TOKEN_ROTATOR_CONFIG: awsConfig(prefix, undefined, counter.endpoint), ...env },
+          3,
+        );
+        const isRecord = (call: AwsCall) =>
+          call.resource !== undefined && /(?:^|[/,])(?:tokens|state)\//.test(call.resource.replaceAll(prefix, '/'));
+        return { run, recordCalls: counter.calls().filter(isRecord) };
+      };
+
+      const skipping = await threeInvocations({});
+      const everyTime = await threeInvocations({ TOKEN_ROTATOR_FULL_CHECK_SECONDS: '0' });
+
+      for (const { run } of [skipping, everyTime]) {
+        expect(run.code).toBe(0);
+        expect(run.invocations.map((i) => i.result?.counts['fresh'])).toEqual([0, PROVIDERS.length, PROVIDERS.length]);
+      }
+      // The second invocation reads every provider (none was yet found fresh), the third
+      // only where a full check is every time: one idle pass, two records per provider.
+      const idlePass = everyTime.recordCalls.length - skipping.recordCalls.length;
+      expect(idlePass).toBe(2 * PROVIDERS.length);
+      const reads = (calls: readonly AwsCall[]) => calls.filter((c) => /^Get|^BatchGet/.test(c.operation)).length;
+      expect(reads(everyTime.recordCalls) - reads(skipping.recordCalls)).toBe(idlePass);
+    } finally {
+      await counter.stop();
+    }
   });
 
   it('takes its config from a Secrets Manager secret, with credentials referenced from the store', async () => {

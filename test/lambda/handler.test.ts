@@ -223,6 +223,30 @@ describe('loadLambdaConfig', () => {
   });
 });
 
+/**
+ * Two invocations with `variable` set to `value` both fail with a ConfigError whose one
+ * issue names the variable with `message`, before the config is loaded: no store, no call.
+ */
+async function expectRefusedAtEveryInvocation(variable: string, value: string, message: string): Promise<void> {
+  const { configPath, storeDir } = await workspace();
+  const { handler, out, done } = capturedHandler({ TOKEN_ROTATOR_CONFIG_FILE: configPath, [variable]: value });
+  const requests = sandbox.requests.length;
+
+  const first = await handler(event(), context()).catch((e: unknown) => e);
+  const second = await handler(event(), context()).catch((e: unknown) => e);
+  done();
+
+  for (const error of [first, second]) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([{ path: variable, message }]);
+  }
+  expect(out.logs).toMatch(/"msg":"invalid config"/);
+  expect(out.logs).not.toContain('config loaded');
+  expect(out.metrics).toBe('');
+  expect(existsSync(storeDir)).toBe(false);
+  expect(sandbox.requests.length).toBe(requests);
+}
+
 describe('createHandler', () => {
   it('rotates every provider on the first invocation and reports fresh tokens on the next, loading the config once', async () => {
     const { configPath, storeDir } = await workspace();
@@ -383,26 +407,11 @@ describe('createHandler in a warm execution environment, and TOKEN_ROTATOR_FULL_
   });
 
   it('refuses an invalid TOKEN_ROTATOR_FULL_CHECK_SECONDS at every invocation, naming it, touching neither the store nor any provider', async () => {
-    const { configPath, storeDir } = await workspace();
-    const { handler, out, done } = capturedHandler({
-      TOKEN_ROTATOR_CONFIG_FILE: configPath,
-      TOKEN_ROTATOR_FULL_CHECK_SECONDS: '10m',
-    });
-    const requests = sandbox.requests.length;
-
-    const first = await handler(event(), context()).catch((e: unknown) => e);
-    const second = await handler(event(), context()).catch((e: unknown) => e);
-    done();
-
-    for (const error of [first, second]) {
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).issues).toEqual([
-        { path: 'TOKEN_ROTATOR_FULL_CHECK_SECONDS', message: 'must be a whole number of seconds (0: every pass)' },
-      ]);
-    }
-    expect(out.logs).toMatch(/"msg":"invalid config"/);
-    expect(existsSync(storeDir)).toBe(false);
-    expect(sandbox.requests.length).toBe(requests);
+    await expectRefusedAtEveryInvocation(
+      'TOKEN_ROTATOR_FULL_CHECK_SECONDS',
+      '10m',
+      'must be a whole number of seconds (0: every pass)',
+    );
   });
 });
 
@@ -436,30 +445,10 @@ describe('createHandler and TOKEN_ROTATOR_LOG_LEVEL', () => {
   });
 
   it('refuses an invalid TOKEN_ROTATOR_LOG_LEVEL at every invocation, naming it and the valid levels, touching neither the store nor any provider', async () => {
-    const { configPath, storeDir } = await workspace();
-    const { handler, out, done } = capturedHandler({
-      TOKEN_ROTATOR_CONFIG_FILE: configPath,
-      TOKEN_ROTATOR_LOG_LEVEL: 'verbose',
-    });
-    const requests = sandbox.requests.length;
-
-    const first = await handler(event(), context()).catch((e: unknown) => e);
-    const second = await handler(event(), context()).catch((e: unknown) => e);
-    done();
-
-    for (const error of [first, second]) {
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).issues).toEqual([
-        {
-          path: 'TOKEN_ROTATOR_LOG_LEVEL',
-          message: '"verbose" is not a log level; use one of fatal, error, warn, info, debug, trace, silent',
-        },
-      ]);
-    }
-    expect(out.logs).toMatch(/"msg":"invalid config"/);
-    expect(out.logs).not.toContain('config loaded');
-    expect(out.metrics).toBe('');
-    expect(existsSync(storeDir)).toBe(false);
-    expect(sandbox.requests.length).toBe(requests);
+    await expectRefusedAtEveryInvocation(
+      'TOKEN_ROTATOR_LOG_LEVEL',
+      'verbose',
+      '"verbose" is not a log level; use one of fatal, error, warn, info, debug, trace, silent',
+    );
   });
 });

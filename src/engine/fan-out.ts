@@ -167,8 +167,9 @@ function deferredStore(building: Promise<SecretStore>, onFailure: () => void): S
 /**
  * Publishes, for each provider that has `publish_to` secondaries, the public record of the
  * state record a pass last saw of it (read, or written by a rotation) to those secondaries.
- * A provider the pass did not read (skipped as fresh between full checks, see runtimes/full-check.ts) is
- * not published: the next pass that reads it repairs its secondaries.
+ * A provider the pass did not read (skipped as fresh between full checks, see
+ * `runtimes/full-check.ts`) is not published: the next pass that reads it repairs its
+ * secondaries.
  * @returns per provider, the secondaries that failed (absent when none did).
  */
 export async function fanOut(

@@ -52,17 +52,24 @@ describe('a run killed with SIGKILL during a rotation', () => {
   });
 
   it('is recovered when killed while the server has spent the refresh token but not yet answered', async () => {
+    const before = (await scenario.publicRecord('keliweb-api'))!['access_token'] as string;
+    expect(scenario.sandbox.isValid(before)).toBe(true);
     // The sandbox performs the refresh (revoking the old access token) and holds the answer.
     scenario.sandbox.injectFault({ type: 'latency', ms: 1500, phase: 'after', target: 'keliweb-api-v2' });
     const { child, done } = scenario.spawnCli(['run', '--force', '--provider', 'keliweb-api']);
-    await waitFor(() =>
-      scenario.sandbox.requests.some((r) => r.fault === 'latency' && r.grantType === 'refresh_token'),
-    );
+    // Killed once the refresh is done and while its answer is held. The sandbox records a
+    // request only once it has answered, so waiting for that record would let the runner
+    // race the kill to its state write.
+    await waitFor(() => !scenario.sandbox.isValid(before));
     child.kill('SIGKILL');
     await done;
     const published = (await scenario.publicRecord('keliweb-api'))!['access_token'] as string;
     // The published token was revoked by the refresh the dead runner made.
+    expect(published).toBe(before);
     expect(scenario.sandbox.isValid(published)).toBe(false);
+    await waitFor(() =>
+      scenario.sandbox.requests.some((r) => r.fault === 'latency' && r.grantType === 'refresh_token'),
+    );
 
     const next = await scenario.cli(['run', '--json']);
     expect(next.code, next.stderr.slice(-1500)).toBe(0);

@@ -5,9 +5,9 @@
 //   npm run bundle:lambda                       # the bundle only
 //   npm run bundle:lambda -- --config my.yaml   # and my.yaml as dist-lambda/config.yaml
 //
-// The options are in lambda-esbuild.mjs (ESM for Node 22, minified, class names kept). The
-// AWS SDK is bundled, not taken from the runtime, so the version tested is the version
-// deployed.
+// The options are in lambda-esbuild.mjs (ESM for Node 22, minified, class names kept, the
+// SDK's credential chain cut to the environment and the container endpoint). The AWS SDK is
+// bundled, not taken from the runtime, so the version tested is the version deployed.
 //
 // The build fails if a test-only or CLI-only module (sandbox, CLI, demo, daemon, test
 // code, vitest) reaches the bundle. dist-lambda/meta.json is esbuild's metafile, for
@@ -17,7 +17,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { LAMBDA_BUILD_OPTIONS } from './lambda-esbuild.mjs';
+import { LAMBDA_BUILD_OPTIONS, LAMBDA_CREDENTIALS_ALIAS } from './lambda-esbuild.mjs';
 import { englishOnlyZodLocales } from './zod-english-only.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +29,10 @@ const FORBIDDEN_INPUTS = [
   /^src\/runtimes\/(?:cli|bin|demo|daemon|version|commands\/[^/]+)\.ts$/,
   /^test\//,
   /node_modules\/(?:vitest|vite|@vitest|typescript|esbuild|osls)\//,
+  // The default credential chain and the sources it alone reads (LAMBDA_CREDENTIALS_ALIAS):
+  // here, the alias missed an import of it.
+  /node_modules\/@aws-sdk\/(?:credential-provider-(?:node|ini|sso|process|web-identity|login)|nested-clients|token-providers)\//,
+  /node_modules\/@smithy\/credential-provider-imds\//,
 ];
 
 const { values } = parseArgs({ options: { config: { type: 'string' } } });
@@ -38,6 +42,7 @@ await mkdir(outdir, { recursive: true });
 
 const result = await build({
   ...LAMBDA_BUILD_OPTIONS,
+  alias: LAMBDA_CREDENTIALS_ALIAS,
   absWorkingDir: root,
   entryPoints: ['src/runtimes/lambda.ts'],
   outfile: join(outdir, 'index.mjs'),

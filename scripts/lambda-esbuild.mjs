@@ -1,6 +1,7 @@
 // The esbuild options of the Lambda bundle, shared by scripts/bundle-lambda.mjs and the
 // benchmark's bare Secrets Manager bundle (bench/perf/lambda.ts), so the footprint ratio
-// compares two bundles built alike.
+// compares two bundles built alike. The credential alias below is the Lambda's own choice
+// of code, kept apart so the benchmark can build the bare bundle with and without it.
 //
 // ESM output, like the source: import.meta.url keeps working (the default config.yaml is
 // found beside the bundle) and Lambda's nodejs22.x loads .mjs natively. The CommonJS
@@ -24,4 +25,14 @@ export const LAMBDA_BUILD_OPTIONS = {
   legalComments: 'eof',
   logLevel: 'warning',
   banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+};
+
+/**
+ * The SDK's default credential chain replaced by the two sources a Lambda function has
+ * (src/runtimes/lambda-credentials.ts): the package and every import of it, dynamic ones
+ * included. The path is relative to the build's absWorkingDir, the project's root.
+ * @type {Record<string, string>}
+ */
+export const LAMBDA_CREDENTIALS_ALIAS = {
+  '@aws-sdk/credential-provider-node': './src/runtimes/lambda-credentials.ts',
 };

@@ -4,11 +4,16 @@
  * `@aws-sdk/client-secrets-manager` (the client and the commands the AWS store calls),
  * built with the same esbuild options; and the time each takes to import in a fresh
  * process under the Lambda's Node major.
+ *
+ * The bare bundle keeps the SDK's default credential chain, as the client ships. The
+ * Lambda bundle replaces that chain with the function's two sources
+ * (`LAMBDA_CREDENTIALS_ALIAS`), so the bare bundle is also built that way, and its size
+ * and import quoted beside the ratio: what the floor would be if it were trimmed alike.
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { LAMBDA_BUILD_OPTIONS } from '../../scripts/lambda-esbuild.mjs';
+import { LAMBDA_BUILD_OPTIONS, LAMBDA_CREDENTIALS_ALIAS } from '../../scripts/lambda-esbuild.mjs';
 import { ROOT } from './processes.js';
 
 /** The project's Lambda bundle. */
@@ -21,14 +26,15 @@ export const LAMBDA_BUNDLE = join(ROOT, 'dist-lambda', 'index.mjs');
 const BARE_ENTRY = join(ROOT, 'dist', 'stores', 'aws', 'sdk.js');
 
 /**
- * Builds the bare bundle at `<directory>/index.mjs` and returns its path, with the Lambda
+ * Builds the bare bundle at `<directory>/<name>.mjs` and returns its path, with the Lambda
  * bundle's options (`scripts/lambda-esbuild.mjs`), less its zod plugin, which has nothing
- * to act on here.
+ * to act on here; with the Lambda's credential chain when `lambdaCredentials` is set.
  */
-export async function buildBareBundle(directory: string): Promise<string> {
-  const outfile = join(directory, 'index.mjs');
+export async function buildBareBundle(directory: string, lambdaCredentials = false): Promise<string> {
+  const outfile = join(directory, lambdaCredentials ? 'lambda-credentials.mjs' : 'index.mjs');
   await build({
     ...LAMBDA_BUILD_OPTIONS,
+    ...(lambdaCredentials ? { alias: LAMBDA_CREDENTIALS_ALIAS } : {}),
     absWorkingDir: ROOT,
     entryPoints: [BARE_ENTRY],
     outfile,

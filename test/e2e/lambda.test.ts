@@ -8,8 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -21,6 +24,7 @@ import { startDemoSandbox, writeWorkspace } from '../../src/runtimes/demo.js';
 import type { DemoSecrets, Sandbox } from '../../src/sandbox/index.js';
 import type { SecretStore } from '../../src/stores/contract.js';
 import { createStore } from '../../src/stores/registry.js';
+import { NO_CREDENTIALS_HELP } from '../../src/stores/shared/aws-credentials.js';
 import { type AwsCall, startAwsCallCounter } from '../helpers/aws-call-counter.js';
 import { MOTO_ENV, type Moto, startMoto } from '../helpers/moto.js';
 import { listRecords } from '../helpers/record-lister.js';
@@ -200,6 +204,72 @@ describe('the Lambda bundle under Node 22', () => {
     } finally {
       await counter.stop();
     }
+  });
+
+  it("takes the execution role's credentials from the container endpoint when the environment has none", async () => {
+    // What Lambda serves where an environment outlives one set of keys (SnapStart): the
+    // container credentials endpoint, behind an authorization token.
+    const role = {
+      AccessKeyId: `container-${randomUUID()}`,
+      SecretAccessKey: randomUUID(),
+      Token: randomUUID(),
+      Expiration: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    const authorization = randomUUID();
+    for (const secret of [role.SecretAccessKey, role.Token, authorization]) canary.addSecret(secret);
+    const fetches: (string | undefined)[] = [];
+    const endpoint = createServer((request, response) => {
+      fetches.push(request.headers.authorization);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(role));
+    });
+    endpoint.listen(0, '127.0.0.1');
+    await once(endpoint, 'listening');
+    const counter = await startAwsCallCounter(moto.endpoint);
+    try {
+      const run = await container(
+        {
+          TOKEN_ROTATOR_CONFIG: awsConfig(newPrefix(), undefined, counter.endpoint),
+          AWS_ACCESS_KEY_ID: '',
+          AWS_SECRET_ACCESS_KEY: '',
+          AWS_SESSION_TOKEN: '',
+          AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/role`,
+          AWS_CONTAINER_AUTHORIZATION_TOKEN: authorization,
+        },
+        2,
+      );
+
+      expect(run.code).toBe(0);
+      expect(run.invocations.map((i) => i.result?.counts['rotated'])).toEqual([PROVIDERS.length, 0]);
+      // Every call signed with the endpoint's key, and the key kept until near its expiry:
+      // fetched twice in all (as the SDK's default chain does here), not once per call.
+      expect(counter.calls().length).toBeGreaterThan(2 * PROVIDERS.length);
+      expect(new Set(counter.calls().map((call) => call.accessKeyId))).toEqual(new Set([role.AccessKeyId]));
+      expect(fetches.length).toBeLessThanOrEqual(2);
+      expect(new Set(fetches)).toEqual(new Set([authorization]));
+    } finally {
+      endpoint.close();
+      await counter.stop();
+    }
+  });
+
+  it('with no credentials in the environment nor a container endpoint, fails saying where to give them', async () => {
+    const run = await container({
+      TOKEN_ROTATOR_CONFIG: awsConfig(newPrefix()),
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_SESSION_TOKEN: '',
+    });
+
+    expect(run.code).toBe(1);
+    expect(run.invocations[0]!.errorMessage).toBe(
+      `token-rotator pass failed for 4 of 4 providers: ${PROVIDERS.map((p) => `${p} (failed, store STORE_UNAVAILABLE)`).join(', ')}`,
+    );
+    const failures = run.logs.filter((line) => line['msg'] === 'provider failed');
+    expect(failures).toHaveLength(PROVIDERS.length);
+    for (const line of failures)
+      expect((line['err'] as { message: string }).message).toContain(
+        `(CredentialsProviderError: ${NO_CREDENTIALS_HELP})`,
+      );
   });
 
   it('takes its config from a Secrets Manager secret, with credentials referenced from the store', async () => {

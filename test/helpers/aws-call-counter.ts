@@ -33,6 +33,8 @@ export interface AwsCall {
    * that name none (a listing, a batch read by filter).
    */
   readonly resource?: string;
+  /** The access key id the request is signed with (its `Credential=` scope), when signed. */
+  readonly accessKeyId?: string;
 }
 
 /** A running counter; see {@link startAwsCallCounter}. */
@@ -65,9 +67,9 @@ export function describeAwsRequest(
   body: string,
 ): AwsCall {
   const target = headers['x-amz-target'];
-  const scope = /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(headers['authorization'] ?? '');
+  const scope = /Credential=([^/,\s]+)\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(headers['authorization'] ?? '');
   const [targetService, targetOperation] = target === undefined ? [] : target.split('.', 2);
-  const service = scope?.[1] ?? targetService?.toLowerCase() ?? 'unknown';
+  const service = scope?.[2] ?? targetService?.toLowerCase() ?? 'unknown';
   const query = new URL(url, 'http://counter.invalid');
   const contentType = headers['content-type'] ?? '';
   const formAction = contentType.includes('x-www-form-urlencoded')
@@ -86,7 +88,12 @@ export function describeAwsRequest(
       // a body too long to inspect whole, or not JSON: the call names no resource we can read
     }
   }
-  return { service, operation, ...(resource === undefined ? {} : { resource }) };
+  return {
+    service,
+    operation,
+    ...(resource === undefined ? {} : { resource }),
+    ...(scope?.[1] === undefined ? {} : { accessKeyId: scope[1] }),
+  };
 }
 
 /**

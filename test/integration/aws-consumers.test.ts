@@ -68,8 +68,8 @@ describe('AwsCallCounter', () => {
     await sdk.send(new ListSecretsCommand({}));
 
     expect(counter.calls()).toEqual([
-      { service: 'secretsmanager', operation: 'CreateSecret', resource: name },
-      { service: 'secretsmanager', operation: 'ListSecrets' },
+      { service: 'secretsmanager', operation: 'CreateSecret', resource: name, accessKeyId: MOTO_ENV.AWS_ACCESS_KEY_ID },
+      { service: 'secretsmanager', operation: 'ListSecrets', accessKeyId: MOTO_ENV.AWS_ACCESS_KEY_ID },
     ]);
   });
 
@@ -98,7 +98,7 @@ describe('AwsCallCounter', () => {
     expect(counter.calls()).toEqual([]);
   });
 
-  it('names a request from its signature scope, target, query or form body', () => {
+  it('names a request and its access key from its signature scope, target, query or form body', () => {
     const scope = (service: string) => `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/${service}/aws4_request, x`;
 
     expect(
@@ -108,7 +108,7 @@ describe('AwsCallCounter', () => {
         { 'x-amz-target': 'AmazonSSM.GetParameter', authorization: scope('ssm') },
         '{"Name":"/p","WithDecryption":true}',
       ),
-    ).toEqual({ service: 'ssm', operation: 'GetParameter', resource: '/p' });
+    ).toEqual({ service: 'ssm', operation: 'GetParameter', resource: '/p', accessKeyId: 'AKID' });
     expect(
       describeAwsRequest(
         'POST',
@@ -116,7 +116,7 @@ describe('AwsCallCounter', () => {
         { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', authorization: scope('sts') },
         'Action=AssumeRole&Version=2011-06-15',
       ),
-    ).toEqual({ service: 'sts', operation: 'AssumeRole' });
+    ).toEqual({ service: 'sts', operation: 'AssumeRole', accessKeyId: 'AKID' });
     expect(
       describeAwsRequest(
         'POST',
@@ -124,7 +124,12 @@ describe('AwsCallCounter', () => {
         { 'x-amz-target': 'secretsmanager.BatchGetSecretValue', authorization: scope('secretsmanager') },
         '{"SecretIdList":["a/tokens/x","a/state/x"]}',
       ),
-    ).toEqual({ service: 'secretsmanager', operation: 'BatchGetSecretValue', resource: 'a/tokens/x,a/state/x' });
+    ).toEqual({
+      service: 'secretsmanager',
+      operation: 'BatchGetSecretValue',
+      resource: 'a/tokens/x,a/state/x',
+      accessKeyId: 'AKID',
+    });
     expect(describeAwsRequest('GET', '/?Action=ListUsers&Version=2010-05-08', {}, '')).toEqual({
       service: 'unknown',
       operation: 'ListUsers',
@@ -132,6 +137,7 @@ describe('AwsCallCounter', () => {
     expect(describeAwsRequest('GET', '/bucket/key', { authorization: scope('s3') }, '')).toEqual({
       service: 's3',
       operation: 'GET /bucket/key',
+      accessKeyId: 'AKID',
     });
   });
 });

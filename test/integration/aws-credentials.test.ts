@@ -53,11 +53,11 @@ afterAll(async () => {
 /** What every message about a missing chain must say: what failed and where to put credentials. */
 const EXPLAINS_CHAIN = new RegExp(
   [
-    'CredentialsProviderError: the AWS SDK found no credentials in its default chain: ',
+    'CredentialsProviderError: the AWS SDK found no credentials where it looks: ',
     'the environment \\(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\\), ',
-    'the shared files \\(~/\\.aws/credentials and ~/\\.aws/config, AWS_PROFILE\\), ',
-    'web identity \\(AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN\\), ',
-    'the ECS container endpoint, EC2 instance metadata; ',
+    'the container endpoint \\(AWS_CONTAINER_CREDENTIALS_FULL_URI or AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\\), ',
+    'and outside a Lambda function the shared files \\(~/\\.aws/credentials and ~/\\.aws/config, AWS_PROFILE\\), ',
+    'web identity \\(AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN\\), EC2 instance metadata; ',
     'give the runner one of them, such as an IAM role where it runs\\)',
   ].join(''),
 );

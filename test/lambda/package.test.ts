@@ -134,7 +134,7 @@ describe('osls package', () => {
     expect(digest(zipEntryData(dev.zip, entry))).toBe(digest(await readFile(BUNDLE)));
   });
 
-  it('keeps the package small (about 260 KiB zipped today; the budget catches a heavy new dependency)', () => {
+  it('keeps the package small (about 210 KiB zipped today; the budget catches a heavy new dependency)', () => {
     expect(dev.zip.length).toBeLessThan(1024 * 1024);
   });
 
@@ -308,6 +308,20 @@ describe('the bundle (esbuild metafile)', () => {
       ),
     );
     expect(forbidden).toEqual([]);
+  });
+
+  it("takes credentials from the function's two sources only, not the SDK's default chain", async () => {
+    const { inputs } = await meta();
+
+    expect(inputs).toContain('src/runtimes/lambda-credentials.ts');
+    for (const source of ['credential-provider-env', 'credential-provider-http'])
+      expect(inputs.some((input) => input.startsWith(`node_modules/@aws-sdk/${source}/`))).toBe(true);
+    const defaultChain = inputs.filter((input) =>
+      /node_modules\/@aws-sdk\/(?:credential-provider-(?:node|ini|sso|process|web-identity|login)|nested-clients)\/|node_modules\/@smithy\/credential-provider-imds\//.test(
+        input,
+      ),
+    );
+    expect(defaultChain).toEqual([]);
   });
 
   it('bundles the AWS SDK it was tested with, importing nothing but Node built-ins', async () => {

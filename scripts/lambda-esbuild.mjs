@@ -24,7 +24,11 @@ export const LAMBDA_BUILD_OPTIONS = {
   sourcemap: false,
   legalComments: 'eof',
   logLevel: 'warning',
-  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  // The banner is text esbuild does not see: its import is renamed so that no bundled
+  // module's own createRequire can collide with it (unminified, one would).
+  banner: {
+    js: "import { createRequire as __bannerCreateRequire } from 'node:module'; const require = __bannerCreateRequire(import.meta.url);",
+  },
 };
 
 /**

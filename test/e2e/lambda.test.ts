@@ -15,6 +15,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -346,6 +347,19 @@ describe('the Lambda bundle under Node 22', () => {
     expect(run.invocations[0]!.errorMessage).toMatch(/^providers\.generic\.client_secret: must be a reference/);
     expect(run.emf).toEqual([]);
     expect(await listRecords(await storeOf(awsConfig(prefix)), '')).toEqual([]);
+  });
+
+  it("imports without loading Node's undici, which only a token call needs", async () => {
+    // On Node 22 an `import` of node:http loads undici (its WebSocket getters): about 15 ms
+    // of a cold start that finds every token fresh.
+    const probe = `await import(${JSON.stringify(pathToFileURL(BUNDLE).href)});
+      process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => /undici/.test(m))));`;
+    const child = spawn(NODE22, ['--input-type=module', '-e', probe], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    expect(await new Promise((done) => child.on('close', done))).toBe(0);
+
+    expect(JSON.parse(stdout)).toEqual([]);
   });
 
   it('never prints a credential or a token', async () => {

@@ -10,9 +10,17 @@
  * an idle one is unreferenced, so it never holds a one-shot run open. A provider with TLS
  * material gives its own agent (`tls-agent.ts`).
  */
-import { type Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { Agent as HttpAgent, IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+
+// `node:http` through require(), not `import`: an import builds the module's ES facade,
+// which reads every export, and on Node 22 three of them (WebSocket, CloseEvent,
+// MessageEvent) are getters that load undici, about 15 ms of every start that makes no
+// token call (a cold Lambda invocation that finds every token fresh). require() reads none.
+// https://github.com/nodejs/node/issues/59686
+const { request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** One request. A GET or HEAD sends no body. */
 export interface NodeRequest {

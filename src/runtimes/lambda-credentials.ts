@@ -27,7 +27,7 @@ import { chain, memoize } from '@smithy/core/config';
 /** Credentials this close to their expiry are fetched again, as the default chain does. */
 export const REFRESH_BEFORE_EXPIRY_MS = 5 * 60 * 1000;
 
-/** What the SDK passes to its default provider; the two sources read only the logger. */
+/** What the SDK passes to its default provider (the client's config); each source reads the options it knows. */
 export type CredentialsInit = Parameters<typeof fromEnv>[0] & Parameters<typeof fromHttp>[0];
 
 /** A credential provider, as the SDK's are typed. */
